@@ -1,0 +1,403 @@
+"""The config schema: every key, its type and its default live here and nowhere else.
+
+A config is YAML read with `yaml.safe_load`, overlaid with `--set KEY=VALUE`
+overrides, then checked against these dataclasses. Unknown keys and wrong types
+are refused with a `SweepError` that names the key, what was received and what is
+allowed. Relative paths are resolved against the config file's directory, and the
+resolved config (every default filled in, every path absolute) is what a run saves
+as `config.yaml`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import glob
+import math
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+from .errors import SweepError
+
+SAMPLE_PREFIX = "sample:"
+
+# VGG16's feature layers in network order; the losses may use any of them.
+VGG16_FEATURE_LAYERS = (
+    "block1_conv1", "block1_conv2", "block1_pool",
+    "block2_conv1", "block2_conv2", "block2_pool",
+    "block3_conv1", "block3_conv2", "block3_conv3", "block3_pool",
+    "block4_conv1", "block4_conv2", "block4_conv3", "block4_pool",
+    "block5_conv1", "block5_conv2", "block5_conv3", "block5_pool",
+)
+VGG16_CONV_LAYERS = tuple(name for name in VGG16_FEATURE_LAYERS if "conv" in name)
+
+MIN_IMAGE_SIDE = 16
+# 4096 px frames need tens of GB per frame for VGG16 activations and gradients;
+# anything larger is a typo, not a request.
+MAX_IMAGE_SIDE = 4096
+
+
+@dataclass
+class ContentWeightSweep:
+    """The content weights of the frames, in frame order: start (photo) -> stop (style)."""
+    start: float = 100.0
+    stop: float = 0.1
+    steps: int = 30
+    spacing: Literal["log", "linear"] = "log"
+
+
+@dataclass
+class SweepSection:
+    content_weight: ContentWeightSweep = field(default_factory=ContentWeightSweep)
+    style_weight: float = 1.0
+    # Relative to the photo's own total variation (see losses.py); it keeps the
+    # low-content-weight frames from turning into high-frequency noise.
+    tv_weight: float = 0.1
+
+
+@dataclass
+class ImageSection:
+    max_size: int = 512          # longest side of the generated frames, in pixels
+    # The painting is resized so that its longest side is style_scale x max_size:
+    # larger values give coarser brush strokes.
+    style_scale: float = 1.0
+
+
+@dataclass
+class OptimizerSection:
+    name: Literal["lbfgs", "adam"] = "lbfgs"
+    iterations: int = 300
+    learning_rate: float = 0.02  # Adam only; pixels live in [0, 1]
+    history: int = 10            # L-BFGS only: (s, y) pairs kept per frame
+    # A frame stops once its loss has changed by less than this fraction for
+    # `patience` consecutive iterations; 0 disables early stopping.
+    tolerance: float = 1e-4
+    patience: int = 5
+
+
+@dataclass
+class ModelSection:
+    weights: str = "imagenet"
+    content_layers: list[str] = field(default_factory=lambda: ["block4_conv2"])
+    style_layers: list[str] = field(default_factory=lambda: [
+        "block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"])
+
+
+@dataclass
+class MovieSection:
+    fps: int = 12
+    formats: list[Literal["mp4", "gif"]] = field(default_factory=lambda: ["mp4", "gif"])
+    hold: float = 1.0            # seconds on the first and last frame
+    crossfade: int = 0           # interpolated in-between frames between sweep frames
+    boomerang: bool = False      # play forward, then back
+    label: bool = True           # print the content weight on each movie frame
+
+
+@dataclass
+class RuntimeSection:
+    # Frames optimised together; 0 picks the largest chunk that fits memory_budget_mb.
+    chunk_size: int = 0
+    # Memory the optimisation may use; 0 means a share of what the machine has.
+    memory_budget_mb: int = 0
+    progress: bool = True
+
+
+@dataclass
+class Config:
+    content: Union[str, list[str]]
+    styles: dict[str, str]
+    sweep: SweepSection = field(default_factory=SweepSection)
+    image: ImageSection = field(default_factory=ImageSection)
+    optimizer: OptimizerSection = field(default_factory=OptimizerSection)
+    init: Literal["content", "noise"] = "content"
+    model: ModelSection = field(default_factory=ModelSection)
+    movie: MovieSection = field(default_factory=MovieSection)
+    runtime: RuntimeSection = field(default_factory=RuntimeSection)
+    seed: int = 0
+
+    def content_weights(self) -> list[float]:
+        return sweep_values(self.sweep.content_weight)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def sweep_values(spec: ContentWeightSweep) -> list[float]:
+    """The weights from start to stop inclusive, evenly spaced on a log or linear scale."""
+    if spec.steps == 1:
+        return [float(spec.start)]
+    fractions = [i / (spec.steps - 1) for i in range(spec.steps)]
+    if spec.spacing == "log":
+        lo, hi = math.log10(spec.start), math.log10(spec.stop)
+        return [float(10 ** (lo + (hi - lo) * f)) for f in fractions]
+    return [float(spec.start + (spec.stop - spec.start) * f) for f in fractions]
+
+
+# ---------------------------------------------------------------------------
+# Loading
+
+def load_config(path: str | os.PathLike, overrides: typing.Sequence[str] = ()) -> Config:
+    """Read a YAML config, apply `KEY=VALUE` overrides, validate, resolve paths."""
+    config_path = Path(path)
+    if not config_path.is_file():
+        raise SweepError(f"config file not found: {config_path}")
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SweepError(f"cannot read config {config_path}: {exc}") from None
+    return parse_config(text, base_dir=config_path.parent, overrides=overrides, source=str(config_path))
+
+
+def parse_config(text: str, *, base_dir: str | os.PathLike = ".", overrides: typing.Sequence[str] = (),
+                 source: str = "<config>") -> Config:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SweepError(f"YAML syntax error in {source}{where}: {problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SweepError(f"{source} must be a mapping of keys to values, got {type(raw).__name__}")
+    for override in overrides:
+        apply_override(raw, override)
+    config = build(Config, raw, "")
+    validate(config)
+    return resolve_paths(config, Path(base_dir))
+
+
+def apply_override(raw: dict, override: str) -> None:
+    """Set a dotted key, e.g. `image.max_size=96`; the value is parsed as YAML."""
+    key, sep, value_text = override.partition("=")
+    if not sep or not key.strip():
+        raise SweepError(f"--set expects KEY=VALUE, got {override!r}")
+    try:
+        value = yaml.safe_load(value_text)
+    except yaml.YAMLError:
+        value = value_text
+    parts = key.strip().split(".")
+    node = raw
+    schema: Any = Config
+    for depth, part in enumerate(parts[:-1]):
+        _check_key(schema, part, ".".join(parts[:depth]))
+        schema = _field_type(schema, part)
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise SweepError(f"--set {key}: {'.'.join(parts[:depth + 1])} is not a section")
+        node = child
+    _check_key(schema, parts[-1], ".".join(parts[:-1]))
+    node[parts[-1]] = value
+
+
+def _field_type(schema: Any, name: str) -> Any:
+    if dataclasses.is_dataclass(schema):
+        return typing.get_type_hints(schema)[name]
+    return None  # inside a free-form mapping such as `styles`
+
+
+def _check_key(schema: Any, name: str, where: str) -> None:
+    if not dataclasses.is_dataclass(schema):
+        return
+    names = [f.name for f in dataclasses.fields(schema)]
+    if name not in names:
+        raise SweepError(_unknown_key_message(name, names, where))
+
+
+def _unknown_key_message(name: str, allowed: list[str], where: str) -> str:
+    full = f"{where}.{name}" if where else name
+    close = difflib.get_close_matches(name, allowed, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown config key '{full}'{hint} (allowed: {', '.join(allowed)})"
+
+
+# ---------------------------------------------------------------------------
+# Type checking against the dataclass annotations
+
+def build(cls: Any, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise SweepError(f"'{where or 'config'}' must be a mapping, got {_describe(data)}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            raise SweepError(_unknown_key_message(str(key), names, where))
+    values = {}
+    for f in dataclasses.fields(cls):
+        path = f"{where}.{f.name}" if where else f.name
+        if f.name in data:
+            values[f.name] = _coerce(hints[f.name], data[f.name], path)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise SweepError(f"missing required config key '{path}'")
+    return cls(**values)
+
+
+def _coerce(tp: Any, value: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value if value is not None else {}, path)
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise SweepError(f"'{path}' must be one of {', '.join(map(str, allowed))}; got {value!r}")
+        return value
+    if origin in (Union, types.UnionType):
+        errors = []
+        for option in typing.get_args(tp):
+            try:
+                return _coerce(option, value, path)
+            except SweepError as exc:
+                errors.append(str(exc))
+        names = " or ".join(_type_name(o) for o in typing.get_args(tp))
+        raise SweepError(f"'{path}' must be {names}; got {_describe(value)}")
+    if origin is list:
+        (item_type,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise SweepError(f"'{path}' must be a list of {_type_name(item_type)}; got {_describe(value)}")
+        return [_coerce(item_type, item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if origin is dict:
+        key_type, value_type = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise SweepError(f"'{path}' must be a mapping; got {_describe(value)}")
+        return {_coerce(key_type, k, f"{path} key"): _coerce(value_type, v, f"{path}.{k}")
+                for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise SweepError(f"'{path}' must be true or false; got {_describe(value)}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SweepError(f"'{path}' must be an integer; got {_describe(value)}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SweepError(f"'{path}' must be a number; got {_describe(value)}")
+        if not math.isfinite(value):
+            raise SweepError(f"'{path}' must be a finite number; got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise SweepError(f"'{path}' must be a string; got {_describe(value)}")
+        return value
+    raise TypeError(f"unsupported schema type {tp!r} at {path}")
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is list:
+        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    return {str: "a string", int: "an integer", float: "a number", bool: "true/false"}.get(tp, str(tp))
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+# ---------------------------------------------------------------------------
+# Value checks that types alone cannot express
+
+def validate(config: Config) -> None:
+    if isinstance(config.content, list) and not config.content:
+        raise SweepError("'content' is an empty list; name at least one photo")
+    if not config.styles:
+        raise SweepError("'styles' is empty; name at least one painting, e.g. styles: {van_gogh: starry.jpg}")
+    for name in config.styles:
+        check_safe_name(name, "style name")
+    cw = config.sweep.content_weight
+    if cw.steps < 1:
+        raise SweepError(f"'sweep.content_weight.steps' must be at least 1; got {cw.steps}")
+    if cw.spacing == "log" and (cw.start <= 0 or cw.stop <= 0):
+        raise SweepError(f"log spacing needs start and stop > 0; got start={cw.start:g}, stop={cw.stop:g}")
+    if cw.start < 0 or cw.stop < 0:
+        raise SweepError(f"content weights must be >= 0; got start={cw.start:g}, stop={cw.stop:g}")
+    for key in ("style_weight", "tv_weight"):
+        if getattr(config.sweep, key) < 0:
+            raise SweepError(f"'sweep.{key}' must be >= 0; got {getattr(config.sweep, key):g}")
+    size = config.image.max_size
+    if not MIN_IMAGE_SIDE <= size <= MAX_IMAGE_SIDE:
+        raise SweepError(f"'image.max_size' must be between {MIN_IMAGE_SIDE} and {MAX_IMAGE_SIDE} pixels; got {size}")
+    if not 0.1 <= config.image.style_scale <= 4:
+        raise SweepError(f"'image.style_scale' must be between 0.1 and 4; got {config.image.style_scale:g}")
+    opt = config.optimizer
+    if opt.iterations < 1:
+        raise SweepError(f"'optimizer.iterations' must be at least 1; got {opt.iterations}")
+    if opt.learning_rate <= 0:
+        raise SweepError(f"'optimizer.learning_rate' must be > 0; got {opt.learning_rate:g}")
+    if opt.history < 1:
+        raise SweepError(f"'optimizer.history' must be at least 1; got {opt.history}")
+    if opt.tolerance < 0 or opt.patience < 1:
+        raise SweepError("'optimizer.tolerance' must be >= 0 and 'optimizer.patience' >= 1")
+    for key in ("content_layers", "style_layers"):
+        layers = getattr(config.model, key)
+        if not layers:
+            raise SweepError(f"'model.{key}' is empty; name at least one of: {', '.join(VGG16_FEATURE_LAYERS)}")
+        for layer in layers:
+            if layer not in VGG16_FEATURE_LAYERS:
+                raise SweepError(f"unknown VGG16 layer '{layer}' in model.{key}; "
+                                 f"valid layers: {', '.join(VGG16_FEATURE_LAYERS)}")
+    movie = config.movie
+    if not 1 <= movie.fps <= 120:
+        raise SweepError(f"'movie.fps' must be between 1 and 120; got {movie.fps}")
+    if movie.hold < 0 or movie.crossfade < 0:
+        raise SweepError("'movie.hold' and 'movie.crossfade' must be >= 0")
+    if config.runtime.chunk_size < 0 or config.runtime.memory_budget_mb < 0:
+        raise SweepError("'runtime.chunk_size' and 'runtime.memory_budget_mb' must be >= 0 (0 = automatic)")
+
+
+def check_safe_name(name: str, what: str) -> None:
+    """Names become directory names under the output directory: keep them inside it."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith(".") \
+            or any(ord(c) < 32 for c in name) or len(name) > 100:
+        raise SweepError(f"{what} {name!r} is not a safe directory name: use letters, digits, '-', '_' "
+                         f"and spaces, without '/', '\\' or a leading '.'")
+
+
+# ---------------------------------------------------------------------------
+# Paths
+
+def resolve_paths(config: Config, base_dir: Path) -> Config:
+    def resolve(value: str) -> str:
+        if value.startswith(SAMPLE_PREFIX):
+            return value
+        path = Path(os.path.expanduser(value))
+        return str(path if path.is_absolute() else (base_dir / path).resolve())
+
+    content = config.content
+    if isinstance(content, list):
+        content = [resolve(item) for item in content]
+    else:
+        content = resolve(content)
+    styles = {name: resolve(path) for name, path in config.styles.items()}
+    weights = config.model.weights
+    if weights != "imagenet":
+        weights = resolve(weights)
+    return dataclasses.replace(config, content=content, styles=styles,
+                               model=dataclasses.replace(config.model, weights=weights))
+
+
+def content_sources(config: Config) -> list[str]:
+    """The photos of a run: a single path, a list, or glob patterns, expanded in sorted order."""
+    items = config.content if isinstance(config.content, list) else [config.content]
+    sources: list[str] = []
+    for item in items:
+        if not item.startswith(SAMPLE_PREFIX) and glob.has_magic(item):
+            matches = sorted(glob.glob(item))
+            if not matches:
+                raise SweepError(f"content pattern {item!r} matches no file")
+            sources.extend(matches)
+        else:
+            sources.append(item)
+    return sources

@@ -1,0 +1,100 @@
+"""Normalised Gatys losses, written with keras.ops so they run on every backend.
+
+Each loss is divided by a property of its own target, so that it is about 1 when
+the frame shares nothing with that target and 0 when it matches:
+
+- content: mean((F - P)^2) / mean(P^2) for the photo's activations P, averaged
+  over the content layers;
+- style: ||G - A||^2 / ||A||^2 for the painting's Gram matrices A (Grams are
+  divided by the number of positions, so they do not depend on the image size),
+  averaged over the style layers;
+- total variation: the frame's mean squared neighbour difference divided by the
+  photo's, so 1 means "as smooth as the photo".
+
+With both main losses on the same scale, the content weight alone sets the
+trade-off: at 100 the photo wins, at 1 both pull equally, at 0.1 the style wins.
+Every function returns one value per frame, shape (B,).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keras import ops
+
+# Keeps the normalisers away from zero for a flat (e.g. single-colour) target.
+EPSILON = 1e-8
+
+
+def gram(features):
+    """(B, h, w, C) activations -> (B, C, C) Gram matrices divided by h*w."""
+    shape = ops.shape(features)
+    flat = ops.reshape(features, (shape[0], -1, shape[3]))
+    positions = ops.cast(ops.shape(flat)[1], features.dtype)
+    return ops.matmul(ops.transpose(flat, (0, 2, 1)), flat) / positions
+
+
+def mean_square_per_frame(values):
+    return ops.mean(ops.square(values), axis=tuple(range(1, len(values.shape))))
+
+
+def content_loss(features, target, target_norm):
+    """Relative squared error of one layer's activations; `target` has batch 1."""
+    return mean_square_per_frame(features - target) / target_norm
+
+
+def style_loss(features, gram_target, gram_norm):
+    """Relative squared error of one layer's Gram matrix; `gram_target` has batch 1."""
+    return ops.sum(ops.square(gram(features) - gram_target), axis=(1, 2)) / gram_norm
+
+
+def total_variation(images):
+    """Mean squared difference between neighbouring pixels, per frame."""
+    dy = images[:, 1:, :, :] - images[:, :-1, :, :]
+    dx = images[:, :, 1:, :] - images[:, :, :-1, :]
+    return mean_square_per_frame(dy) + mean_square_per_frame(dx)
+
+
+@dataclass
+class Targets:
+    """What the frames are pulled towards, computed once per job.
+
+    The tuples are ordered like the extractor's content and style layers. The
+    compiled step receives them as arguments, never as captured constants, so
+    one compiled step serves every artist and every weight.
+    """
+    content: tuple
+    content_norms: tuple
+    grams: tuple
+    gram_norms: tuple
+    photo_tv: object
+
+    def as_args(self):
+        return (self.content, self.content_norms, self.grams, self.gram_norms, self.photo_tv)
+
+
+def compute_targets(content_features, style_features, photo01) -> Targets:
+    """Targets from one forward pass of the photo and one of the painting."""
+    grams = tuple(gram(f) for f in style_features)
+    return Targets(
+        content=tuple(content_features),
+        content_norms=tuple(ops.mean(ops.square(f)) + EPSILON for f in content_features),
+        grams=grams,
+        gram_norms=tuple(ops.sum(ops.square(g)) + EPSILON for g in grams),
+        photo_tv=total_variation(photo01)[0] + EPSILON,
+    )
+
+
+def frame_losses(outputs, images01, n_content, target_args):
+    """Per-frame (content, style, tv) losses from the extractor's outputs."""
+    content, content_norms, grams, gram_norms, photo_tv = target_args
+    content_terms = [content_loss(f, t, n) for f, t, n in zip(outputs[:n_content], content, content_norms)]
+    style_terms = [style_loss(f, g, n) for f, g, n in zip(outputs[n_content:], grams, gram_norms)]
+    content_value = ops.mean(ops.stack(content_terms), axis=0)
+    style_value = ops.mean(ops.stack(style_terms), axis=0)
+    tv_value = total_variation(images01) / photo_tv
+    return content_value, style_value, tv_value
+
+
+def weighted_total(content_value, style_value, tv_value, content_weights, style_weight, tv_weight):
+    """Per-frame objective; `content_weights` has shape (B,), one per frame."""
+    return content_weights * content_value + style_weight * style_value + tv_weight * tv_value

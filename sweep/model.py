@@ -1,0 +1,69 @@
+"""The cut VGG16 feature extractor and the caffe preprocess/deprocess pair.
+
+Frames are optimised as RGB pixels in [0, 1]. The network sees them the way Keras'
+VGG16 was trained: `preprocess` scales to [0, 255], flips RGB to BGR and subtracts
+the ImageNet channel means; `deprocess` is its exact inverse.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from keras import ops
+
+from .config import VGG16_FEATURE_LAYERS, ModelSection
+
+# ImageNet channel means in BGR order, as in keras.applications.imagenet_utils (caffe mode).
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+
+def preprocess(rgb01):
+    """RGB in [0, 1], shape (B, H, W, 3) -> BGR, mean-centred, in [0, 255] units."""
+    bgr = ops.flip(rgb01, axis=-1) * 255.0
+    return bgr - ops.convert_to_tensor(np.array(CAFFE_MEAN_BGR, dtype="float32"))
+
+
+def deprocess(bgr_centred):
+    """The inverse of `preprocess`."""
+    bgr = bgr_centred + ops.convert_to_tensor(np.array(CAFFE_MEAN_BGR, dtype="float32"))
+    return ops.flip(bgr, axis=-1) / 255.0
+
+
+@dataclass
+class FeatureExtractor:
+    """VGG16 cut at the deepest layer the losses need.
+
+    `model(x)` takes preprocessed images and returns one activation per entry of
+    `layers`: the content layers first, then the style layers (a layer used for
+    both appears in both lists and is computed once).
+    """
+    model: keras.Model
+    content_layers: tuple[str, ...]
+    style_layers: tuple[str, ...]
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return self.content_layers + self.style_layers
+
+    @property
+    def deepest_layer(self) -> str:
+        return max(self.layers, key=VGG16_FEATURE_LAYERS.index)
+
+
+def build_extractor(model_cfg: ModelSection, load_weights=None) -> FeatureExtractor:
+    """Build the cut VGG16; `load_weights(model)` fills in verified weights.
+
+    Without `load_weights` the network keeps Keras' random initialisation, which
+    only unit tests use.
+    """
+    base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(None, None, 3))
+    names = tuple(model_cfg.content_layers) + tuple(model_cfg.style_layers)
+    unique = tuple(dict.fromkeys(names))
+    outputs = {name: base.get_layer(name).output for name in unique}
+    model = keras.Model(base.input, [outputs[name] for name in names], name="vgg16_features")
+    model.trainable = False
+    if load_weights is not None:
+        load_weights(model)
+    return FeatureExtractor(model=model, content_layers=tuple(model_cfg.content_layers),
+                            style_layers=tuple(model_cfg.style_layers))

@@ -1,0 +1,203 @@
+"""Batched optimisers over a chunk of frames, in keras.ops.
+
+Every frame of a chunk has its own content weight, its own optimiser state and its
+own step size; frames only share the forward/backward pass. `evaluate(x)` returns
+per-frame (totals, content, style, tv) and the gradient (see gradients.py).
+
+Both optimisers guard against non-finite losses: a frame whose loss becomes NaN or
+Inf goes back to its last good state and retries with a smaller step; if that
+fails too, the frame is marked `failed` and frozen, and the others carry on.
+A frame that can no longer decrease its loss is marked `stalled`: converged as far
+as float32 allows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from keras import ops
+
+# Armijo sufficient-decrease constant and the most halvings per L-BFGS iteration.
+ARMIJO_C1 = 1e-4
+MAX_BACKTRACKS = 6
+# The first L-BFGS step (and any step after a history reset) moves the most-changed
+# pixel of a frame by this much, in [0, 1] pixel units.
+INITIAL_STEP = 0.05
+
+
+def per_frame_dot(a, b):
+    return ops.sum(a * b, axis=(1, 2, 3))
+
+
+def broadcast(per_frame):
+    """(B,) -> (B, 1, 1, 1), to scale whole frames."""
+    return ops.reshape(ops.convert_to_tensor(per_frame, dtype="float32"), (-1, 1, 1, 1))
+
+
+@dataclass
+class Evaluation:
+    """Per-frame losses as numpy arrays, shape (B,)."""
+    total: np.ndarray
+    content: np.ndarray
+    style: np.ndarray
+    tv: np.ndarray
+
+
+def _evaluate(evaluate, x):
+    total, content, style, tv, grad = evaluate(x)
+    as_np = [np.asarray(ops.convert_to_numpy(v), dtype=np.float64) for v in (total, content, style, tv)]
+    return Evaluation(*as_np), grad
+
+
+def _select(mask, new, old):
+    """Per-frame choice between two (B, ...) tensors."""
+    return ops.where(broadcast(mask.astype("float32")) > 0, new, old)
+
+
+class BatchedAdam:
+    def __init__(self, evaluate, x0, *, learning_rate: float, beta1: float = 0.9,
+                 beta2: float = 0.999, epsilon: float = 1e-8):
+        self.evaluate = evaluate
+        self.x = x0
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        batch = int(ops.shape(x0)[0])
+        self.learning_rates = np.full(batch, learning_rate, dtype=np.float32)
+        self.m = ops.zeros_like(x0)
+        self.v = ops.zeros_like(x0)
+        self.t = 0
+        self.failed = np.zeros(batch, dtype=bool)
+        self.stalled = np.zeros(batch, dtype=bool)
+        self.retried = np.zeros(batch, dtype=bool)
+        self.last_good = x0
+
+    def step(self, active: np.ndarray) -> Evaluation:
+        """One update of the active frames; returns the losses before the update."""
+        values, grad = _evaluate(self.evaluate, self.x)
+        bad = ~np.isfinite(values.total) & active & ~self.failed
+        if bad.any():
+            self._recover(bad)
+            active = active & ~bad
+        good = active & np.isfinite(values.total)
+        self.last_good = _select(good, self.x, self.last_good)
+        grad = ops.where(ops.isfinite(grad), grad, ops.zeros_like(grad))
+        self.t += 1
+        self.m = self.beta1 * self.m + (1 - self.beta1) * grad
+        self.v = self.beta2 * self.v + (1 - self.beta2) * ops.square(grad)
+        m_hat = self.m / (1 - self.beta1 ** self.t)
+        v_hat = self.v / (1 - self.beta2 ** self.t)
+        step_sizes = broadcast(self.learning_rates * active)
+        update = step_sizes * m_hat / (ops.sqrt(v_hat) + self.epsilon)
+        self.x = ops.clip(self.x - update, 0.0, 1.0)
+        return values
+
+    def _recover(self, bad: np.ndarray) -> None:
+        retry = bad & ~self.retried
+        self.failed |= bad & self.retried
+        self.retried |= retry
+        self.learning_rates = np.where(retry, self.learning_rates * 0.1, self.learning_rates).astype(np.float32)
+        self.x = _select(bad, self.last_good, self.x)
+        self.m = _select(bad, ops.zeros_like(self.m), self.m)
+        self.v = _select(bad, ops.zeros_like(self.v), self.v)
+
+
+class BatchedLBFGS:
+    """L-BFGS with a separate (s, y) history and a backtracking line search per frame.
+
+    Frames move in lockstep (one batched evaluation per trial), but each frame's
+    direction comes from its own history, and each frame halves its own step until
+    it decreases its own loss enough (Armijo). A pair that breaks the curvature
+    condition (s.y <= 0) is dropped for that frame only, by giving it rho = 0.
+    """
+
+    def __init__(self, evaluate, x0, *, history: int):
+        self.evaluate = evaluate
+        self.history = history
+        self.x = x0
+        self.values, self.grad = _evaluate(evaluate, x0)
+        batch = len(self.values.total)
+        self.pairs: list[tuple] = []  # (s, y, rho) with rho a (B,) numpy array
+        self.gamma = np.zeros(batch, dtype=np.float32)  # 0: no curvature known yet
+        self.failed = ~np.isfinite(self.values.total)
+        self.stalled = np.zeros(batch, dtype=bool)
+        self.retried = np.zeros(batch, dtype=bool)
+
+    def step(self, active: np.ndarray) -> Evaluation:
+        active = active & ~self.failed & ~self.stalled
+        direction, slope = self._direction()
+        fresh = self._fresh_scale()
+        not_descent = slope >= 0
+        if not_descent.any():  # a stale history: restart those frames along -grad
+            self._reset(not_descent)
+            direction = _select(not_descent, -self.grad * broadcast(fresh), direction)
+            slope = ops.convert_to_numpy(per_frame_dot(self.grad, direction)).astype(np.float64)
+        t = active.astype(np.float32)
+        for _ in range(MAX_BACKTRACKS + 1):
+            trial = self.x + broadcast(t) * direction
+            values, grad = _evaluate(self.evaluate, trial)
+            accepted = (t == 0) | (np.isfinite(values.total) &
+                                   (values.total <= self.values.total + ARMIJO_C1 * t * slope))
+            if accepted.all():
+                break
+            t = np.where(accepted, t, t * 0.5).astype(np.float32)
+        else:
+            self._give_up(~accepted)
+            t = np.where(accepted, t, 0.0).astype(np.float32)
+            trial = self.x + broadcast(t) * direction
+            values, grad = _evaluate(self.evaluate, trial)
+        self.retried &= ~(t > 0)
+        self._remember(trial - self.x, grad - self.grad, moved=t > 0)
+        self.x, self.values, self.grad = trial, values, grad
+        return values
+
+    def _fresh_scale(self) -> np.ndarray:
+        largest = np.asarray(ops.convert_to_numpy(ops.max(ops.abs(self.grad), axis=(1, 2, 3))), dtype=np.float32)
+        return INITIAL_STEP / np.maximum(largest, 1e-12)
+
+    def _direction(self):
+        q = self.grad
+        alphas = []
+        for s, y, rho in reversed(self.pairs):
+            alpha = rho * ops.convert_to_numpy(per_frame_dot(s, q))
+            q = q - broadcast(alpha) * y
+            alphas.append(alpha)
+        scale = np.where(self.gamma > 0, self.gamma, self._fresh_scale()).astype(np.float32)
+        r = broadcast(scale) * q
+        for (s, y, rho), alpha in zip(self.pairs, reversed(alphas)):
+            beta = rho * ops.convert_to_numpy(per_frame_dot(y, r))
+            r = r + broadcast(alpha - beta) * s
+        direction = -r
+        slope = np.asarray(ops.convert_to_numpy(per_frame_dot(self.grad, direction)), dtype=np.float64)
+        return direction, slope
+
+    def _remember(self, s, y, moved: np.ndarray) -> None:
+        sy = np.asarray(ops.convert_to_numpy(per_frame_dot(s, y)), dtype=np.float64)
+        yy = np.asarray(ops.convert_to_numpy(per_frame_dot(y, y)), dtype=np.float64)
+        valid = moved & np.isfinite(sy) & (sy > 1e-10 * np.maximum(yy, 1e-30))
+        rho = np.where(valid, 1.0 / np.where(valid, sy, 1.0), 0.0).astype(np.float32)
+        self.gamma = np.where(valid, sy / np.where(valid, yy, 1.0), self.gamma).astype(np.float32)
+        self.pairs.append((s, y, rho))
+        if len(self.pairs) > self.history:
+            self.pairs.pop(0)
+
+    def _reset(self, frames: np.ndarray) -> None:
+        keep = (~frames).astype(np.float32)
+        self.pairs = [(s, y, rho * keep) for s, y, rho in self.pairs]
+        self.gamma = np.where(frames, 0.0, self.gamma).astype(np.float32)
+
+    def _give_up(self, frames: np.ndarray) -> None:
+        """No acceptable step: retry once from a fresh history, then call it stalled.
+
+        The frame's current state is its last good one (a rejected trial is never
+        taken), so a stalled frame keeps a finite loss.
+        """
+        self.stalled |= frames & self.retried
+        self.retried |= frames
+        self._reset(frames)
+
+
+def make_optimizer(name: str, evaluate, x0, optimizer_cfg):
+    if name == "adam":
+        return BatchedAdam(evaluate, x0, learning_rate=optimizer_cfg.learning_rate)
+    if name == "lbfgs":
+        return BatchedLBFGS(evaluate, x0, history=optimizer_cfg.history)
+    raise ValueError(f"unknown optimizer {name!r}; use lbfgs or adam")
