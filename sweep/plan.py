@@ -1,0 +1,188 @@
+"""The plan: which jobs (photo x artist) run which frames, and what that will cost.
+
+Building a plan reads every input image, so a missing or broken file is refused
+before anything is written.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import device
+from .config import SAMPLE_PREFIX, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
+from .errors import SweepError
+from .images import load_image, resize_max_side
+
+# VGG16's channels per block; every block halves the side.
+_BLOCK_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
+# Bytes kept per activation value during forward + input-gradient: the forward
+# activation, its gradient, and the ReLU/conv temporaries (measured, see README).
+_BYTES_PER_ACTIVATION = 4 * 3
+_WEIGHTS_BYTES = 59 * 2**20
+
+
+@dataclass
+class Job:
+    photo: str                 # the photo's name in the output layout
+    artist: str
+    photo_source: str
+    style_source: str
+    relative_dir: str          # "artist" for one photo, "photo/artist" for a gallery
+    photo_image: np.ndarray = field(repr=False)    # uint8, resized to the frame size
+    style_image: np.ndarray = field(repr=False)
+    weights: list[float] = field(default_factory=list)
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        return self.photo_image.shape[0], self.photo_image.shape[1]
+
+
+@dataclass
+class Estimate:
+    flops_per_frame_step: float
+    seconds: float
+    bytes_per_frame: int
+    peak_bytes: int
+    device: str
+
+
+@dataclass
+class Plan:
+    config: Config
+    jobs: list[Job]
+    chunk_size: int
+    estimate: Estimate
+
+    @property
+    def frame_count(self) -> int:
+        return sum(len(job.weights) for job in self.jobs)
+
+    def describe(self) -> str:
+        cfg = self.config
+        weights = self.jobs[0].weights
+        lines = [
+            f"jobs: {len(self.jobs)} ({len({j.photo for j in self.jobs})} photo(s) x "
+            f"{len(cfg.styles)} artist(s)), {self.frame_count} frames",
+            f"content weights ({len(weights)}, {cfg.sweep.content_weight.spacing}): "
+            + ", ".join(f"{w:.3g}" for w in weights),
+            f"optimizer: {cfg.optimizer.name}, up to {cfg.optimizer.iterations} iterations per frame, "
+            f"init {cfg.init}",
+        ]
+        for job in self.jobs:
+            h, w = job.frame_size
+            sh, sw = job.style_image.shape[:2]
+            lines.append(f"  {job.relative_dir}: {w}x{h} frames from {job.photo_source}, "
+                         f"style {job.artist} ({sw}x{sh}) from {job.style_source}")
+        est = self.estimate
+        lines.append(f"chunks of {self.chunk_size} frame(s); estimated peak memory "
+                     f"{est.peak_bytes / 2**20:.0f} MB ({est.bytes_per_frame / 2**20:.0f} MB per frame)")
+        lines.append(f"estimated time: {format_duration(est.seconds)} on {est.device} "
+                     f"(upper bound: every frame runs all its iterations)")
+        return "\n".join(lines)
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def layer_shapes(height: int, width: int, deepest: str) -> list[tuple[int, int, int, int]]:
+    """(h, w, c_in, c_out) of every conv layer up to `deepest`, for a frame of height x width."""
+    shapes = []
+    c_in = 3
+    for name in VGG16_FEATURE_LAYERS[:VGG16_FEATURE_LAYERS.index(deepest) + 1]:
+        block = int(name[5])
+        scale = 2 ** (block - 1)
+        if "conv" in name:
+            c_out = _BLOCK_CHANNELS[block]
+            shapes.append((math.ceil(height / scale), math.ceil(width / scale), c_in, c_out))
+            c_in = c_out
+    return shapes
+
+
+def deepest_layer(config: Config) -> str:
+    used = list(config.model.content_layers) + list(config.model.style_layers)
+    return max(used, key=VGG16_FEATURE_LAYERS.index)
+
+
+def frame_costs(height: int, width: int, config: Config) -> tuple[float, int]:
+    """FLOPs of one optimisation step and bytes held, for one frame."""
+    shapes = layer_shapes(height, width, deepest_layer(config))
+    forward = sum(2 * 9 * h * w * c_in * c_out for h, w, c_in, c_out in shapes)
+    activations = sum(h * w * c_out for h, w, _, c_out in shapes)
+    pixels = height * width * 3
+    optimizer_copies = 2 * config.optimizer.history + 6 if config.optimizer.name == "lbfgs" else 6
+    # The input gradient costs about one more forward pass (no weight gradients).
+    return 2.0 * forward, activations * _BYTES_PER_ACTIVATION + pixels * 4 * optimizer_copies
+
+
+def largest_fitting_size(config: Config, aspect: float, budget: int) -> int:
+    """The largest max_size whose single frame fits `budget` bytes (0 if none)."""
+    best = 0
+    for size in range(16, 4097, 16):
+        h, w = (size, max(1, round(size * aspect))) if aspect <= 1 else (max(1, round(size / aspect)), size)
+        if frame_costs(h, w, config)[1] + _WEIGHTS_BYTES <= budget:
+            best = size
+        else:
+            break
+    return best
+
+
+def photo_name(source: str) -> str:
+    if source.startswith(SAMPLE_PREFIX):
+        stem = source[len(SAMPLE_PREFIX):]
+    else:
+        stem = Path(source).stem
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._") or "photo"
+
+
+def make_plan(config: Config) -> Plan:
+    sources = content_sources(config)
+    names = []
+    for source in sources:
+        name = photo_name(source)
+        while name in names:
+            name += "_"
+        check_safe_name(name, "photo name")
+        names.append(name)
+    gallery = isinstance(config.content, list) or len(sources) > 1
+    max_size = config.image.max_size
+    style_side = max(16, round(max_size * config.image.style_scale))
+    paintings = {artist: resize_max_side(load_image(path), style_side) for artist, path in config.styles.items()}
+    weights = config.content_weights()
+    jobs = []
+    for name, source in zip(names, sources):
+        photo = resize_max_side(load_image(source), max_size)
+        for artist, painting in paintings.items():
+            jobs.append(Job(photo=name, artist=artist, photo_source=source, style_source=config.styles[artist],
+                            relative_dir=f"{name}/{artist}" if gallery else artist,
+                            photo_image=photo, style_image=painting, weights=list(weights)))
+    chunk_size, estimate = _size_chunks(config, jobs)
+    return Plan(config=config, jobs=jobs, chunk_size=chunk_size, estimate=estimate)
+
+
+def _size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
+    height = max(job.frame_size[0] for job in jobs)
+    width = max(job.frame_size[1] for job in jobs)
+    flops, per_frame = frame_costs(height, width, config)
+    budget = config.runtime.memory_budget_mb * 2**20 or device.memory_budget_bytes()
+    frames_per_job = len(jobs[0].weights)
+    if per_frame + _WEIGHTS_BYTES > budget:
+        fits = largest_fitting_size(config, width / height, budget)
+        hint = f"; the largest image.max_size that fits is {fits}" if fits else ""
+        raise SweepError(f"one {width}x{height} frame needs about {per_frame / 2**20:.0f} MB, more than the "
+                         f"{budget / 2**20:.0f} MB memory budget{hint}")
+    chunk = config.runtime.chunk_size or (budget - _WEIGHTS_BYTES) // per_frame
+    chunk = int(max(1, min(chunk, frames_per_job)))
+    total_steps = sum(len(job.weights) for job in jobs) * config.optimizer.iterations
+    estimate = Estimate(flops_per_frame_step=flops, seconds=total_steps * flops / device.flops_per_second(),
+                        bytes_per_frame=per_frame, peak_bytes=chunk * per_frame + _WEIGHTS_BYTES,
+                        device=device.describe())
+    return chunk, estimate

@@ -1,0 +1,39 @@
+"""A progress bar over every frame-iteration of a run, with an ETA (tqdm)."""
+from __future__ import annotations
+
+import sys
+
+from tqdm import tqdm
+
+from .engine import Callback, FrameResult, StepRecord
+
+
+class ProgressBar(Callback):
+    """One bar for the whole run: the total is frames x iterations.
+
+    Frames that converge early skip their remaining iterations, so the bar jumps
+    ahead when they finish and the ETA tightens as the run goes.
+    """
+
+    def __init__(self, total_frames: int, iterations: int, *, enabled: bool = True):
+        self.iterations = iterations
+        self.bar = tqdm(total=total_frames * iterations, unit="it", dynamic_ncols=True,
+                        disable=not enabled, file=sys.stderr,
+                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} frame-its [{elapsed}<{remaining}]{postfix}")
+        self.frames_done = 0
+        self.total_frames = total_frames
+
+    def on_job_start(self, job: str, frame_count: int, iterations: int) -> None:
+        self.bar.set_description(job)
+
+    def on_step(self, record: StepRecord) -> None:
+        self.bar.update(int(record.active.sum()))
+        self.bar.set_postfix_str(f"frames {self.frames_done}/{self.total_frames}, "
+                                 f"iteration {record.iteration}/{record.iterations}", refresh=False)
+
+    def on_frame(self, job: str, result: FrameResult) -> None:
+        self.frames_done += 1
+        self.bar.update(self.iterations - result.iterations)
+
+    def close(self) -> None:
+        self.bar.close()

@@ -1,0 +1,148 @@
+"""The frame store: where finished frames live, written atomically, and how a run resumes.
+
+Layout of a run directory:
+
+    DIR/config.yaml           the resolved config
+    DIR/manifest.json         config hash, weights checksum, every frame's status
+    DIR/<job>/frames/f007_cw-3.162.png
+    DIR/<job>/frames.json     [{index, content_weight, content_loss, style_loss, file}, ...]
+
+A frame is done when its PNG and its frames.json record both exist; both are
+written with a rename, so a killed run leaves only whole files behind. Running the
+same config into the same directory optimises only the frames that are missing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from . import atomic
+from .config import Config
+from .engine import FrameResult
+from .errors import SweepError
+from .images import save_png
+
+MANIFEST = "manifest.json"
+CONFIG = "config.yaml"
+# The sections that decide what a frame looks like; movie and runtime settings do not.
+FRAME_SECTIONS = ("content", "styles", "sweep", "image", "optimizer", "init", "model", "seed")
+
+
+def frame_filename(index: int, content_weight: float) -> str:
+    return f"f{index:03d}_cw-{content_weight:.3f}.png"
+
+
+def config_hash(config: Config) -> str:
+    relevant = {key: value for key, value in config.to_dict().items() if key in FRAME_SECTIONS}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
+def read_json(path: Path, default):
+    """A JSON file, or `default` when it is absent; a damaged one is an error."""
+    if not path.exists():
+        return default
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SweepError(f"cannot read {path}: {exc}") from None
+
+
+@dataclass
+class JobStore:
+    directory: Path
+
+    @property
+    def frames_dir(self) -> Path:
+        return self.directory / "frames"
+
+    @property
+    def records_path(self) -> Path:
+        return self.directory / "frames.json"
+
+    def records(self) -> list[dict]:
+        """Records of frames whose PNG exists, in sweep order."""
+        records = read_json(self.records_path, [])
+        return [r for r in records if (self.directory / r["file"]).is_file()]
+
+    def completed(self) -> set[int]:
+        return {record["index"] for record in self.records()}
+
+    def save(self, result: FrameResult) -> dict:
+        filename = frame_filename(result.index, result.content_weight)
+        save_png(self.frames_dir / filename, result.image)
+        record = {"index": result.index, "content_weight": result.content_weight,
+                  "content_loss": result.content_loss, "style_loss": result.style_loss,
+                  "tv_loss": result.tv_loss, "iterations": result.iterations,
+                  "file": f"frames/{filename}"}
+        records = {r["index"]: r for r in self.records()}
+        records[result.index] = record
+        atomic.write_json(self.records_path, [records[i] for i in sorted(records)])
+        return record
+
+
+class RunStore:
+    """One run directory: its config, its manifest and its jobs."""
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.directory / MANIFEST
+
+    def job(self, relative_dir: str) -> JobStore:
+        return JobStore(self.directory / relative_dir)
+
+    def check_writable(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with atomic.atomic_path(self.directory / ".write-test"):
+                pass
+            (self.directory / ".write-test").unlink()
+        except OSError as exc:
+            raise SweepError(f"cannot write to output directory {self.directory}: {exc.strerror or exc}") from None
+
+    def open(self, config: Config, weights_sha256: str, relative_dirs: list[str], force: bool = False) -> dict:
+        """Check that this directory holds frames of the same config (or none), then
+        clean up after a killed run and write the config and manifest."""
+        manifest = read_json(self.manifest_path, None)
+        digest = config_hash(config)
+        if manifest is not None and not force:
+            if manifest.get("config_hash") != digest:
+                raise SweepError(f"{self.directory} holds frames of a different config; choose another --out, "
+                                 f"or pass --force to replace them")
+            if manifest.get("weights_sha256") != weights_sha256:
+                raise SweepError(f"{self.directory} was rendered with other VGG16 weights; "
+                                 f"pass --force to replace its frames")
+        self.check_writable()
+        atomic.remove_stray_temporaries(self.directory)
+        if manifest is not None and manifest.get("config_hash") != digest:
+            self._discard_frames(manifest)
+            manifest = None
+        if manifest is None:
+            manifest = {"config_hash": digest, "weights_sha256": weights_sha256, "jobs": {}}
+        for relative_dir in relative_dirs:
+            manifest["jobs"].setdefault(relative_dir, {"frames": {}})
+        atomic.write_text(self.directory / CONFIG, config.to_yaml())
+        atomic.write_json(self.manifest_path, manifest)
+        return manifest
+
+    def _discard_frames(self, manifest: dict) -> None:
+        """--force: remove the old config's frames so that they never mix with new ones."""
+        for relative_dir in manifest.get("jobs", {}):
+            job = self.job(relative_dir)
+            for path in job.frames_dir.glob("f*.png") if job.frames_dir.is_dir() else ():
+                path.unlink()
+            job.records_path.unlink(missing_ok=True)
+
+    def record(self, manifest: dict, relative_dir: str, result: FrameResult) -> None:
+        """Note a frame's status in the manifest (saved at once)."""
+        entry = {"status": result.status, "content_weight": result.content_weight}
+        if result.message:
+            entry["message"] = result.message
+        manifest["jobs"].setdefault(relative_dir, {"frames": {}})["frames"][str(result.index)] = entry
+        atomic.write_json(self.manifest_path, manifest)
