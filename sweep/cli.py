@@ -6,7 +6,6 @@ exits with status 2.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from .errors import SweepError
@@ -39,7 +38,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
     try:
         args = build_parser().parse_args(argv)
         return _dispatch(args)

@@ -90,12 +90,7 @@ class ResolvedWeights:
 @functools.lru_cache(maxsize=None)
 def manifest() -> dict:
     """The packaged checksum manifest (`sweep/weights_manifest.json`)."""
-    try:
-        text = importlib.resources.files("sweep").joinpath(MANIFEST_NAME).read_text("utf-8")
-    except (OSError, TypeError, ImportError):
-        # `sweep` seen as a namespace package (no __init__.py) next to an editable
-        # install's path hook: importlib.resources refuses the non-directory entry.
-        text = Path(__file__).with_name(MANIFEST_NAME).read_text("utf-8")
+    text = importlib.resources.files("sweep").joinpath(MANIFEST_NAME).read_text("utf-8")
     data = json.loads(text)
     names = tuple(layer["name"] for layer in data["layers"])
     if names != LAYER_NAMES:

@@ -1,0 +1,99 @@
+"""Config schema: defaults, types, overrides, paths and refusals."""
+import pytest
+
+from sweep.config import MAX_IMAGE_SIDE, Config, load_config, parse_config, sweep_values, ContentWeightSweep
+from sweep.errors import SweepError
+
+MINIMAL = "content: photo.jpg\nstyles: {van_gogh: starry.jpg}\n"
+
+
+def test_defaults_fill_every_section(tmp_path):
+    config = parse_config(MINIMAL, base_dir=tmp_path)
+    assert config.sweep.content_weight.start == 100 and config.sweep.content_weight.stop == 0.1
+    assert config.sweep.content_weight.steps == 30 and config.sweep.content_weight.spacing == "log"
+    assert config.optimizer.name == "lbfgs" and config.init == "content"
+    assert config.model.content_layers == ["block4_conv2"]
+    assert config.movie.formats == ["mp4", "gif"]
+    assert config.content == str((tmp_path / "photo.jpg").resolve())
+    assert config.styles["van_gogh"] == str((tmp_path / "starry.jpg").resolve())
+
+
+def test_samples_are_not_resolved_as_paths(tmp_path):
+    config = parse_config("content: sample:grace_hopper\nstyles: {a: sample:voronoi}\n", base_dir=tmp_path)
+    assert config.content == "sample:grace_hopper" and config.styles["a"] == "sample:voronoi"
+
+
+def test_log_sweep_runs_from_start_to_stop():
+    values = sweep_values(ContentWeightSweep(start=100, stop=0.1, steps=4))
+    assert values == pytest.approx([100, 10, 1, 0.1])
+    assert sweep_values(ContentWeightSweep(start=100, stop=0.1, steps=1)) == [100]
+    linear = sweep_values(ContentWeightSweep(start=10, stop=0, steps=3, spacing="linear"))
+    assert linear == pytest.approx([10, 5, 0])
+
+
+def test_overrides_by_dotted_path(tmp_path):
+    config = parse_config(MINIMAL, base_dir=tmp_path, overrides=[
+        "image.max_size=96", "sweep.content_weight.steps=5", "optimizer.iterations=40",
+        "optimizer.name=adam", "movie.formats=[gif]", "styles.turner=ship.jpg"])
+    assert config.image.max_size == 96 and config.sweep.content_weight.steps == 5
+    assert config.optimizer.iterations == 40 and config.optimizer.name == "adam"
+    assert config.movie.formats == ["gif"]
+    assert set(config.styles) == {"van_gogh", "turner"}
+
+
+def test_resolved_config_round_trips(tmp_path):
+    config = parse_config(MINIMAL, base_dir=tmp_path, overrides=["seed=3"])
+    again = parse_config(config.to_yaml(), base_dir="/elsewhere")
+    assert again == config
+
+
+@pytest.mark.parametrize("text, fragment", [
+    (MINIMAL + "optimiser: {name: adam}\n", "did you mean 'optimizer'"),
+    (MINIMAL + "image: {max_sise: 64}\n", "did you mean 'max_size'"),
+    (MINIMAL + "image: {max_size: big}\n", "'image.max_size' must be an integer; got 'big'"),
+    (MINIMAL + "movie: {boomerang: 3}\n", "'movie.boomerang' must be true or false"),
+    ("styles: {a: b.jpg}\n", "missing required config key 'content'"),
+    ("content: a.jpg\nstyles: {}\n", "'styles' is empty"),
+    (MINIMAL + "optimizer: {name: sgd}\n", "must be one of lbfgs, adam; got 'sgd'"),
+    (MINIMAL + "sweep: {content_weight: {start: 0}}\n", "log spacing needs start and stop > 0"),
+    (MINIMAL + "sweep: {content_weight: {steps: 0}}\n", "steps' must be at least 1"),
+    (MINIMAL + "optimizer: {iterations: 0}\n", "iterations' must be at least 1"),
+    (MINIMAL + "image: {max_size: 8}\n", "between 16 and"),
+    (MINIMAL + f"image: {{max_size: {MAX_IMAGE_SIDE * 10}}}\n", "between 16 and"),
+    (MINIMAL + "model: {style_layers: [block9_conv1]}\n", "unknown VGG16 layer 'block9_conv1'"),
+    ("content: a.jpg\nstyles: {../evil: b.jpg}\n", "not a safe directory name"),
+    ("content: a.jpg\nstyles: {/abs: b.jpg}\n", "not a safe directory name"),
+    ("content: a.jpg\nstyles: [a.jpg]\n", "'styles' must be a mapping"),
+    ("content: [a.jpg\n", "YAML syntax error in <config> at line 2"),
+    ("- just\n- a list\n", "must be a mapping of keys to values"),
+])
+def test_refusals_name_the_problem(text, fragment):
+    with pytest.raises(SweepError) as info:
+        parse_config(text)
+    assert fragment in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_layer_lists_the_valid_ones():
+    with pytest.raises(SweepError, match="block5_conv3"):
+        parse_config(MINIMAL + "model: {content_layers: [conv4_2]}\n")
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("image.colour=3", "unknown config key 'image.colour'"),
+    ("nothing", "--set expects KEY=VALUE"),
+    ("seed.x=1", "'seed' must be an integer"),
+])
+def test_bad_overrides(override, fragment):
+    with pytest.raises(SweepError, match=fragment):
+        parse_config(MINIMAL, overrides=[override])
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(SweepError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_config_is_a_plain_dataclass():
+    config = Config(content="a.jpg", styles={"x": "b.jpg"})
+    assert config.content_weights()[0] == 100
