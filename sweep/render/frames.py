@@ -1,0 +1,291 @@
+"""Reading a job's stored frames, and the drawing helpers every renderer shares.
+
+The frame store (written by `sweep.store`, only read here) is a job directory::
+
+    JOB/frames.json                 a JSON list of records, in sweep order
+    JOB/frames/f007_cw-3.162.png    uint8 RGB PNGs
+
+Each record looks like ``{"index": 7, "content_weight": 3.162, "content_loss": 0.41,
+"style_loss": 0.02, "file": "frames/f007_cw-3.162.png"}``, optionally with
+``"suggested": true`` (written by `sweep.render.sheet.mark_suggested`). Sweep order
+is content weight descending: the photo first, the style last.
+
+Text is drawn with Pillow's built-in scalable font (`ImageFont.load_default(size=...)`,
+Aileron, Pillow >= 10.1). It covers ASCII only, so every label is plain ASCII.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from sweep.errors import SweepError
+
+RECORDS_FILE = "frames.json"
+REQUIRED_KEYS = ("index", "content_weight", "file")
+
+# Colours shared by the movie, the contact sheet and the comparison.
+ACCENT = (255, 153, 0)          # the suggested ("balanced") frame: outline and badge
+INK = (34, 34, 38)              # dark text on light backgrounds
+MUTED = (110, 110, 118)         # secondary text
+PAPER = (246, 245, 241)         # sheet background
+LABEL_BOX = (16, 16, 20)        # label box colour (drawn translucent)
+LABEL_ALPHA = 0.62
+
+MIN_LABEL_SIZE = 9
+CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right", "top", "bottom")
+
+
+# --------------------------------------------------------------------------- reading
+
+def load_records(job_dir: str | os.PathLike) -> list[dict]:
+    """The records of `JOB/frames.json`, in the stored (sweep) order.
+
+    Raises SweepError when the file is missing, is not a JSON list of objects, or a
+    record lacks `index`, `content_weight` or `file`, or has a content weight that is
+    not a positive finite number.
+    """
+    path = Path(job_dir) / RECORDS_FILE
+    if not path.is_file():
+        raise SweepError(f"no frame store at {Path(job_dir)}: {path.name} is missing")
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SweepError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(records, list) or not records:
+        raise SweepError(f"{path} must hold a non-empty JSON list of frame records")
+    for position, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise SweepError(f"{path}: record {position} is {type(record).__name__}, expected an object")
+        missing = [key for key in REQUIRED_KEYS if key not in record]
+        if missing:
+            raise SweepError(f"{path}: record {position} lacks {', '.join(missing)}")
+        weight = record["content_weight"]
+        if not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
+            raise SweepError(
+                f"{path}: record {position} has content_weight {weight!r}, expected a positive number"
+            )
+    return records
+
+
+def load_frames(job_dir: str | os.PathLike, records: Sequence[dict] | None = None) -> list[np.ndarray]:
+    """The frame images, uint8 (H, W, 3) RGB, in record order.
+
+    `records` defaults to `load_records(job_dir)`. Every frame must exist and all
+    frames must have the same size (SweepError otherwise).
+    """
+    job = Path(job_dir)
+    if records is None:
+        records = load_records(job)
+    frames: list[np.ndarray] = []
+    for record in records:
+        path = job / record["file"]
+        if not path.is_file():
+            raise SweepError(f"frame {record['index']} is missing: {path}")
+        try:
+            with Image.open(path) as image:
+                frame = np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+        except OSError as exc:
+            raise SweepError(f"cannot read frame {path}: {exc}") from exc
+        if frames and frame.shape != frames[0].shape:
+            raise SweepError(
+                f"frame {path.name} is {frame.shape[1]}x{frame.shape[0]}, "
+                f"the first frame is {frames[0].shape[1]}x{frames[0].shape[0]}: all frames must match"
+            )
+        frames.append(frame)
+    return frames
+
+
+def suggested_position(records: Sequence[dict]) -> int | None:
+    """Position of the record flagged `"suggested": true`, or None."""
+    for position, record in enumerate(records):
+        if record.get("suggested") is True:
+            return position
+    return None
+
+
+# --------------------------------------------------------------------------- text
+
+def format_weight(weight: float) -> str:
+    """A content weight for people: 3 significant digits, no exponent in [1e-4, 1e6).
+
+    100 -> "100", 31.62 -> "31.6", 3.162 -> "3.16", 0.3162 -> "0.316", 0.1 -> "0.1".
+    """
+    weight = float(weight)
+    if weight != 0 and math.isfinite(weight) and 1e-4 <= abs(weight) < 1e6:
+        digits = max(0, 2 - math.floor(math.log10(abs(weight))))
+        text = f"{round(weight, digits):.{digits}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return text
+    return f"{weight:.3g}"
+
+
+def weight_label(weight: float) -> str:
+    """The movie label of one frame: "content weight 3.16"."""
+    return f"content weight {format_weight(weight)}"
+
+
+@functools.lru_cache(maxsize=64)
+def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Pillow's built-in scalable font at `size` pixels (cached)."""
+    return ImageFont.load_default(size=max(6, int(size)))
+
+
+@functools.lru_cache(maxsize=16)
+def title_font(size: int):
+    """DejaVu Sans Bold at `size` px for sheet titles: it ships with matplotlib and is
+    the font of the trade-off plot. Falls back to the built-in font if it is missing."""
+    try:
+        import matplotlib
+
+        path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans-Bold.ttf"
+        return ImageFont.truetype(str(path), max(6, int(size)))
+    except (ImportError, OSError):
+        return font(size)
+
+
+def label_font_size(height: int, width: int) -> int:
+    """Font size for a label on an image of this size: ~5% of the short side, >= 11 px."""
+    return max(11, round(min(height, width) * 0.05))
+
+
+def text_size(text: str, size: int) -> tuple[int, int]:
+    """(width, height) in pixels of `text` at font `size` (height from ascent to descent)."""
+    face = font(size)
+    left, _, right, _ = face.getbbox(text)
+    ascent, descent = _metrics(face)
+    return right - left, ascent + descent
+
+
+def _metrics(face) -> tuple[int, int]:
+    try:
+        return face.getmetrics()
+    except AttributeError:  # pragma: no cover - bitmap fallback font
+        return face.getbbox("Ag")[3], 0
+
+
+def fit_font_size(text: str, size: int, max_width: int, minimum: int = 8) -> int:
+    """The largest font size <= `size` at which `text` is at most `max_width` wide."""
+    while size > minimum and text_size(text, size)[0] > max_width:
+        size = max(minimum, int(size * 0.9))
+    return size
+
+
+def draw_text(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, size: int,
+              fill=INK, anchor: str = "la") -> None:
+    """Draw `text` with the shared font; `anchor` as in Pillow ("la", "mm", "rs", ...)."""
+    draw.text(xy, text, font=font(size), fill=fill, anchor=anchor)
+
+
+def draw_label(image: np.ndarray, text: str, corner: str = "bottom-left", *,
+               size: int | None = None, box=LABEL_BOX, alpha: float = LABEL_ALPHA,
+               ink=(255, 255, 255)) -> np.ndarray:
+    """Return a copy of `image` with `text` in white on a dark translucent box.
+
+    The font size scales with the image (about 5% of its short side, at least 11 px)
+    and shrinks if needed (down to 9 px) so the box fits inside the image; if it still
+    does not fit, leading words are dropped ("content weight 3.16" -> "3.16"). `corner` is one of
+    "top-left", "top-right", "bottom-left", "bottom-right", "top", "bottom" (the
+    last two are centred horizontally). Legible from ~200 px frames up; renderers
+    upscale smaller frames before labelling them. `size` overrides the font size,
+    `box`, `alpha` and `ink` the box colour, its opacity and the text colour.
+    """
+    if corner not in CORNERS:
+        raise ValueError(f"corner must be one of {', '.join(CORNERS)}, got {corner!r}")
+    frame = np.ascontiguousarray(image, dtype=np.uint8)
+    height, width = frame.shape[:2]
+    if not text:
+        return frame.copy()
+    size = size or label_font_size(height, width)
+    pad = max(3, round(size * 0.45))
+    margin = max(2, round(min(height, width) * 0.025))
+    room = width - 2 * margin - 2 * pad
+    size = fit_font_size(text, size, room, minimum=MIN_LABEL_SIZE)
+    words = text.split()
+    while len(words) > 1 and text_size(" ".join(words), size)[0] > room:
+        words = words[1:]  # too narrow even at the smallest size: keep the end (the value)
+    text = " ".join(words) if text_size(text, size)[0] > room else text
+    pad = max(3, round(size * 0.45))
+    face = font(size)
+    left, _, right, _ = face.getbbox(text)
+    ascent, descent = _metrics(face)
+    box_w = (right - left) + 2 * pad
+    box_h = ascent + descent + pad  # the descent already leaves room below the baseline
+    if corner.endswith("left"):
+        x0 = margin
+    elif corner.endswith("right"):
+        x0 = width - margin - box_w
+    else:
+        x0 = (width - box_w) // 2
+    y0 = margin if corner.startswith("top") else height - margin - box_h
+
+    base = Image.fromarray(frame).convert("RGBA")
+    overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    radius = max(2, round(size * 0.3))
+    draw.rounded_rectangle((x0, y0, x0 + box_w - 1, y0 + box_h - 1), radius=radius,
+                           fill=(*box, round(255 * alpha)))
+    draw.text((x0 + pad - left, y0 + round(pad / 2)), text, font=face, fill=(*ink, 255))
+    return np.asarray(Image.alpha_composite(base, overlay).convert("RGB"), dtype=np.uint8).copy()
+
+
+# --------------------------------------------------------------------------- pixels
+
+def upscale_factor(height: int, width: int, min_short_side: int) -> int:
+    """Smallest integer factor that brings the short side to at least `min_short_side`."""
+    short = min(height, width)
+    if min_short_side <= 0 or short >= min_short_side:
+        return 1
+    return math.ceil(min_short_side / short)
+
+
+def upscale_nearest(image: np.ndarray, factor: int) -> np.ndarray:
+    """Integer nearest-neighbour upscaling: every pixel becomes a factor x factor block.
+
+    Keeps the pixels of small frames crisp (no blur, no ringing) and exact.
+    """
+    if factor <= 1:
+        return image
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize to exactly (height, width): integer nearest upscaling where it fits, else Lanczos."""
+    h, w = image.shape[:2]
+    if (h, w) == (height, width):
+        return image
+    if height % h == 0 and width % w == 0 and height // h == width // w:
+        return upscale_nearest(image, height // h)
+    resample = Image.Resampling.LANCZOS
+    return np.asarray(Image.fromarray(image).resize((width, height), resample), dtype=np.uint8)
+
+
+def fit_tile(height: int, width: int, *, min_short: int, max_long: int) -> tuple[int, int]:
+    """Display size of a frame in a grid: small frames are upscaled by an integer factor
+    until the short side reaches `min_short`; large ones shrink so the long side is at
+    most `max_long`. Returns (height, width)."""
+    factor = upscale_factor(height, width, min_short)
+    h, w = height * factor, width * factor
+    if max(h, w) > max_long and factor == 1:
+        scale = max_long / max(h, w)
+        h, w = max(1, round(h * scale)), max(1, round(w * scale))
+    return h, w
+
+
+def outline(image: np.ndarray, box: tuple[int, int, int, int], thickness: int, colour=ACCENT) -> None:
+    """Draw a solid rectangular frame of `thickness` px *outside* box=(top, left, h, w), in place."""
+    top, left, h, w = box
+    H, W = image.shape[:2]
+    t0, l0 = max(0, top - thickness), max(0, left - thickness)
+    t1, l1 = min(H, top + h + thickness), min(W, left + w + thickness)
+    image[t0:top, l0:l1] = colour
+    image[top + h:t1, l0:l1] = colour
+    image[t0:t1, l0:left] = colour
+    image[t0:t1, left + w:l1] = colour
