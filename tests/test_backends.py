@@ -1,0 +1,37 @@
+"""The same config makes a movie under every Keras backend that is installed."""
+import importlib.util
+import json
+
+import imageio.v3 as iio
+import pytest
+
+from sweep.render.movie import movie_frame_count
+
+from .conftest import run_cli
+
+pytestmark = pytest.mark.slow
+
+CONFIG = """
+content: sample:grace_hopper
+styles: {rings: sample:rings}
+sweep: {content_weight: {start: 100, stop: 0.1, steps: 3}}
+image: {max_size: 32}
+optimizer: {iterations: 4}
+movie: {fps: 4, hold: 0.5, formats: [mp4]}
+"""
+
+
+@pytest.mark.parametrize("backend, module", [("jax", "jax"), ("torch", "torch")])
+def test_sweep_runs_under_backend(tmp_path, backend, module, real_weights):
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed (scripts/test.sh installs torch; `pip install jax` for jax)")
+    config = tmp_path / "tiny.yaml"
+    config.write_text(CONFIG)
+    result = run_cli("run", config, "--out", tmp_path / "out", env={"KERAS_BACKEND": backend})
+    assert result.returncode == 0, result.stderr[-2000:]
+    job = tmp_path / "out" / "rings"
+    records = json.loads((job / "frames.json").read_text())
+    assert [r["index"] for r in records] == [0, 1, 2]
+    assert all(r["style_loss"] > 0 and r["content_loss"] >= 0 for r in records)
+    assert len(list(iio.imiter(job / "movie.mp4"))) == movie_frame_count(3, fps=4, hold=0.5, crossfade=0,
+                                                                          boomerang=False)

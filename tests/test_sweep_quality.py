@@ -1,0 +1,71 @@
+"""A real sweep with the real VGG16 weights at 64 px: the morph must span photo -> style."""
+import json
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+import sweep
+from sweep.images import load_image, resize_max_side
+from sweep.render.movie import movie_frame_count
+
+pytestmark = pytest.mark.slow
+
+CONFIG = """
+content: sample:grace_hopper
+styles: {brushstrokes: sample:brushstrokes}
+sweep: {content_weight: {start: 100, stop: 0.1, steps: 5}}
+image: {max_size: 64}
+optimizer: {iterations: 80}
+movie: {fps: 6, hold: 0.5, crossfade: 1}
+"""
+
+
+def psnr(a, b):
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 10 * np.log10(255.0 ** 2 / mse)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, real_weights):
+    root = tmp_path_factory.mktemp("quality")
+    (root / "sweep.yaml").write_text(CONFIG)
+    return sweep.run(root / "sweep.yaml", root / "out", progress=False)
+
+
+@pytest.fixture(scope="module")
+def records(run):
+    return json.loads((run.out_dir / "brushstrokes" / "frames.json").read_text())
+
+
+def test_first_frame_is_close_to_the_photo(run, records):
+    photo = resize_max_side(load_image("sample:grace_hopper"), 64)
+    first = iio.imread(run.out_dir / "brushstrokes" / records[0]["file"])
+    assert records[0]["content_weight"] == pytest.approx(100)
+    assert psnr(first, photo) >= 20
+
+
+def test_last_frame_takes_the_style(records):
+    assert records[-1]["content_weight"] == pytest.approx(0.1)
+    assert records[-1]["style_loss"] <= 0.3 * records[0]["style_loss"]
+
+
+def test_content_loss_rises_along_the_sweep(records):
+    content = [r["content_loss"] for r in records]
+    assert all(a < b for a, b in zip(content, content[1:])), content
+
+
+def test_outputs_layout(run, records):
+    job = run.out_dir / "brushstrokes"
+    assert [r["file"] for r in records] == [
+        "frames/f000_cw-100.000.png", "frames/f001_cw-17.783.png", "frames/f002_cw-3.162.png",
+        "frames/f003_cw-0.562.png", "frames/f004_cw-0.100.png"]
+    for record in records:
+        assert {"index", "content_weight", "content_loss", "style_loss", "file"} <= set(record)
+        assert iio.imread(job / record["file"]).shape == (64, 55, 3)
+    expected = movie_frame_count(5, fps=6, hold=0.5, crossfade=1, boomerang=False)
+    frames = list(iio.imiter(job / "movie.mp4"))
+    assert len(frames) == expected
+    assert (job / "movie.gif").stat().st_size > 0 and (job / "sheet.png").stat().st_size > 0
+    saved = sweep.load_config(run.out_dir / "config.yaml")
+    assert saved.image.max_size == 64 and saved.styles == {"brushstrokes": "sample:brushstrokes"}
