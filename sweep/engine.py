@@ -20,43 +20,8 @@ from .model import FeatureExtractor, preprocess
 from .optimizers import make_optimizer
 
 
-@dataclass
-class StepRecord:
-    """What one iteration of one chunk did; arrays have one entry per frame of the chunk."""
-    job: str
-    iteration: int
-    iterations: int
-    frame_indices: list[int]
-    content_weights: np.ndarray
-    total: np.ndarray
-    content_loss: np.ndarray
-    style_loss: np.ndarray
-    tv_loss: np.ndarray
-    active: np.ndarray
-    elapsed: float
-    current_images: Callable[[], np.ndarray] = field(repr=False)  # uint8 (B, H, W, 3), on demand
-
-
-@dataclass
-class FrameResult:
-    index: int
-    content_weight: float
-    image: np.ndarray | None  # uint8 (H, W, 3); None when the frame failed
-    content_loss: float
-    style_loss: float
-    tv_loss: float
-    iterations: int
-    status: str = "done"      # done | failed
-    message: str = ""
-
-
-class Callback:
-    """Hooks of the loop; override the ones you need."""
-
-    def on_job_start(self, job: str, frame_count: int, iterations: int) -> None: ...
-    def on_step(self, record: StepRecord) -> None: ...
-    def on_frame(self, job: str, result: FrameResult) -> None: ...
-    def on_job_end(self, job: str) -> None: ...
+# Re-exported: the records and hooks are defined keras-free in records.py.
+from .records import Callback, FrameResult, StepRecord  # noqa: E402,F401
 
 
 def to_float_images(image_uint8: np.ndarray):

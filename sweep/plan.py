@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import device
 from .config import SAMPLE_PREFIX, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
 from .errors import SweepError
 from .images import load_image, resize_max_side
@@ -169,6 +168,7 @@ def make_plan(config: Config) -> Plan:
 
 
 def _size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
+    from . import device  # imports Keras: only once the inputs have been read and checked
     height = max(job.frame_size[0] for job in jobs)
     width = max(job.frame_size[1] for job in jobs)
     flops, per_frame = frame_costs(height, width, config)

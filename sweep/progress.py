@@ -5,7 +5,7 @@ import sys
 
 from tqdm import tqdm
 
-from .engine import Callback, FrameResult, StepRecord
+from .records import Callback, FrameResult, StepRecord
 
 
 class ProgressBar(Callback):

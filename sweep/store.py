@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import yaml
 
 from . import atomic
 from .config import Config
-from .engine import FrameResult
+from .records import FrameResult
 from .errors import SweepError
 from .images import save_png
 
@@ -98,46 +99,106 @@ class RunStore:
         return JobStore(self.directory / relative_dir)
 
     def check_writable(self) -> None:
+        """Refuse an output directory we cannot write, without creating it.
+
+        A refused run must leave nothing behind, so a directory that does not exist
+        yet is not made here (`open` makes it): its nearest existing ancestor must be
+        a directory in which we can create one. The probes are temporaries that are
+        removed at once.
+        """
+        target = self.directory
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with atomic.atomic_path(self.directory / ".write-test"):
-                pass
-            (self.directory / ".write-test").unlink()
+            if target.exists():
+                if not target.is_dir():
+                    raise SweepError(f"cannot write to output directory {target}: it exists and is not a directory")
+                probe = Path(tempfile.mkstemp(prefix=atomic.TEMP_MARKER, dir=target)[1])
+                probe.unlink()
+                return
+            ancestor = target.absolute().parent
+            while not ancestor.exists():
+                ancestor = ancestor.parent
+            if not ancestor.is_dir():
+                raise SweepError(f"cannot create output directory {target}: {ancestor} is not a directory")
+            Path(tempfile.mkdtemp(prefix=atomic.TEMP_MARKER, dir=ancestor)).rmdir()
         except OSError as exc:
-            raise SweepError(f"cannot write to output directory {self.directory}: {exc.strerror or exc}") from None
+            raise SweepError(f"cannot write to output directory {target}: {exc.strerror or exc}") from None
 
     def open(self, config: Config, weights_sha256: str, relative_dirs: list[str], force: bool = False) -> dict:
-        """Check that this directory holds frames of the same config (or none), then
-        clean up after a killed run and write the config and manifest."""
-        manifest = read_json(self.manifest_path, None)
+        """Check that this directory holds frames of the same config and weights (or
+        none), then clean up after a killed run and write the config and manifest.
+
+        Frames of another config or other weights are refused (a `SweepError`, before
+        anything is written) unless `force`, which deletes them first, so that frames
+        of two configs never mix. Frames without a manifest cannot be attributed and
+        are refused the same way.
+        """
+        try:
+            manifest = read_json(self.manifest_path, None)
+        except SweepError:
+            if not force:
+                raise SweepError(f"{self.manifest_path} is damaged; pass --force to replace "
+                                 f"the frames in {self.directory}") from None
+            manifest = {"jobs": {}}
+        if manifest is not None and not isinstance(manifest, dict):
+            manifest = {"jobs": {}}
         digest = config_hash(config)
-        if manifest is not None and not force:
-            if manifest.get("config_hash") != digest:
+        orphans = manifest is None and self._has_frames(relative_dirs)
+        if not force:
+            if orphans:
+                raise SweepError(f"{self.directory} holds frames but no {MANIFEST}, so their config is unknown; "
+                                 f"choose another --out, or pass --force to replace them")
+            if manifest is not None and manifest.get("config_hash") != digest:
                 raise SweepError(f"{self.directory} holds frames of a different config; choose another --out, "
                                  f"or pass --force to replace them")
-            if manifest.get("weights_sha256") != weights_sha256:
+            if manifest is not None and manifest.get("weights_sha256") != weights_sha256:
                 raise SweepError(f"{self.directory} was rendered with other VGG16 weights; "
                                  f"pass --force to replace its frames")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SweepError(f"cannot write to output directory {self.directory}: {exc.strerror or exc}") from None
         self.check_writable()
         atomic.remove_stray_temporaries(self.directory)
-        if manifest is not None and manifest.get("config_hash") != digest:
-            self._discard_frames(manifest)
+        if manifest is not None and (manifest.get("config_hash") != digest
+                                     or manifest.get("weights_sha256") != weights_sha256):
+            self._discard_frames(set(manifest.get("jobs", {})) | set(relative_dirs))
             manifest = None
+        elif orphans:
+            self._discard_frames(set(relative_dirs))
         if manifest is None:
             manifest = {"config_hash": digest, "weights_sha256": weights_sha256, "jobs": {}}
         for relative_dir in relative_dirs:
-            manifest["jobs"].setdefault(relative_dir, {"frames": {}})
+            frames = manifest["jobs"].setdefault(relative_dir, {"frames": {}})["frames"]
+            # A run killed between saving a frame and noting it: the frame store is the truth.
+            for record in self.job(relative_dir).records():
+                entry = frames.get(str(record["index"]), {})
+                if entry.get("status") != "done":
+                    frames[str(record["index"])] = {"status": "done", "content_weight": record["content_weight"]}
         atomic.write_text(self.directory / CONFIG, config.to_yaml())
         atomic.write_json(self.manifest_path, manifest)
         return manifest
 
-    def _discard_frames(self, manifest: dict) -> None:
-        """--force: remove the old config's frames so that they never mix with new ones."""
-        for relative_dir in manifest.get("jobs", {}):
+    def _has_frames(self, relative_dirs: list[str]) -> bool:
+        return any(self.job(d).records_path.exists() or
+                   (self.job(d).frames_dir.is_dir() and any(self.job(d).frames_dir.glob("f*.png")))
+                   for d in relative_dirs)
+
+    def _discard_frames(self, relative_dirs) -> None:
+        """--force: remove another config's frames (and what was rendered from them)."""
+        for relative_dir in sorted(relative_dirs):
+            parts = Path(relative_dir).parts
+            if Path(relative_dir).is_absolute() or ".." in parts or not parts:
+                continue  # a damaged manifest must not make us delete outside the run
             job = self.job(relative_dir)
+            if not job.directory.is_dir():
+                continue
             for path in job.frames_dir.glob("f*.png") if job.frames_dir.is_dir() else ():
                 path.unlink()
-            job.records_path.unlink(missing_ok=True)
+            for name in ("frames.json", "movie.mp4", "movie.gif", "sheet.png"):
+                (job.directory / name).unlink(missing_ok=True)
+        for path in self.directory.rglob("compare.*"):
+            if path.is_file() and path.suffix in (".png", ".mp4", ".gif"):
+                path.unlink()
 
     def record(self, manifest: dict, relative_dir: str, result: FrameResult) -> None:
         """Note a frame's status in the manifest (saved at once)."""

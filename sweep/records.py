@@ -1,0 +1,51 @@
+"""The loop's records and callback hooks: plain data, importable without Keras.
+
+`sweep.engine` re-exports these; modules that only consume them (the store, the
+progress bar, the API, the CLI) import them from here, so that `sweep run bad.yaml`
+can refuse a config or an image before TensorFlow is imported.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass
+class StepRecord:
+    """What one iteration of one chunk did; arrays have one entry per frame of the chunk."""
+    job: str
+    iteration: int
+    iterations: int
+    frame_indices: list[int]
+    content_weights: np.ndarray
+    total: np.ndarray
+    content_loss: np.ndarray
+    style_loss: np.ndarray
+    tv_loss: np.ndarray
+    active: np.ndarray
+    elapsed: float
+    current_images: Callable[[], np.ndarray] = field(repr=False)  # uint8 (B, H, W, 3), on demand
+
+
+@dataclass
+class FrameResult:
+    index: int
+    content_weight: float
+    image: np.ndarray | None  # uint8 (H, W, 3); None when the frame failed
+    content_loss: float
+    style_loss: float
+    tv_loss: float
+    iterations: int
+    status: str = "done"      # done | failed
+    message: str = ""
+
+
+class Callback:
+    """Hooks of the loop; override the ones you need."""
+
+    def on_job_start(self, job: str, frame_count: int, iterations: int) -> None: ...
+    def on_step(self, record: StepRecord) -> None: ...
+    def on_frame(self, job: str, result: FrameResult) -> None: ...
+    def on_job_end(self, job: str) -> None: ...

@@ -1,0 +1,144 @@
+"""`sweep status DIR`: what a run directory holds, what is missing, what failed.
+
+Reads only what a run wrote (`config.yaml`, `manifest.json`, each job's
+`frames.json` and PNGs); it neither imports Keras nor reads the input images, so
+it answers in well under a second, also while a run is writing into DIR.
+A frame is *done* when its PNG and its `frames.json` record both exist (the
+store's own rule), *failed* when the manifest says so and it is not done, and
+*missing* otherwise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .config import content_sources, parse_config
+from .errors import SweepError
+from .store import CONFIG, MANIFEST, JobStore, config_hash, read_json
+
+
+@dataclass
+class JobStatus:
+    relative_dir: str
+    weights: list[float]                       # every content weight, in frame order
+    done: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)  # index -> message
+    missing: list[int] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed and not self.missing
+
+
+@dataclass
+class RunStatus:
+    directory: Path
+    jobs: list[JobStatus]
+    config_matches_manifest: bool
+    movies: list[Path] = field(default_factory=list)
+
+    @property
+    def counts(self) -> tuple[int, int, int]:
+        return (sum(len(j.done) for j in self.jobs), sum(len(j.failed) for j in self.jobs),
+                sum(len(j.missing) for j in self.jobs))
+
+    @property
+    def complete(self) -> bool:
+        return all(job.complete for job in self.jobs)
+
+
+def _job_dirs(directory: Path, config) -> list[str]:
+    """The jobs' relative directories, as plan.make_plan names them, without reading images."""
+    from .plan import photo_name
+
+    try:
+        sources = content_sources(config)
+    except SweepError:  # a glob that no longer matches: fall back on what the manifest lists
+        return []
+    names: list[str] = []
+    for source in sources:
+        name = photo_name(source)
+        while name in names:
+            name += "_"
+        names.append(name)
+    gallery = isinstance(config.content, list) or len(sources) > 1
+    return [f"{name}/{artist}" if gallery else artist for name in names for artist in config.styles]
+
+
+def run_status(directory: str | Path) -> RunStatus:
+    """The status of the run in `directory`; SweepError when it is not a run directory."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise SweepError(f"{directory} is not a directory" if directory.exists()
+                         else f"no such run directory: {directory}")
+    config_path, manifest_path = directory / CONFIG, directory / MANIFEST
+    if not config_path.is_file() or not manifest_path.is_file():
+        raise SweepError(f"{directory} is not a sweep run directory (it needs {CONFIG} and {MANIFEST}, "
+                         f"written by `sweep run`)")
+    try:
+        text = config_path.read_text(encoding="utf-8")
+        # The saved config is resolved: absolute paths, every default filled in.
+        config = parse_config(text, base_dir=directory, source=str(config_path))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise SweepError(f"cannot read {config_path}: {exc}") from None
+    manifest = read_json(manifest_path, None)
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("jobs"), dict):
+        raise SweepError(f"{manifest_path} is not a sweep manifest")
+    weights = config.content_weights()
+    relative_dirs = _job_dirs(directory, config) or list(manifest["jobs"])
+    jobs = []
+    for relative_dir in relative_dirs:
+        status = JobStatus(relative_dir=relative_dir, weights=weights)
+        done = JobStore(directory / relative_dir).completed()
+        noted = manifest["jobs"].get(relative_dir, {}).get("frames", {})
+        for index in range(len(weights)):
+            entry = noted.get(str(index), {})
+            if index in done:
+                status.done.append(index)
+            elif entry.get("status") == "failed":
+                status.failed[index] = entry.get("message", "")
+            else:
+                status.missing.append(index)
+        jobs.append(status)
+    movies = sorted(p for p in directory.rglob("*") if p.suffix in (".mp4", ".gif") and p.is_file()
+                    and not p.name.startswith("."))
+    return RunStatus(directory=directory, jobs=jobs,
+                     config_matches_manifest=manifest.get("config_hash") == config_hash(config),
+                     movies=movies)
+
+
+def _ranges(indices: list[int]) -> str:
+    """[0, 1, 2, 5, 7, 8] -> '0-2, 5, 7-8'."""
+    parts: list[str] = []
+    for index in sorted(indices):
+        if parts and index == parts[-1][1] + 1:
+            parts[-1] = (parts[-1][0], index)
+        else:
+            parts.append((index, index))
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in parts)
+
+
+def format_status(status: RunStatus) -> str:
+    done, failed, missing = status.counts
+    total = done + failed + missing
+    lines = [f"{status.directory}: {done} of {total} frames done, {failed} failed, {missing} missing"]
+    if not status.config_matches_manifest:
+        lines.append("  warning: config.yaml does not match the manifest's config hash")
+    for job in status.jobs:
+        lines.append(f"  {job.relative_dir}: {len(job.done)} done, {len(job.failed)} failed, "
+                     f"{len(job.missing)} missing")
+        if job.missing:
+            weights = ", ".join(f"{job.weights[i]:.3g}" for i in job.missing)
+            lines.append(f"    missing frames {_ranges(job.missing)} (content weights {weights})")
+        for index, message in sorted(job.failed.items()):
+            lines.append(f"    failed frame {index} (content weight {job.weights[index]:.3g}): {message}")
+    if status.complete:
+        lines.append("complete")
+    else:
+        lines.append("incomplete: rerun the same `sweep run` command with this --out to finish it")
+    return "\n".join(lines)
+
+
+__all__ = ["JobStatus", "RunStatus", "format_status", "run_status"]
