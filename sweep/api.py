@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .config import Config, load_config
+from .executors import Executor, make_executor
 from .records import Callback, FrameResult
 from .plan import Plan, make_plan
 from .store import JobStore, RunStore
@@ -30,6 +31,8 @@ class RunResult:
     optimised: int                      # frames optimised by this call (not resumed)
     failed: list[tuple[str, int, str]]  # (job, frame index, message)
     outputs: list[Path] = field(default_factory=list)
+    executor: str = "local"
+    tasks: int = 0                      # units of work submitted (local: jobs; ray: Ray tasks)
 
     def job_dir(self, relative_dir: str) -> Path:
         return self.out_dir / relative_dir
@@ -64,10 +67,16 @@ def resolve(config: Config | str | Path, overrides: Sequence[str] = ()) -> Confi
 
 def run(config: Config | str | Path, out: str | Path | None = None, *, overrides: Sequence[str] = (),
         force: bool = False, progress: bool | None = None, callbacks: Sequence[Callback] = (),
-        log: Callable[[str], None] = _stderr) -> RunResult:
-    """Optimise every missing frame of every job, then render movies, sheets and comparisons."""
+        log: Callable[[str], None] = _stderr, executor: str | Executor = "local",
+        address: str | None = None, gpus_per_task: float | None = None,
+        frames_per_task: int | None = None) -> RunResult:
+    """Optimise every missing frame of every job, then render movies, sheets and comparisons.
+
+    `executor` is "local" (this process), "ray" (one Ray task per chunk of frames; see
+    sweep/executors.py for `address`, `gpus_per_task` and `frames_per_task`) or an
+    `Executor` instance. Whichever optimises the frames, this process saves them.
+    """
     from . import weights as weights_module
-    from .progress import ProgressBar
 
     if out is None:
         if isinstance(config, Config):
@@ -76,6 +85,9 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
     # Every check comes before the first write: config, output directory (not created
     # here), inputs and memory (make_plan), weights, then the store's own checks.
     config = resolve(config, overrides)
+    executor = make_executor(executor, address=address, gpus_per_task=gpus_per_task,
+                             frames_per_task=frames_per_task)
+    executor.check()
     store = RunStore(out)
     store.check_writable()
     plan = make_plan(config)
@@ -92,25 +104,18 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
         log(f"resuming: {plan.frame_count - missing} of {plan.frame_count} frames already done")
     writer = _StoreWriter(store, manifest, job_stores)
     if missing:
-        from .engine import SweepEngine  # Keras: imported once the inputs have been checked
-        from .model import build_extractor
-
-        extractor = build_extractor(config.model, lambda model: weights_module.load_into(model, resolved))
-        engine = SweepEngine(config, extractor)
         show = config.runtime.progress if progress is None else progress
-        bar = ProgressBar(missing, config.optimizer.iterations, enabled=show)
+        bar = executor.progress(missing, config.optimizer.iterations, enabled=show)
         try:
-            for job in plan.jobs:
-                if todo[job.relative_dir]:
-                    engine.optimise(job.relative_dir, job.photo_image, job.style_image,
-                                    todo[job.relative_dir], plan.chunk_size, [writer, bar, *callbacks])
+            executor.execute(plan, todo, resolved, [writer, bar, *callbacks])
         finally:
             bar.close()
     outputs = render(store.directory, plan)
     for job, index, message in writer.failed:
         log(f"frame {index} of {job} failed: {message}")
     return RunResult(out_dir=store.directory, plan=plan, weights_source=resolved.source,
-                     optimised=missing, failed=writer.failed, outputs=outputs)
+                     optimised=missing, failed=writer.failed, outputs=outputs,
+                     executor=executor.name, tasks=executor.tasks)
 
 
 def render(out_dir: str | Path, plan: Plan) -> list[Path]:
@@ -136,4 +141,4 @@ def render(out_dir: str | Path, plan: Plan) -> list[Path]:
     return outputs
 
 
-__all__ = ["RunResult", "default_out_dir", "load_config", "make_plan", "render", "resolve", "run"]
+__all__ = ["RunResult", "default_out_dir", "load_config", "make_executor", "make_plan", "render", "resolve", "run"]

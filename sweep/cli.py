@@ -38,6 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="print the plan and its estimated cost, then exit")
     run.add_argument("--force", action="store_true",
                      help="replace frames in --out that were rendered from a different config")
+    run.add_argument("--executor", choices=("local", "ray"), default="local",
+                     help="local: the jobs one after another in this process (default); "
+                          "ray: one Ray task per chunk of frames (pip install 'sweep[ray]')")
+    run.add_argument("--address", help="--executor ray: the Ray cluster, e.g. auto, HOST:6379 or "
+                                       "ray://HOST:10001 (default: start a local Ray instance)")
+    run.add_argument("--gpus-per-task", type=float, metavar="N",
+                     help="--executor ray: GPUs per task (default: 1 if the cluster has GPUs, else 0)")
+    run.add_argument("--frames-per-task", type=int, metavar="N",
+                     help="--executor ray: frames per task (default: the plan's chunk size)")
 
     status = commands.add_parser("status", help="list the done, failed and missing frames of a run directory")
     status.add_argument("dir", help="an output directory written by `sweep run`")
@@ -100,11 +109,16 @@ def _dispatch(args) -> int:
 
     if args.command == "run":
         config = api.load_config(args.config, args.overrides)
+        executor = api.make_executor(args.executor, address=args.address, gpus_per_task=args.gpus_per_task,
+                                     frames_per_task=args.frames_per_task)
         if args.dry_run:
-            print(api.make_plan(config).describe())
+            plan = api.make_plan(config)
+            print(plan.describe())
+            print(executor.describe(plan))
             return 0
+        executor.check()
         out = args.out or api.default_out_dir(args.config)
-        result = api.run(config, out, force=args.force)
+        result = api.run(config, out, force=args.force, executor=executor)
         print(f"wrote {result.out_dir} ({result.optimised} frame(s) optimised, "
               f"{len(result.failed)} failed)")
         return 1 if result.failed else 0

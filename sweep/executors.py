@@ -1,0 +1,368 @@
+"""Executors: who optimises the missing frames of a plan.
+
+The driver (`api.run`) builds the plan, opens the frame store, works out which
+frames of which job are missing, and hands them to an executor. The executor
+delivers every finished (or failed) frame as a `FrameResult` to the driver's
+callbacks, in the driver process; the driver's `_StoreWriter` saves it through
+the atomic frame store. So the store, the manifest, resume and rendering are the
+same whichever executor optimised the frames.
+
+- `local` (the default): one engine in this process, the jobs one after another,
+  the frames of a job batched in chunks of `plan.chunk_size`. Callbacks see every
+  step (`on_step`) as well as every frame.
+- `ray`: one Ray task per chunk of frames of a job (`frames_per_task`, by default
+  `plan.chunk_size`, so a task is exactly one of the local executor's batches).
+  A task receives the job's photo and painting as uint8 arrays (no shared
+  filesystem is assumed), the resolved config as YAML and its frames; it returns
+  `FrameResult`s with uint8 images. Workers resolve the VGG16 weights themselves
+  (`sweep.weights.resolve_weights`: each node's own `$KERAS_HOME` cache, else the
+  download, else the ONNX import) and must find the weights the driver found
+  (same sha256), else the task fails. Callbacks see `on_job_start`, `on_frame`
+  and `on_job_end` on the driver, never `on_step` (the steps run remotely).
+
+A frame starts from the same image whichever task optimises it (the noise init is
+seeded per frame index), and with the same chunking a frame sees the same batch,
+so the executors agree to within floating-point reduction order; see
+`tests/test_ray.py` for the measured tolerance.
+
+Several GPUs on one machine: the `local` executor runs on the backend's default
+device only. Start a local Ray instance instead (`--executor ray` without
+`--address`, `--gpus-per-task 1`): Ray runs one task per GPU at a time and
+gives each its own `CUDA_VISIBLE_DEVICES`.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from tqdm import tqdm
+
+from .records import Callback, FrameResult
+from .errors import SweepError
+from .plan import Job, Plan
+
+EXECUTORS = ("local", "ray")
+Frames = list[tuple[int, float]]   # [(frame index, content weight), ...]
+
+# Test hook, read by the Ray task only: when set to a file path that does not
+# exist yet, the task creates the file and raises, so exactly one task attempt
+# fails (tests/test_ray.py uses it to check that Ray retries the task).
+FAIL_ONCE_ENV = "SWEEP_TEST_FAIL_ONCE"
+DEFAULT_MAX_RETRIES = 3
+RAY_MISSING = "the ray executor needs Ray: pip install 'sweep[ray]'"
+
+
+@dataclass
+class Task:
+    """Frames of one job that one unit of work optimises together."""
+    job: Job
+    frames: Frames
+
+
+def split_tasks(plan: Plan, todo: dict[str, Frames], frames_per_task: int) -> list[Task]:
+    """The missing frames of every job, in plan order, in runs of at most `frames_per_task`."""
+    size = max(1, int(frames_per_task))
+    tasks = []
+    for job in plan.jobs:
+        frames = list(todo.get(job.relative_dir, ()))
+        for start in range(0, len(frames), size):
+            tasks.append(Task(job, frames[start:start + size]))
+    return tasks
+
+
+class Executor:
+    """Optimises the missing frames of a plan and reports each one to the callbacks."""
+    name = "executor"
+
+    def __init__(self) -> None:
+        self.submitted_frames = 0   # frames handed to the engine or to Ray by this executor
+        self.tasks = 0              # units of work submitted (jobs for local, Ray tasks for ray)
+
+    def check(self) -> None:
+        """Refuse a run that cannot start (a missing package), before any file is written."""
+
+    def progress(self, frames: int, iterations: int, enabled: bool) -> Callback:
+        from .progress import ProgressBar
+        return ProgressBar(frames, iterations, enabled=enabled)
+
+    def describe(self, plan: Plan) -> str:
+        return f"executor: {self.name}"
+
+    def execute(self, plan: Plan, todo: dict[str, Frames], weights, callbacks: Sequence[Callback]) -> None:
+        raise NotImplementedError
+
+
+class LocalExecutor(Executor):
+    """The jobs one after another in this process, each job's frames batched."""
+    name = "local"
+
+    def describe(self, plan: Plan) -> str:
+        return f"executor: local, jobs one after another in this process, chunks of {plan.chunk_size} frame(s)"
+
+    def execute(self, plan: Plan, todo: dict[str, Frames], weights, callbacks: Sequence[Callback]) -> None:
+        engine = build_engine(plan.config, weights)
+        for job in plan.jobs:
+            frames = todo.get(job.relative_dir)
+            if frames:
+                self.tasks += 1
+                self.submitted_frames += len(frames)
+                engine.optimise(job.relative_dir, job.photo_image, job.style_image, frames,
+                                plan.chunk_size, callbacks)
+
+
+def build_engine(config, weights):
+    """The engine for `config`, with the verified weights `weights` loaded."""
+    from . import weights as weights_module
+    from .engine import SweepEngine
+    from .model import build_extractor
+
+    extractor = build_extractor(config.model, lambda model: weights_module.load_into(model, weights))
+    return SweepEngine(config, extractor)
+
+
+# --------------------------------------------------------------------------- Ray
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise SweepError(RAY_MISSING) from None
+    return ray
+
+
+class FrameProgress(Callback):
+    """The driver's bar under Ray: frames done of the gallery's missing frames."""
+
+    def __init__(self, total_frames: int, enabled: bool = True):
+        self.bar = tqdm(total=total_frames, unit="frame", dynamic_ncols=True, disable=not enabled,
+                        file=sys.stderr, desc="gallery",
+                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} frames [{elapsed}<{remaining}]{postfix}")
+        self.failed = 0
+
+    def on_frame(self, job: str, result: FrameResult) -> None:
+        if result.status != "done":
+            self.failed += 1
+            self.bar.set_postfix_str(f"{self.failed} failed", refresh=False)
+        self.bar.set_description(job, refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+class RayExecutor(Executor):
+    """One Ray task per chunk of frames of a job; results are written by the driver.
+
+    address: passed to `ray.init` (e.g. "auto", "HOST:6379", "ray://HOST:10001");
+        None starts a local Ray instance, or uses the one this process already
+        initialised. A Ray instance this executor started is shut down after the run.
+    gpus_per_task: `num_gpus` of each task; None asks for 1 when the cluster has
+        GPUs and 0 otherwise. Fractions share a GPU between tasks.
+    frames_per_task: frames per task; None uses the plan's chunk size, so each task
+        is one batch of the local executor and a long sweep becomes several tasks.
+    max_retries: how often Ray reruns a task whose worker died or that raised.
+    runtime_env: merged into each task's Ray runtime environment (e.g. env_vars).
+    """
+    name = "ray"
+
+    def __init__(self, address: str | None = None, gpus_per_task: float | None = None,
+                 frames_per_task: int | None = None, max_retries: int = DEFAULT_MAX_RETRIES,
+                 cpus_per_task: float = 1, runtime_env: dict[str, Any] | None = None):
+        super().__init__()
+        if gpus_per_task is not None and gpus_per_task < 0:
+            raise SweepError(f"--gpus-per-task must be >= 0; got {gpus_per_task:g}")
+        if frames_per_task is not None and frames_per_task < 1:
+            raise SweepError(f"--frames-per-task must be at least 1; got {frames_per_task}")
+        if max_retries < 0:
+            raise SweepError(f"max_retries must be >= 0; got {max_retries}")
+        self.address = address
+        self.gpus_per_task = gpus_per_task
+        self.frames_per_task = frames_per_task
+        self.max_retries = max_retries
+        self.cpus_per_task = cpus_per_task
+        self.runtime_env = dict(runtime_env or {})
+
+    def check(self) -> None:
+        import_ray()
+
+    def progress(self, frames: int, iterations: int, enabled: bool) -> Callback:
+        return FrameProgress(frames, enabled=enabled)
+
+    def per_task(self, plan: Plan) -> int:
+        return self.frames_per_task or plan.chunk_size
+
+    def describe(self, plan: Plan) -> str:
+        per_task = self.per_task(plan)
+        everything = {job.relative_dir: list(enumerate(job.weights)) for job in plan.jobs}
+        tasks = len(split_tasks(plan, everything, per_task))
+        gpus = "1 GPU if the cluster has GPUs" if self.gpus_per_task is None else f"{self.gpus_per_task:g} GPU(s)"
+        return (f"executor: ray at {self.address or 'a new local instance'}, {tasks} task(s) of up to "
+                f"{per_task} frame(s), {gpus} per task, up to {self.max_retries} retries")
+
+    def _connect(self) -> bool:
+        """Connect to (or start) Ray; True when this call started it."""
+        ray = import_ray()
+        if ray.is_initialized():
+            return False
+        try:
+            # Workers' output (TensorFlow's start-up chatter) stays in Ray's session logs
+            # (/tmp/ray/session_latest/logs on each node); a task's error reaches the driver.
+            if self.address:
+                ray.init(address=self.address, logging_level="warning", log_to_driver=False)
+            else:
+                ray.init(include_dashboard=False, logging_level="warning", log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise SweepError(f"cannot connect to Ray at {self.address or 'a new local instance'}: "
+                             f"{' '.join(str(exc).split())}") from None
+        return True
+
+    def _task_options(self, ray) -> dict[str, Any]:
+        import keras
+
+        resources = ray.cluster_resources()
+        cluster_gpus = resources.get("GPU", 0)
+        gpus = self.gpus_per_task if self.gpus_per_task is not None else (1 if cluster_gpus >= 1 else 0)
+        if gpus > cluster_gpus:
+            raise SweepError(f"--gpus-per-task {gpus:g}: the Ray cluster has {cluster_gpus:g} GPU(s), so no task "
+                             f"could ever be scheduled")
+        env = dict(self.runtime_env)
+        env_vars = {"KERAS_BACKEND": keras.backend.backend(), "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"),
+                    **env.get("env_vars", {})}
+        env["env_vars"] = env_vars
+        return dict(num_gpus=gpus, num_cpus=self.cpus_per_task, max_retries=self.max_retries,
+                    retry_exceptions=True, runtime_env=env)
+
+    def execute(self, plan: Plan, todo: dict[str, Frames], weights, callbacks: Sequence[Callback]) -> None:
+        ray = import_ray()
+        started = self._connect()
+        try:
+            self._execute(ray, plan, todo, weights, callbacks)
+        finally:
+            if started:
+                ray.shutdown()
+
+    def _execute(self, ray, plan, todo, weights, callbacks) -> None:
+        config = plan.config
+        tasks = split_tasks(plan, todo, self.per_task(plan))
+        remote = ray.remote(optimise_task).options(**self._task_options(ray))
+        config_yaml = config.to_yaml()
+        photos: dict[str, Any] = {}
+        paintings: dict[str, Any] = {}
+        remaining: dict[str, int] = {}
+        pending: dict[Any, Task] = {}
+        for task in tasks:
+            job = task.job
+            if job.photo not in photos:
+                photos[job.photo] = ray.put(job.photo_image)
+            if job.artist not in paintings:
+                paintings[job.artist] = ray.put(job.style_image)
+            if job.relative_dir not in remaining:
+                remaining[job.relative_dir] = 0
+                frame_count = len(todo[job.relative_dir])
+                for callback in callbacks:
+                    callback.on_job_start(job.relative_dir, frame_count, config.optimizer.iterations)
+            remaining[job.relative_dir] += 1
+            ref = remote.remote(config_yaml, weights.sha256, job.relative_dir, photos[job.photo],
+                                paintings[job.artist], task.frames, plan.chunk_size)
+            pending[ref] = task
+            self.tasks += 1
+            self.submitted_frames += len(task.frames)
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                task = pending.pop(ref)
+                job = task.job.relative_dir
+                try:
+                    results = ray.get(ref)
+                except ray.exceptions.RayError as exc:
+                    message = _short_error(exc, self.max_retries)
+                    results = [_failed_frame(index, weight, message) for index, weight in task.frames]
+                for result in results:
+                    for callback in callbacks:
+                        callback.on_frame(job, result)
+                remaining[job] -= 1
+                if not remaining[job]:
+                    for callback in callbacks:
+                        callback.on_job_end(job)
+
+
+def _failed_frame(index: int, weight: float, message: str) -> FrameResult:
+    nan = float("nan")
+    return FrameResult(index=index, content_weight=float(weight), image=None, content_loss=nan,
+                       style_loss=nan, tv_loss=nan, iterations=0, status="failed", message=message)
+
+
+def _short_error(exc: BaseException, retries: int) -> str:
+    cause = getattr(exc, "cause", None) or exc
+    lines = [line for line in str(cause).strip().splitlines() if line.strip()]
+    text = lines[-1].strip() if lines else type(cause).__name__
+    return f"Ray task failed after {retries} retries: {text}"
+
+
+# --------------------------------------------------------------------------- the task, on a worker
+
+# One engine per worker process, for the config and weights it was built for:
+# consecutive tasks of a gallery reuse the network and the compiled step.
+_WORKER_ENGINES: dict[str, Any] = {}
+
+
+def _worker_engine(config_yaml: str, weights_sha256: str):
+    key = hashlib.sha256(f"{weights_sha256}\n{config_yaml}".encode()).hexdigest()
+    engine = _WORKER_ENGINES.get(key)
+    if engine is None:
+        from .config import parse_config
+        from .weights import resolve_weights
+
+        config = parse_config(config_yaml, source="the driver's config")
+        resolved = resolve_weights(config.model.weights)
+        if resolved.sha256 != weights_sha256:
+            raise SweepError(f"this worker resolved other VGG16 weights ({resolved.source}, {resolved.path}, "
+                             f"sha256 {resolved.sha256[:12]}...) than the driver (sha256 {weights_sha256[:12]}...)")
+        engine = build_engine(config, resolved)
+        _WORKER_ENGINES.clear()
+        _WORKER_ENGINES[key] = engine
+    return engine
+
+
+def _maybe_fail_once() -> None:
+    marker = os.environ.get(FAIL_ONCE_ENV)
+    if not marker:
+        return
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return
+    os.close(fd)
+    raise RuntimeError(f"injected failure ({FAIL_ONCE_ENV}={marker})")
+
+
+def optimise_task(config_yaml: str, weights_sha256: str, job: str, photo, painting, frames: Frames,
+                  chunk_size: int) -> list[FrameResult]:
+    """A Ray task: optimise `frames` of one job; images travel as uint8 arrays both ways."""
+    _maybe_fail_once()
+    engine = _worker_engine(config_yaml, weights_sha256)
+    return engine.optimise(job, photo, painting, frames, chunk_size)
+
+
+def make_executor(executor: str | Executor = "local", *, address: str | None = None,
+                  gpus_per_task: float | None = None, frames_per_task: int | None = None) -> Executor:
+    """An executor by name; an `Executor` instance is used as it is."""
+    if isinstance(executor, Executor):
+        return executor
+    if executor == "local":
+        ignored = [name for name, value in (("--address", address), ("--gpus-per-task", gpus_per_task),
+                                            ("--frames-per-task", frames_per_task)) if value is not None]
+        if ignored:
+            raise SweepError(f"{' and '.join(ignored)} only apply to --executor ray")
+        return LocalExecutor()
+    if executor == "ray":
+        return RayExecutor(address=address, gpus_per_task=gpus_per_task, frames_per_task=frames_per_task)
+    raise SweepError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
+
+
+__all__ = ["EXECUTORS", "Executor", "FrameProgress", "LocalExecutor", "RayExecutor", "Task",
+           "make_executor", "optimise_task", "split_tasks"]
