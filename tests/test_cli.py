@@ -1,0 +1,34 @@
+"""The command line as a user meets it."""
+from .conftest import REPO, run_cli
+
+QUICKSTART = REPO / "configs" / "quickstart.yaml"
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("run", QUICKSTART, "--dry-run", "--out", out, "--set", "image.max_size=96",
+                     "--set", "sweep.content_weight.steps=5")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert "jobs: 3 (1 photo(s) x 3 artist(s)), 15 frames" in text
+    assert "content weights (5, log): 100, 17.8, 3.16, 0.562, 0.1" in text
+    assert "96x" in text or "x96" in text
+    assert "estimated time" in text and "estimated peak memory" in text
+    assert not out.exists()
+
+
+def test_weights_command_reports_a_verified_source():
+    result = run_cli("weights")
+    assert result.returncode == 0, result.stderr
+    assert "d9a27cc1fc7f975ef8cff49180e794ccd7c4bc868ebb49740803b3bbaa8dbefd" in result.stdout
+    assert "'imagenet' resolves to:" in result.stdout
+
+
+def test_usage_errors_are_one_line():
+    for args in (["frobnicate"], ["run"], ["run", QUICKSTART, "--set", "image.max_sise=3"]):
+        result = run_cli(*args)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2, args
+        assert lines[-1].startswith("error: "), result.stderr
+        assert "Traceback" not in result.stderr
+    assert "did you mean 'max_size'" in result.stderr
