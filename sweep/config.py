@@ -96,6 +96,9 @@ class MovieSection:
     crossfade: int = 0           # interpolated in-between frames between sweep frames
     boomerang: bool = False      # play forward, then back
     label: bool = True           # print the content weight on each movie frame
+    # Every K optimiser steps, snapshot every frame into JOB/progress/f007/s0040.png;
+    # after the run JOB/progress.gif shows the balanced frame taking shape. 0 = off.
+    progress_every: int = 0
 
 
 @dataclass
@@ -353,6 +356,8 @@ def validate(config: Config) -> None:
         raise SweepError(f"'movie.fps' must be between 1 and 120; got {movie.fps}")
     if movie.hold < 0 or movie.crossfade < 0:
         raise SweepError("'movie.hold' and 'movie.crossfade' must be >= 0")
+    if movie.progress_every < 0:
+        raise SweepError(f"'movie.progress_every' must be >= 0 (0 = off); got {movie.progress_every}")
     if config.runtime.chunk_size < 0 or config.runtime.memory_budget_mb < 0:
         raise SweepError("'runtime.chunk_size' and 'runtime.memory_budget_mb' must be >= 0 (0 = automatic)")
 

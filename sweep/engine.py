@@ -44,6 +44,22 @@ def initial_frames(init: str, photo01, indices: Sequence[int], seed: int):
     return ops.convert_to_tensor(noise.astype(np.float32))
 
 
+def with_start_images(x0, indices: Sequence[int], start_images: dict[int, np.ndarray] | None):
+    """`x0` with the rows of the frames in `start_images` (uint8 (H, W, 3) of the
+    frame size, by frame index) replaced by those images; `sweep pick --size` starts
+    a re-render from the upsampled preview this way."""
+    if not start_images or not any(index in start_images for index in indices):
+        return x0
+    array = np.array(ops.convert_to_numpy(x0), dtype=np.float32)
+    for k, index in enumerate(indices):
+        if index in start_images:
+            image = np.asarray(start_images[index])
+            if image.shape != array.shape[1:]:
+                raise ValueError(f"start image of frame {index} is {image.shape}, the frames are {array.shape[1:]}")
+            array[k] = image.astype(np.float32) / 255.0
+    return ops.convert_to_tensor(array)
+
+
 class SweepEngine:
     """Holds the network and the compiled objective; built once per run."""
 
@@ -60,8 +76,10 @@ class SweepEngine:
 
     def optimise(self, job: str, photo_uint8: np.ndarray, painting_uint8: np.ndarray,
                  frames: Sequence[tuple[int, float]], chunk_size: int,
-                 callbacks: Sequence[Callback] = ()) -> list[FrameResult]:
-        """Optimise `frames` [(index, content_weight), ...] in chunks of `chunk_size`."""
+                 callbacks: Sequence[Callback] = (),
+                 start_images: dict[int, np.ndarray] | None = None) -> list[FrameResult]:
+        """Optimise `frames` [(index, content_weight), ...] in chunks of `chunk_size`.
+        Frames in `start_images` start from that image instead of `initial_frames`."""
         cfg = self.config
         photo01 = to_float_images(photo_uint8)
         targets = self.targets(photo01, to_float_images(painting_uint8))
@@ -70,7 +88,7 @@ class SweepEngine:
         results = []
         for start in range(0, len(frames), max(1, chunk_size)):
             chunk = list(frames[start:start + max(1, chunk_size)])
-            for result in self._optimise_chunk(job, photo01, targets, chunk, callbacks):
+            for result in self._optimise_chunk(job, photo01, targets, chunk, callbacks, start_images):
                 results.append(result)
                 for callback in callbacks:
                     callback.on_frame(job, result)
@@ -78,7 +96,8 @@ class SweepEngine:
             callback.on_job_end(job)
         return results
 
-    def _optimise_chunk(self, job, photo01, targets: Targets, chunk, callbacks) -> list[FrameResult]:
+    def _optimise_chunk(self, job, photo01, targets: Targets, chunk, callbacks,
+                        start_images=None) -> list[FrameResult]:
         cfg = self.config
         indices = [index for index, _ in chunk]
         weights = np.array([weight for _, weight in chunk], dtype=np.float32)
@@ -90,7 +109,7 @@ class SweepEngine:
         def evaluate(x):
             return self.evaluate_objective(x, *settings)
 
-        x0 = initial_frames(cfg.init, photo01, indices, cfg.seed)
+        x0 = with_start_images(initial_frames(cfg.init, photo01, indices, cfg.seed), indices, start_images)
         optimizer = make_optimizer(cfg.optimizer.name, evaluate, x0, cfg.optimizer)
         converged = np.zeros(len(chunk), dtype=bool)
         quiet_steps = np.zeros(len(chunk), dtype=int)
