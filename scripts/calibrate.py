@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--photo", default="sample:grace_hopper")
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=7)
+    parser.add_argument("--iterations", type=int, help="optimizer.iterations (default: the config default)")
     args = parser.parse_args()
 
     photo = resize_max_side(load_image(args.photo), args.size)
@@ -43,7 +44,8 @@ def main() -> None:
         config_path.write_text(yaml.safe_dump({
             "content": args.photo, "styles": styles,
             "sweep": {"content_weight": {"steps": args.steps}},
-            "image": {"max_size": args.size}, "movie": {"formats": []}}))
+            "image": {"max_size": args.size}, "movie": {"formats": []},
+            **({"optimizer": {"iterations": args.iterations}} if args.iterations else {})}))
         result = sweep.run(config_path, Path(tmp) / "out")
         print(f"{'painting':40s} {'PSNR first (dB)':>16s} {'style last/first':>17s} {'content rises':>14s}")
         for name, painting in zip(styles, args.paintings):
