@@ -37,17 +37,12 @@ from pathlib import Path
 import numpy as np
 
 from sweep.atomic import TEMP_MARKER, atomic_path
+from sweep.config import VGG16_CONV_LAYERS
 from sweep.errors import SweepError
 
 log = logging.getLogger(__name__)
 
-LAYER_NAMES: tuple[str, ...] = (
-    "block1_conv1", "block1_conv2",
-    "block2_conv1", "block2_conv2",
-    "block3_conv1", "block3_conv2", "block3_conv3",
-    "block4_conv1", "block4_conv2", "block4_conv3",
-    "block5_conv1", "block5_conv2", "block5_conv3",
-)
+LAYER_NAMES: tuple[str, ...] = VGG16_CONV_LAYERS
 SOURCES: tuple[str, ...] = ("cache", "keras-download", "onnx-import", "user-file")
 
 KERAS_FNAME = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
