@@ -362,8 +362,16 @@ def validate(config: Config) -> None:
         raise SweepError("'runtime.chunk_size' and 'runtime.memory_budget_mb' must be >= 0 (0 = automatic)")
 
 
+# Files a run writes next to its job directories; a style or photo of that name would collide.
+RESERVED_NAMES = frozenset({"config.yaml", "manifest.json", "compare.png", "compare.mp4", "compare.gif",
+                            "frames", "frames.json", "movie.mp4", "movie.gif", "sheet.png", "report.html"})
+
+
 def check_safe_name(name: str, what: str) -> None:
     """Names become directory names under the output directory: keep them inside it."""
+    if isinstance(name, str) and name.lower() in RESERVED_NAMES:
+        raise SweepError(f"{what} {name!r} is reserved for a file that sweep writes into the output directory; "
+                         f"choose another name")
     if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith(".") \
             or any(ord(c) < 32 for c in name) or len(name) > 100:
         raise SweepError(f"{what} {name!r} is not a safe directory name: use letters, digits, '-', '_' "

@@ -140,10 +140,19 @@ class BatchedLBFGS:
                 break
             t = np.where(accepted, t, t * 0.5).astype(np.float32)
         else:
+            # Every trial of these frames was rejected. When the last (smallest) one was
+            # NaN/Inf, the loss is broken there, not converged: a second time, failed.
+            self.failed |= ~accepted & ~np.isfinite(values.total) & self.retried
             self._give_up(~accepted)
             t = np.where(accepted, t, 0.0).astype(np.float32)
             trial = self.x + broadcast(t) * direction
             values, grad = _evaluate(self.evaluate, trial)
+        broken = ~np.isfinite(values.total)
+        if broken.any():  # frames that did not move (failed ones) evaluate to NaN again: keep their last good state
+            trial = _select(broken, self.x, trial)
+            grad = _select(broken, self.grad, grad)
+            values = Evaluation(*(np.where(broken, old, new) for old, new in
+                                  zip(vars(self.values).values(), vars(values).values())))
         self.retried &= ~(t > 0)
         self._remember(trial - self.x, grad - self.grad, moved=t > 0)
         self.x, self.values, self.grad = trial, values, grad

@@ -168,19 +168,25 @@ def make_plan(config: Config) -> Plan:
 
 
 def _size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
-    from . import device  # imports Keras: only once the inputs have been read and checked
     height = max(job.frame_size[0] for job in jobs)
     width = max(job.frame_size[1] for job in jobs)
     flops, per_frame = frame_costs(height, width, config)
-    budget = config.runtime.memory_budget_mb * 2**20 or device.memory_budget_bytes()
+    budget = config.runtime.memory_budget_mb * 2**20
+    if not budget:
+        from . import device  # imports Keras: only once the inputs have been read and checked
+        budget = device.memory_budget_bytes()
     frames_per_job = len(jobs[0].weights)
     if per_frame + _WEIGHTS_BYTES > budget:
         fits = largest_fitting_size(config, width / height, budget)
-        hint = f"; the largest image.max_size that fits is {fits}" if fits else ""
+        hint = (f"; the largest image.max_size that fits is {fits}" if fits else
+                "; not even image.max_size=16 fits: raise runtime.memory_budget_mb")
         raise SweepError(f"one {width}x{height} frame needs about {per_frame / 2**20:.0f} MB, more than the "
                          f"{budget / 2**20:.0f} MB memory budget{hint}")
-    chunk = config.runtime.chunk_size or (budget - _WEIGHTS_BYTES) // per_frame
+    fitting = max(1, (budget - _WEIGHTS_BYTES) // per_frame)
+    # An explicit runtime.chunk_size is honoured up to what fits the budget.
+    chunk = min(config.runtime.chunk_size or fitting, fitting)
     chunk = int(max(1, min(chunk, frames_per_job)))
+    from . import device  # imports Keras: only once the inputs have been read and checked
     total_steps = sum(len(job.weights) for job in jobs) * config.optimizer.iterations
     estimate = Estimate(flops_per_frame_step=flops, seconds=total_steps * flops / device.flops_per_second(),
                         bytes_per_frame=per_frame, peak_bytes=chunk * per_frame + _WEIGHTS_BYTES,

