@@ -107,7 +107,7 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
         show = config.runtime.progress if progress is None else progress
         bar = executor.progress(missing, config.optimizer.iterations, enabled=show)
         try:
-            executor.execute(plan, todo, resolved, [writer, bar, *callbacks])
+            executor.execute(plan, todo, resolved, [writer, bar, *_snapshots(store.directory, config), *callbacks])
         finally:
             bar.close()
     outputs = render(store.directory, plan)
@@ -138,6 +138,30 @@ def render(out_dir: str | Path, plan: Plan) -> list[Path]:
             outputs += write_compare(job_dirs, compare_dir, fps=movie.fps, hold=movie.hold,
                                      crossfade=movie.crossfade, boomerang=movie.boomerang,
                                      formats=tuple(movie.formats))
+    outputs += _render_extras(out_dir, plan, by_photo)
+    return outputs
+
+
+def _snapshots(out_dir: Path, config: Config) -> list[Callback]:
+    """The progress-snapshot callback when movie.progress_every is set (see sweep/snapshots.py)."""
+    if config.movie.progress_every <= 0:
+        return []
+    from .snapshots import ProgressSnapshots
+    return [ProgressSnapshots(out_dir, config.movie.progress_every)]
+
+
+def _render_extras(out_dir: Path, plan: Plan, by_photo: dict[str, dict[str, Path]]) -> list[Path]:
+    """progress.gif of every job that has snapshots, then DIR/index.html."""
+    from .render.progress import write_progress_gif
+    from .render.report import write_report
+
+    outputs: list[Path] = []
+    for job_dirs in by_photo.values():
+        for job_dir in job_dirs.values():
+            gif = write_progress_gif(job_dir, fps=plan.config.movie.fps)
+            if gif is not None:
+                outputs.append(gif)
+    outputs.append(write_report(out_dir, plan))
     return outputs
 
 

