@@ -11,7 +11,9 @@ same whichever executor optimised the frames.
   the frames of a job batched in chunks of `plan.chunk_size`. Callbacks see every
   step (`on_step`) as well as every frame.
 - `ray`: one Ray task per chunk of frames of a job (`frames_per_task`, by default
-  `plan.chunk_size`, so a task is exactly one of the local executor's batches).
+  `plan.chunk_size`, so a task is one of the local executor's batches). A worker
+  batches a task's frames by `runtime.chunk_size` when set, else by what fits its
+  own device memory (the driver may be a CPU machine planning for GPU workers).
   A task receives the job's photo and painting as uint8 arrays (no shared
   filesystem is assumed), the resolved config as YAML and its frames; it returns
   `FrameResult`s with uint8 images. Workers resolve the VGG16 weights themselves
@@ -267,7 +269,7 @@ class RayExecutor(Executor):
                     callback.on_job_start(job.relative_dir, frame_count, config.optimizer.iterations)
             remaining[job.relative_dir] += 1
             ref = remote.remote(config_yaml, weights.sha256, job.relative_dir, photos[job.photo],
-                                paintings[job.artist], task.frames, plan.chunk_size)
+                                paintings[job.artist], task.frames)
             pending[ref] = task
             self.tasks += 1
             self.submitted_frames += len(task.frames)
@@ -340,11 +342,22 @@ def _maybe_fail_once() -> None:
     raise RuntimeError(f"injected failure ({FAIL_ONCE_ENV}={marker})")
 
 
-def optimise_task(config_yaml: str, weights_sha256: str, job: str, photo, painting, frames: Frames,
-                  chunk_size: int) -> list[FrameResult]:
+def _worker_chunk_size(config, photo, painting, frames: Frames) -> int:
+    """Frames per batch on this worker: `runtime.chunk_size` when set, else as many as
+    fit this worker's device memory (the driver may have planned on another machine)."""
+    from .plan import Job, _size_chunks
+
+    job = Job(photo="", artist="", photo_source="", style_source="", relative_dir="",
+              photo_image=photo, style_image=painting, weights=[weight for _, weight in frames])
+    return _size_chunks(config, [job])[0]
+
+
+def optimise_task(config_yaml: str, weights_sha256: str, job: str, photo, painting,
+                  frames: Frames) -> list[FrameResult]:
     """A Ray task: optimise `frames` of one job; images travel as uint8 arrays both ways."""
     _maybe_fail_once()
     engine = _worker_engine(config_yaml, weights_sha256)
+    chunk_size = _worker_chunk_size(engine.config, photo, painting, frames)
     return engine.optimise(job, photo, painting, frames, chunk_size)
 
 

@@ -49,7 +49,7 @@ def cluster(fail_marker):
     saved = os.environ.get(FAIL_ONCE_ENV)
     os.environ[FAIL_ONCE_ENV] = str(fail_marker)
     try:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     finally:
         if saved is None:
             del os.environ[FAIL_ONCE_ENV]
