@@ -201,9 +201,10 @@ class RayExecutor(Executor):
         per_task = self.per_task(plan)
         everything = {job.relative_dir: list(enumerate(job.weights)) for job in plan.jobs}
         tasks = len(split_tasks(plan, everything, per_task))
-        gpus = "1 GPU if the cluster has GPUs" if self.gpus_per_task is None else f"{self.gpus_per_task:g} GPU(s)"
+        gpus = ("1 GPU per task if the cluster has GPUs" if self.gpus_per_task is None
+                else f"{self.gpus_per_task:g} GPU(s) per task")
         return (f"executor: ray at {self.address or 'a new local instance'}, {tasks} task(s) of up to "
-                f"{per_task} frame(s), {gpus} per task, up to {self.max_retries} retries")
+                f"{per_task} frame(s), {gpus}, up to {self.max_retries} retries")
 
     def _connect(self) -> bool:
         """Connect to (or start) Ray; True when this call started it."""
