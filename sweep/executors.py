@@ -163,7 +163,8 @@ class RayExecutor(Executor):
         None starts a local Ray instance, or uses the one this process already
         initialised. A Ray instance this executor started is shut down after the run.
     gpus_per_task: `num_gpus` of each task; None asks for 1 when the cluster has
-        GPUs and 0 otherwise. Fractions share a GPU between tasks.
+        GPUs (when the run starts) and 0 otherwise. Fractions share a GPU between
+        tasks. Pass it explicitly to an autoscaling cluster whose GPU nodes are not up yet.
     frames_per_task: frames per task; None uses the plan's chunk size, so each task
         is one batch of the local executor and a long sweep becomes several tasks.
     max_retries: how often Ray reruns a task whose worker died or that raised.
@@ -223,17 +224,20 @@ class RayExecutor(Executor):
                              f"{' '.join(str(exc).split())}") from None
         return True
 
-    def _task_options(self, ray) -> dict[str, Any]:
+    def _task_options(self, ray, started: bool) -> dict[str, Any]:
         import keras
 
-        resources = ray.cluster_resources()
-        cluster_gpus = resources.get("GPU", 0)
+        cluster_gpus = ray.cluster_resources().get("GPU", 0)
         gpus = self.gpus_per_task if self.gpus_per_task is not None else (1 if cluster_gpus >= 1 else 0)
         if gpus > cluster_gpus:
-            raise SweepError(f"--gpus-per-task {gpus:g}: the Ray cluster has {cluster_gpus:g} GPU(s), so no task "
-                             f"could ever be scheduled")
+            if started:  # our own local instance: nothing will ever add a GPU
+                raise SweepError(f"--gpus-per-task {gpus:g}: this machine's Ray instance has {cluster_gpus:g} "
+                                 f"GPU(s), so no task could ever be scheduled")
+            print(f"warning: the Ray cluster has {cluster_gpus:g} GPU(s) now; the tasks ask for {gpus:g} each "
+                  f"and wait until the autoscaler adds GPU nodes", file=sys.stderr, flush=True)
         env = dict(self.runtime_env)
-        env_vars = {"KERAS_BACKEND": keras.backend.backend(), "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"),
+        env_vars = {"KERAS_BACKEND": keras.backend.backend(),
+                    "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"),
                     **env.get("env_vars", {})}
         env["env_vars"] = env_vars
         return dict(num_gpus=gpus, num_cpus=self.cpus_per_task, max_retries=self.max_retries,
@@ -243,15 +247,15 @@ class RayExecutor(Executor):
         ray = import_ray()
         started = self._connect()
         try:
-            self._execute(ray, plan, todo, weights, callbacks)
+            self._execute(ray, plan, todo, weights, callbacks, started)
         finally:
             if started:
                 ray.shutdown()
 
-    def _execute(self, ray, plan, todo, weights, callbacks) -> None:
+    def _execute(self, ray, plan, todo, weights, callbacks, started: bool) -> None:
         config = plan.config
         tasks = split_tasks(plan, todo, self.per_task(plan))
-        remote = ray.remote(optimise_task).options(**self._task_options(ray))
+        remote = ray.remote(optimise_task).options(**self._task_options(ray, started))
         config_yaml = config.to_yaml()
         photos: dict[str, Any] = {}
         paintings: dict[str, Any] = {}
