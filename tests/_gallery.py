@@ -37,7 +37,7 @@ def write_gallery(directory: Path, content: str = "photos/*.png") -> Path:
 
 def frame_files(out: Path) -> list[str]:
     """Every frame PNG of a run directory, relative to it, sorted."""
-    return sorted(str(p.relative_to(out)) for p in out.glob("*/*/frames/f*.png"))
+    return sorted(str(p.relative_to(out)) for p in out.glob("**/frames/f*.png"))
 
 
 def pixel_differences(a: Path, b: Path) -> tuple[int, float]:
