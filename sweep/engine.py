@@ -82,70 +82,171 @@ class SweepEngine:
         Frames in `start_images` start from that image instead of `initial_frames`."""
         cfg = self.config
         photo01 = to_float_images(photo_uint8)
-        targets = self.targets(photo01, to_float_images(painting_uint8))
+        stages = self._stages(photo_uint8, painting_uint8)
         for callback in callbacks:
             callback.on_job_start(job, len(frames), cfg.optimizer.iterations)
         results = []
+        neighbour = None  # init: chain starts a chunk from the previous chunk's last result
         for start in range(0, len(frames), max(1, chunk_size)):
             chunk = list(frames[start:start + max(1, chunk_size)])
-            for result in self._optimise_chunk(job, photo01, targets, chunk, callbacks, start_images):
+            for result in self._optimise_chunk(job, photo01, stages, chunk, callbacks, start_images, neighbour):
                 results.append(result)
+                if result.image is not None:
+                    neighbour = result.image
                 for callback in callbacks:
                     callback.on_frame(job, result)
         for callback in callbacks:
             callback.on_job_end(job)
         return results
 
-    def _optimise_chunk(self, job, photo01, targets: Targets, chunk, callbacks,
-                        start_images=None) -> list[FrameResult]:
+    def _stages(self, photo_uint8, painting_uint8) -> list[tuple[int, float, object, Targets]]:
+        """(iterations, scale, photo01, targets) per coarse-to-fine scale. At a coarse
+        scale the painting shrinks by the same factor, so brush strokes keep their
+        size relative to the frame."""
+        opt = self.config.optimizer
+        coarse = opt.scales[:-1]
+        coarse_total = int(round(opt.iterations * opt.coarse_fraction)) if coarse else 0
+        stages = []
+        for k, scale in enumerate(opt.scales):
+            if scale < 1.0:
+                iterations = coarse_total // len(coarse) + (k < coarse_total % len(coarse))
+                if iterations == 0:
+                    continue
+                photo = _resize_uint8(photo_uint8, scale)
+                painting = _resize_uint8(painting_uint8, scale)
+            else:
+                iterations, photo, painting = opt.iterations - coarse_total, photo_uint8, painting_uint8
+            photo01 = to_float_images(photo)
+            stages.append((iterations, scale, photo01, self.targets(photo01, to_float_images(painting))))
+        return stages
+
+    def _optimise_chunk(self, job, photo01, stages, chunk, callbacks,
+                        start_images=None, neighbour=None) -> list[FrameResult]:
         cfg = self.config
         indices = [index for index, _ in chunk]
         weights = np.array([weight for _, weight in chunk], dtype=np.float32)
-        settings = (ops.convert_to_tensor(weights),
-                    ops.convert_to_tensor(np.float32(cfg.sweep.style_weight)),
-                    ops.convert_to_tensor(np.float32(cfg.sweep.tv_weight)),
-                    targets.as_args())
-
-        def evaluate(x):
-            return self.evaluate_objective(x, *settings)
-
-        x0 = with_start_images(initial_frames(cfg.init, photo01, indices, cfg.seed), indices, start_images)
-        optimizer = make_optimizer(cfg.optimizer.name, evaluate, x0, cfg.optimizer)
-        converged = np.zeros(len(chunk), dtype=bool)
-        quiet_steps = np.zeros(len(chunk), dtype=int)
+        if cfg.init == "chain" and neighbour is not None:
+            x = ops.repeat(to_float_images(neighbour), len(chunk), axis=0)
+        else:
+            x = initial_frames("content" if cfg.init == "chain" else cfg.init, photo01, indices, cfg.seed)
+        x = with_start_images(x, indices, start_images)
+        full_size = tuple(int(d) for d in ops.shape(photo01)[1:3])
+        failed = np.zeros(len(chunk), dtype=bool)
         iterations_done = np.zeros(len(chunk), dtype=int)
-        previous = None
-        started = time.perf_counter()
-        for iteration in range(1, cfg.optimizer.iterations + 1):
-            active = ~converged & ~optimizer.failed & ~optimizer.stalled
-            if not active.any():
-                break
-            values = optimizer.step(active)
-            iterations_done += active
-            if previous is not None and cfg.optimizer.tolerance > 0:
-                change = np.abs(previous - values.total) / np.maximum(np.abs(previous), 1e-12)
-                quiet_steps = np.where(change < cfg.optimizer.tolerance, quiet_steps + 1, 0)
-                converged |= quiet_steps >= cfg.optimizer.patience
-            previous = values.total
-            record = StepRecord(
-                job=job, iteration=iteration, iterations=cfg.optimizer.iterations,
-                frame_indices=indices, content_weights=weights, total=values.total,
-                content_loss=values.content, style_loss=values.style, tv_loss=values.tv,
-                active=active, elapsed=time.perf_counter() - started,
-                current_images=lambda: to_uint8(ops.clip(optimizer.x, 0.0, 1.0)))
-            for callback in callbacks:
-                callback.on_step(record)
+        offset = 0
+        for iterations, _, stage_photo, targets in stages:
+            size = tuple(int(d) for d in ops.shape(stage_photo)[1:3])
+            x = ops.image.resize(x, size, interpolation="bilinear") if tuple(ops.shape(x)[1:3]) != size else x
+            x = self._run_stage(job, x, targets, indices, weights, iterations, offset, failed,
+                                iterations_done, full_size, callbacks)
+            offset += iterations
+        evaluate = self._evaluator(weights, stages[-1][3])
         # Score what is actually stored: the clipped frame, not the raw iterate.
-        final = ops.clip(optimizer.x, 0.0, 1.0)
+        final = ops.clip(x, 0.0, 1.0)
         total, content, style, tv, _ = evaluate(final)
         content, style, tv = (np.asarray(ops.convert_to_numpy(v), dtype=np.float64) for v in (content, style, tv))
         images = to_uint8(final)
         results = []
         for k, (index, weight) in enumerate(chunk):
-            failed = bool(optimizer.failed[k]) or not np.isfinite([content[k], style[k], tv[k]]).all()
+            bad = bool(failed[k]) or not np.isfinite([content[k], style[k], tv[k]]).all()
             results.append(FrameResult(
-                index=index, content_weight=float(weight), image=None if failed else images[k],
+                index=index, content_weight=float(weight), image=None if bad else images[k],
                 content_loss=float(content[k]), style_loss=float(style[k]), tv_loss=float(tv[k]),
-                iterations=int(iterations_done[k]), status="failed" if failed else "done",
-                message="the loss became NaN or Inf twice, also with a smaller step" if failed else ""))
+                iterations=int(iterations_done[k]), status="failed" if bad else "done",
+                message="the loss became NaN or Inf twice, also with a smaller step" if bad else ""))
         return results
+
+    def _evaluator(self, weights, targets: Targets):
+        cfg = self.config
+        settings = (ops.convert_to_tensor(np.asarray(weights, dtype=np.float32)),
+                    ops.convert_to_tensor(np.float32(cfg.sweep.style_weight)),
+                    ops.convert_to_tensor(np.float32(cfg.sweep.tv_weight)),
+                    targets.as_args())
+        return lambda x: self.evaluate_objective(x, *settings)
+
+    def _run_stage(self, job, x, targets, indices, weights, iterations, offset, failed, iterations_done,
+                   full_size, callbacks):
+        """Run one scale's iterations on the chunk; returns every frame's final iterate.
+
+        Early stopping frees compute: once the active frames fit a smaller power of
+        two, the batch is cut down to them (topped up with frozen frames to that
+        size, so the objective is traced for a few batch sizes only).
+        `failed` and `iterations_done` are updated in place.
+        """
+        cfg = self.config
+        opt = cfg.optimizer
+        count = len(indices)
+        store = np.array(ops.convert_to_numpy(x), dtype=np.float32)  # frames no longer in the batch
+        rows = np.flatnonzero(~failed)
+        if rows.size == 0 or iterations <= 0:
+            return x
+        if rows.size < count:
+            x = ops.convert_to_tensor(store[rows])
+        optimizer = make_optimizer(opt.name, self._evaluator(weights[rows], targets), x, opt)
+        converged = np.zeros(count, dtype=bool)
+        quiet_steps = np.zeros(count, dtype=int)
+        last = {key: np.full(count, np.nan) for key in ("total", "content", "style", "tv")}
+        previous = np.full(count, np.nan)
+        started = time.perf_counter()
+
+        def retire(keep_local):
+            nonlocal rows
+            dropped = np.setdiff1d(np.arange(rows.size), keep_local)
+            if dropped.size:
+                store[rows[dropped]] = np.asarray(ops.convert_to_numpy(ops.take(
+                    optimizer.x, ops.convert_to_tensor(dropped.astype("int32")), axis=0)))
+            failed[rows] |= optimizer.failed
+            rows = rows[keep_local]
+
+        def current_images():
+            images = store.copy()
+            images[rows] = np.asarray(ops.convert_to_numpy(optimizer.x))
+            images = ops.clip(ops.convert_to_tensor(images), 0.0, 1.0)
+            if tuple(images.shape[1:3]) != full_size:
+                images = ops.image.resize(images, full_size, interpolation="bilinear")
+            return to_uint8(images)
+
+        for iteration in range(1, iterations + 1):
+            active = ~converged[rows] & ~optimizer.failed & ~optimizer.stalled
+            if not active.any():
+                break
+            bucket = 1 << int(np.ceil(np.log2(active.sum())))
+            if bucket < rows.size:
+                keep_local = np.concatenate([np.flatnonzero(active), np.flatnonzero(~active)])[:bucket]
+                keep_local.sort()
+                retire(keep_local)
+                optimizer.keep(keep_local, self._evaluator(weights[rows], targets))
+                active = active[keep_local]
+            values = optimizer.step(active)
+            iterations_done[rows] += active
+            for key in last:
+                last[key][rows] = getattr(values, key)
+            if opt.tolerance > 0:
+                change = np.abs(previous[rows] - values.total) / np.maximum(np.abs(previous[rows]), 1e-12)
+                quiet = np.where(change < opt.tolerance, quiet_steps[rows] + 1, 0)
+                quiet_steps[rows] = np.where(active, quiet, quiet_steps[rows])
+                converged[rows] |= active & (quiet_steps[rows] >= opt.patience)
+            previous[rows] = values.total
+            full_active = np.zeros(count, dtype=bool)
+            full_active[rows] = active
+            record = StepRecord(
+                job=job, iteration=offset + iteration, iterations=opt.iterations,
+                frame_indices=list(indices), content_weights=weights, total=last["total"].copy(),
+                content_loss=last["content"].copy(), style_loss=last["style"].copy(), tv_loss=last["tv"].copy(),
+                active=full_active, elapsed=time.perf_counter() - started, current_images=current_images)
+            for callback in callbacks:
+                callback.on_step(record)
+        retire(np.arange(rows.size))
+        return ops.convert_to_tensor(store) if rows.size == 0 else _merge(store, rows, optimizer.x)
+
+
+def _merge(store, rows, x):
+    store[rows] = np.asarray(ops.convert_to_numpy(x))
+    return ops.convert_to_tensor(store)
+
+
+def _resize_uint8(image: np.ndarray, scale: float) -> np.ndarray:
+    from PIL import Image
+    height, width = image.shape[:2]
+    size = (max(16, round(width * scale)), max(16, round(height * scale)))
+    return np.asarray(Image.fromarray(image).resize(size, Image.LANCZOS))

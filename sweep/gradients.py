@@ -38,7 +38,8 @@ def _tensorflow(model, losses):
 
     @tf.function(reduce_retracing=True)
     def evaluate(images01, content_weights, style_weight, tv_weight, target_args):
-        with tf.GradientTape() as tape:
+        # Only the images are watched: the frozen weights need no gradient.
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(images01)
             outputs = model(preprocess(images01), training=False)
             total, aux = losses(outputs, images01, content_weights, style_weight, tv_weight, target_args)

@@ -49,6 +49,10 @@ def _evaluate(evaluate, x):
     return Evaluation(*as_np), grad
 
 
+def _take(tensor, rows):
+    return ops.take(tensor, ops.convert_to_tensor(np.asarray(rows, dtype="int32")), axis=0)
+
+
 def _select(mask, new, old):
     """Per-frame choice between two (B, ...) tensors."""
     return ops.where(broadcast(mask.astype("float32")) > 0, new, old)
@@ -89,6 +93,14 @@ class BatchedAdam:
         update = step_sizes * m_hat / (ops.sqrt(v_hat) + self.epsilon)
         self.x = ops.clip(self.x - update, 0.0, 1.0)
         return values
+
+    def keep(self, rows, evaluate) -> None:
+        """Go on with only these frames (indices into the current batch); `evaluate`
+        is the objective of that smaller batch. Frozen frames then cost nothing."""
+        self.evaluate = evaluate
+        self.x, self.m, self.v, self.last_good = (_take(t, rows) for t in (self.x, self.m, self.v, self.last_good))
+        self.learning_rates, self.failed, self.stalled, self.retried = (
+            a[rows] for a in (self.learning_rates, self.failed, self.stalled, self.retried))
 
     def _recover(self, bad: np.ndarray) -> None:
         retry = bad & ~self.retried
@@ -157,6 +169,16 @@ class BatchedLBFGS:
         self._remember(trial - self.x, grad - self.grad, moved=t > 0)
         self.x, self.values, self.grad = trial, values, grad
         return values
+
+    def keep(self, rows, evaluate) -> None:
+        """Go on with only these frames (indices into the current batch), each with
+        its own history; `evaluate` is the objective of that smaller batch."""
+        self.evaluate = evaluate
+        self.x, self.grad = _take(self.x, rows), _take(self.grad, rows)
+        self.values = Evaluation(*(getattr(self.values, k)[rows] for k in ("total", "content", "style", "tv")))
+        self.pairs = [(_take(s, rows), _take(y, rows), rho[rows]) for s, y, rho in self.pairs]
+        self.gamma, self.failed, self.stalled, self.retried = (
+            a[rows] for a in (self.gamma, self.failed, self.stalled, self.retried))
 
     def _fresh_scale(self) -> np.ndarray:
         largest = np.asarray(ops.convert_to_numpy(ops.max(ops.abs(self.grad), axis=(1, 2, 3))), dtype=np.float32)
