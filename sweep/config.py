@@ -378,7 +378,8 @@ def validate(config: Config) -> None:
 
 # Files a run writes next to its job directories; a style or photo of that name would collide.
 RESERVED_NAMES = frozenset({"config.yaml", "manifest.json", "compare.png", "compare.mp4", "compare.gif",
-                            "frames", "frames.json", "movie.mp4", "movie.gif", "sheet.png", "report.html"})
+                            "frames", "frames.json", "movie.mp4", "movie.gif", "sheet.png", "index.html",
+                            "progress", "progress.gif"})
 
 
 def check_safe_name(name: str, what: str) -> None:
