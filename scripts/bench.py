@@ -23,7 +23,8 @@ from keras import ops  # noqa: E402
 
 from sweep import weights as weights_module  # noqa: E402
 from sweep.config import Config, ModelSection, OptimizerSection, sweep_values, ContentWeightSweep  # noqa: E402
-from sweep.engine import Callback, SweepEngine, to_float_images  # noqa: E402
+from sweep.engine import SweepEngine, to_float_images  # noqa: E402
+from sweep.records import Callback  # noqa: E402
 from sweep.gradients import make_objective  # noqa: E402
 from sweep.images import load_image, resize_max_side  # noqa: E402
 from sweep.model import build_extractor, preprocess  # noqa: E402

@@ -7,8 +7,7 @@ to its callbacks; saving, progress and previews hang off those.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 from keras import ops
@@ -18,10 +17,8 @@ from .gradients import make_objective
 from .losses import Targets, compute_targets
 from .model import FeatureExtractor, preprocess
 from .optimizers import make_optimizer
-
-
-# Re-exported: the records and hooks are defined keras-free in records.py.
-from .records import Callback, FrameResult, StepRecord  # noqa: E402,F401
+from .plan import chunk_frames
+from .records import Callback, FrameResult, StepRecord
 
 
 def to_float_images(image_uint8: np.ndarray):
@@ -78,8 +75,9 @@ class SweepEngine:
                  frames: Sequence[tuple[int, float]], chunk_size: int,
                  callbacks: Sequence[Callback] = (),
                  start_images: dict[int, np.ndarray] | None = None) -> list[FrameResult]:
-        """Optimise `frames` [(index, content_weight), ...] in chunks of `chunk_size`.
-        Frames in `start_images` start from that image instead of `initial_frames`."""
+        """Optimise `frames` [(index, content_weight), ...] in chunks of `chunk_size`
+        (see plan.chunk_frames). Frames in `start_images` start from that image
+        instead of `initial_frames`."""
         cfg = self.config
         photo01 = to_float_images(photo_uint8)
         stages = self._stages(photo_uint8, painting_uint8)
@@ -87,8 +85,7 @@ class SweepEngine:
             callback.on_job_start(job, len(frames), cfg.optimizer.iterations)
         results = []
         neighbour = None  # init: chain starts a chunk from the previous chunk's last result
-        for start in range(0, len(frames), max(1, chunk_size)):
-            chunk = list(frames[start:start + max(1, chunk_size)])
+        for chunk in chunk_frames(frames, chunk_size):
             for result in self._optimise_chunk(job, photo01, stages, chunk, callbacks, start_images, neighbour):
                 results.append(result)
                 if result.image is not None:

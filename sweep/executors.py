@@ -52,7 +52,7 @@ from tqdm import tqdm
 
 from .records import Callback, FrameResult
 from .errors import SweepError
-from .plan import Job, Plan
+from .plan import Job, Plan, chunk_frames
 
 EXECUTORS = ("local", "ray")
 Frames = list[tuple[int, float]]   # [(frame index, content weight), ...]
@@ -73,14 +73,10 @@ class Task:
 
 
 def split_tasks(plan: Plan, todo: dict[str, Frames], frames_per_task: int) -> list[Task]:
-    """The missing frames of every job, in plan order, in runs of at most `frames_per_task`."""
-    size = max(1, int(frames_per_task))
-    tasks = []
-    for job in plan.jobs:
-        frames = list(todo.get(job.relative_dir, ()))
-        for start in range(0, len(frames), size):
-            tasks.append(Task(job, frames[start:start + size]))
-    return tasks
+    """The missing frames of every job, in plan order, on the fixed chunk grid of
+    `frames_per_task` frames (plan.chunk_frames)."""
+    return [Task(job, chunk) for job in plan.jobs
+            for chunk in chunk_frames(list(todo.get(job.relative_dir, ())), frames_per_task)]
 
 
 class Executor:

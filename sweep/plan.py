@@ -9,6 +9,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -82,6 +83,21 @@ class Plan:
         lines.append(f"estimated time: {format_duration(est.seconds)} on {est.device} "
                      f"(upper bound: every frame runs all its iterations)")
         return "\n".join(lines)
+
+
+def chunk_frames(frames: Sequence[tuple[int, float]], size: int) -> list[list[tuple[int, float]]]:
+    """Split [(index, content_weight), ...] on a fixed grid of frame indices.
+
+    Chunk k always holds the indices k*size ... (k+1)*size - 1 that are in `frames`, so
+    a resumed run batches its missing frames with the same neighbours as a clean run.
+    That matters: batched convolutions round differently in different batches, and
+    L-BFGS amplifies the difference in the most stylised frames.
+    """
+    size = max(1, int(size))
+    chunks: dict[int, list[tuple[int, float]]] = {}
+    for frame in frames:
+        chunks.setdefault(frame[0] // size, []).append(frame)
+    return [chunks[key] for key in sorted(chunks)]
 
 
 def format_duration(seconds: float) -> str:
