@@ -8,7 +8,9 @@ from __future__ import annotations
 import functools
 import os
 
-import keras
+from .quiet import import_keras
+
+keras = import_keras()
 
 # Sustained fp32 throughput of VGG16 forward + input gradient, measured on a
 # 2-core CI machine (about 180 GFLOP/s at 128 px, losses included); scaled by

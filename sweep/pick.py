@@ -150,6 +150,9 @@ def rerender(job_dir: Path, record: dict, size: int, *, iterations: int | None =
     """Optimise the frame of `record` again at longest side `size`, starting from the
     stored frame upsampled; returns (uint8 image, iterations run)."""
     from . import weights as weights_module
+    from .quiet import import_keras
+
+    import_keras()
     from .engine import SweepEngine
     from .images import read_png, resize_to
     from .model import build_extractor

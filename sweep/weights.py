@@ -392,7 +392,9 @@ def convert_onnx(path: str | os.PathLike | None = None) -> Layers:
 def _write_keras_weights(layers: Layers, final: Path) -> str:
     """Save `layers` with Keras' own `save_weights` (so `VGG16(weights=None).load_weights`
     accepts the file), check what was written, and only then rename it into place."""
-    import keras
+    from .quiet import import_keras
+
+    keras = import_keras()
 
     model = keras.applications.VGG16(include_top=False, weights=None, input_shape=(None, None, 3))
     for name in LAYER_NAMES:

@@ -1,0 +1,28 @@
+"""Import Keras without TensorFlow's C++ start-up lines on stderr.
+
+At import, TensorFlow's runtime writes a few informational lines (oneDNN, the CUDA
+probe) straight to file descriptor 2, before absl logging is configured, so
+TF_CPP_MIN_LOG_LEVEL cannot silence them. They would stand before an `error: ...`
+line and bury the progress bar, so the first Keras import runs with descriptor 2
+pointed at /dev/null. A failed import still raises normally once stderr is back.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def import_keras():
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import keras
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return keras
