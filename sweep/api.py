@@ -127,12 +127,16 @@ def render(out_dir: str | Path, plan: Plan) -> list[Path]:
     movie = plan.config.movie
     outputs: list[Path] = []
     by_photo: dict[str, dict[str, Path]] = {}
+    complete: dict[str, dict[str, Path]] = {}  # jobs with every frame: comparable in sync
     for job in plan.jobs:
         job_dir = out_dir / job.relative_dir
-        if JobStore(job_dir).records():
+        records = JobStore(job_dir).records()
+        if records:
             outputs += render_job(job_dir, movie)
             by_photo.setdefault(job.photo, {})[job.artist] = job_dir
-    for photo, job_dirs in by_photo.items():
+            if len(records) == len(job.weights):
+                complete.setdefault(job.photo, {})[job.artist] = job_dir
+    for job_dirs in complete.values():
         if len(job_dirs) > 1:
             compare_dir = next(iter(job_dirs.values())).parent
             outputs += write_compare(job_dirs, compare_dir, fps=movie.fps, hold=movie.hold,

@@ -616,10 +616,13 @@ def test_failed_frame_is_recorded_in_the_manifest_and_not_written(tmp_path, monk
         return poisoned
 
     monkeypatch.setattr(sweep.engine, "make_objective", make_poisoned)
-    _write_config(tmp_path, _config(tmp_path, steps=6, iterations=4))
+    _write_config(tmp_path, _config(tmp_path, steps=6, iterations=4, styles={"again": "paint.png"}))
     config = load_config(tmp_path / "c.yaml")
     result = api.run(config, tmp_path / "out", progress=False, log=lambda message: None)
-    assert [(job, index) for job, index, _ in result.failed] == [("paint", 2)]
+    assert sorted((job, index) for job, index, _ in result.failed) == [("again", 2), ("paint", 2)]
+    # Incomplete artists are not compared in sync, and the run still renders the rest.
+    assert not (tmp_path / "out" / "compare.png").exists()
+    assert (tmp_path / "out" / "index.html").is_file() and (tmp_path / "out" / "paint" / "sheet.png").is_file()
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     entry = manifest["jobs"]["paint"]["frames"]["2"]
     assert entry["status"] == "failed" and "NaN" in entry["message"]
