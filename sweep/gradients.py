@@ -80,3 +80,16 @@ def _torch(model, losses):
         return (*(a.detach() for a in aux), grad)
 
     return evaluate
+
+
+def compile_function(fn):
+    """`fn` (keras.ops on tensors, nested tuples allowed) compiled for the backend:
+    tf.function, jax.jit, or as is under torch. Traced once per argument structure."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+        return tf.function(fn, reduce_retracing=True)
+    if backend == "jax":
+        import jax
+        return jax.jit(fn)
+    return fn

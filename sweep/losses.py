@@ -30,7 +30,13 @@ def gram(features):
     shape = ops.shape(features)
     flat = ops.reshape(features, (shape[0], -1, shape[3]))
     positions = ops.cast(ops.shape(flat)[1], features.dtype)
-    return ops.matmul(ops.transpose(flat, (0, 2, 1)), flat) / positions
+    return _gram_of_flat(flat) / positions
+
+
+def _gram_of_flat(flat):
+    """(B, n, C) -> (B, C, C) = F^T F, as one batched product that reads F transposed
+    (no transposed copy of the activations is made)."""
+    return ops.einsum("bnc,bnd->bcd", flat, flat)
 
 
 def mean_square_per_frame(values):
@@ -59,7 +65,7 @@ def style_loss(features, gram_target, gram_norm):
     flat = ops.reshape(features, (shape[0], -1, shape[3]))
     positions = ops.cast(ops.shape(flat)[1], features.dtype)
     constant = ops.stop_gradient(flat)
-    difference = ops.matmul(ops.transpose(constant, (0, 2, 1)), constant) / positions - gram_target
+    difference = _gram_of_flat(constant) / positions - gram_target
     value = ops.sum(ops.square(difference), axis=(1, 2)) / gram_norm
     direction = ops.stop_gradient(ops.matmul(constant, difference) * (4.0 / (positions * gram_norm)))
     surrogate = ops.sum(flat * direction, axis=(1, 2))

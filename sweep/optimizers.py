@@ -29,6 +29,44 @@ def per_frame_dot(a, b):
     return ops.sum(a * b, axis=(1, 2, 3))
 
 
+def _two_loop(grad, s_list, y_list, rhos, scale):
+    """The L-BFGS two-loop recursion for every frame at once, and the slope g.d.
+    One compiled call: no per-pair host round trips."""
+    q = grad
+    alphas = []
+    for s, y, rho in zip(reversed(s_list), reversed(y_list), reversed(rhos)):
+        alpha = rho * per_frame_dot(s, q)
+        q = q - ops.reshape(alpha, (-1, 1, 1, 1)) * y
+        alphas.append(alpha)
+    r = ops.reshape(scale, (-1, 1, 1, 1)) * q
+    for s, y, rho, alpha in zip(s_list, y_list, rhos, reversed(alphas)):
+        beta = rho * per_frame_dot(y, r)
+        r = r + ops.reshape(alpha - beta, (-1, 1, 1, 1)) * s
+    return -r, per_frame_dot(grad, -r)
+
+
+def _pair(trial, x, grad, old_grad):
+    """s, y and their per-frame products s.y, y.y in one compiled call."""
+    s, y = trial - x, grad - old_grad
+    return s, y, per_frame_dot(s, y), per_frame_dot(y, y)
+
+
+def _largest(grad):
+    return ops.max(ops.abs(grad), axis=(1, 2, 3))
+
+
+_compiled: dict = {}
+
+
+def _fn(name):
+    """The compiled helper `name`, built on first use (so importing this module
+    stays free of a backend's compile machinery)."""
+    if name not in _compiled:
+        from .gradients import compile_function
+        _compiled[name] = compile_function({"two_loop": _two_loop, "pair": _pair, "largest": _largest}[name])
+    return _compiled[name]
+
+
 def broadcast(per_frame):
     """(B,) -> (B, 1, 1, 1), to scale whole frames."""
     return ops.reshape(ops.convert_to_tensor(per_frame, dtype="float32"), (-1, 1, 1, 1))
@@ -136,9 +174,9 @@ class BatchedLBFGS:
     def step(self, active: np.ndarray) -> Evaluation:
         active = active & ~self.failed & ~self.stalled
         direction, slope = self._direction()
-        fresh = self._fresh_scale()
         not_descent = slope >= 0
         if not_descent.any():  # a stale history: restart those frames along -grad
+            fresh = self._fresh_scale()
             self._reset(not_descent)
             direction = _select(not_descent, -self.grad * broadcast(fresh), direction)
             slope = ops.convert_to_numpy(per_frame_dot(self.grad, direction)).astype(np.float64)
@@ -166,7 +204,7 @@ class BatchedLBFGS:
             values = Evaluation(*(np.where(broken, old, new) for old, new in
                                   zip(vars(self.values).values(), vars(values).values())))
         self.retried &= ~(t > 0)
-        self._remember(trial - self.x, grad - self.grad, moved=t > 0)
+        self._remember(*_fn("pair")(trial, self.x, grad, self.grad), moved=t > 0)
         self.x, self.values, self.grad = trial, values, grad
         return values
 
@@ -181,28 +219,21 @@ class BatchedLBFGS:
             a[rows] for a in (self.gamma, self.failed, self.stalled, self.retried))
 
     def _fresh_scale(self) -> np.ndarray:
-        largest = np.asarray(ops.convert_to_numpy(ops.max(ops.abs(self.grad), axis=(1, 2, 3))), dtype=np.float32)
+        largest = np.asarray(ops.convert_to_numpy(_fn("largest")(self.grad)), dtype=np.float32)
         return INITIAL_STEP / np.maximum(largest, 1e-12)
 
     def _direction(self):
-        q = self.grad
-        alphas = []
-        for s, y, rho in reversed(self.pairs):
-            alpha = rho * ops.convert_to_numpy(per_frame_dot(s, q))
-            q = q - broadcast(alpha) * y
-            alphas.append(alpha)
-        scale = np.where(self.gamma > 0, self.gamma, self._fresh_scale()).astype(np.float32)
-        r = broadcast(scale) * q
-        for (s, y, rho), alpha in zip(self.pairs, reversed(alphas)):
-            beta = rho * ops.convert_to_numpy(per_frame_dot(y, r))
-            r = r + broadcast(alpha - beta) * s
-        direction = -r
-        slope = np.asarray(ops.convert_to_numpy(per_frame_dot(self.grad, direction)), dtype=np.float64)
-        return direction, slope
+        fresh = self._fresh_scale() if (self.gamma <= 0).any() else np.zeros_like(self.gamma)
+        scale = np.where(self.gamma > 0, self.gamma, fresh).astype(np.float32)
+        direction, slope = _fn("two_loop")(
+            self.grad, tuple(s for s, _, _ in self.pairs), tuple(y for _, y, _ in self.pairs),
+            tuple(ops.convert_to_tensor(rho, dtype="float32") for _, _, rho in self.pairs),
+            ops.convert_to_tensor(scale))
+        return direction, np.asarray(ops.convert_to_numpy(slope), dtype=np.float64)
 
-    def _remember(self, s, y, moved: np.ndarray) -> None:
-        sy = np.asarray(ops.convert_to_numpy(per_frame_dot(s, y)), dtype=np.float64)
-        yy = np.asarray(ops.convert_to_numpy(per_frame_dot(y, y)), dtype=np.float64)
+    def _remember(self, s, y, sy, yy, moved: np.ndarray) -> None:
+        sy = np.asarray(ops.convert_to_numpy(sy), dtype=np.float64)
+        yy = np.asarray(ops.convert_to_numpy(yy), dtype=np.float64)
         valid = moved & np.isfinite(sy) & (sy > 1e-10 * np.maximum(yy, 1e-30))
         rho = np.where(valid, 1.0 / np.where(valid, sy, 1.0), 0.0).astype(np.float32)
         self.gamma = np.where(valid, sy / np.where(valid, yy, 1.0), self.gamma).astype(np.float32)
