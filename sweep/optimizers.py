@@ -225,9 +225,15 @@ class BatchedLBFGS:
     def _direction(self):
         fresh = self._fresh_scale() if (self.gamma <= 0).any() else np.zeros_like(self.gamma)
         scale = np.where(self.gamma > 0, self.gamma, fresh).astype(np.float32)
+        # Always `history` pairs, the missing oldest ones as zeros with rho = 0 (they then
+        # add exactly nothing), so the compiled recursion is traced once, not per length.
+        missing = self.history - len(self.pairs)
+        zeros = ops.zeros_like(self.grad) if missing else None
+        no_rho = np.zeros(len(self.gamma), dtype=np.float32)
+        pairs = [(zeros, zeros, no_rho)] * missing + self.pairs
         direction, slope = _fn("two_loop")(
-            self.grad, tuple(s for s, _, _ in self.pairs), tuple(y for _, y, _ in self.pairs),
-            tuple(ops.convert_to_tensor(rho, dtype="float32") for _, _, rho in self.pairs),
+            self.grad, tuple(s for s, _, _ in pairs), tuple(y for _, y, _ in pairs),
+            tuple(ops.convert_to_tensor(rho, dtype="float32") for _, _, rho in pairs),
             ops.convert_to_tensor(scale))
         return direction, np.asarray(ops.convert_to_numpy(slope), dtype=np.float64)
 
