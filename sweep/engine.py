@@ -14,6 +14,7 @@ from keras import ops
 
 from .config import Config
 from .gradients import make_objective
+from .images import resize_to
 from .losses import Targets, compute_targets
 from .model import FeatureExtractor, preprocess
 from .optimizers import make_optimizer
@@ -243,7 +244,5 @@ def _merge(store, rows, x):
 
 
 def _resize_uint8(image: np.ndarray, scale: float) -> np.ndarray:
-    from PIL import Image
     height, width = image.shape[:2]
-    size = (max(16, round(width * scale)), max(16, round(height * scale)))
-    return np.asarray(Image.fromarray(image).resize(size, Image.LANCZOS))
+    return resize_to(image, (max(16, round(height * scale)), max(16, round(width * scale))))

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,3 +22,9 @@ def run_cli(*args, env=None, timeout=600, cwd=REPO):
     full_env = dict(os.environ, **(env or {}))
     return subprocess.run([sys.executable, "-m", "sweep.cli", *map(str, args)], capture_output=True,
                           text=True, env=full_env, timeout=timeout, cwd=cwd)
+
+
+def psnr(a, b) -> float:
+    """Peak signal-to-noise ratio of two uint8 images, in dB."""
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))

@@ -1,6 +1,5 @@
 """Preprocessing and losses on known inputs (no network weights involved)."""
 import numpy as np
-import pytest
 from keras import ops
 
 from sweep.losses import content_loss, gram, style_loss, total_variation

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from sweep.pick import choose, find_run_dir, pick
 from sweep.render.report import write_report
 
 from ._tiny_run import ARTISTS, FRAMES, NASTY, PROGRESS_EVERY, SIZE, tiny_run
+from .conftest import psnr
 
 REPO = Path(__file__).resolve().parents[1]
 # Measured on the tiny run (48 -> 96 px, 12 iterations): the balanced frame about 23 dB
@@ -38,11 +38,6 @@ def run_dir(tmp_path_factory) -> Path:
 
 def records_of(job: Path) -> list[dict]:
     return json.loads((job / "frames.json").read_text())
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
 
 
 def laplacian_variance(image: np.ndarray) -> float:

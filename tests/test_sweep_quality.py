@@ -2,12 +2,13 @@
 import json
 
 import imageio.v3 as iio
-import numpy as np
 import pytest
 
 import sweep
 from sweep.images import load_image, resize_max_side
 from sweep.render.movie import movie_frame_count
+
+from .conftest import psnr
 
 pytestmark = pytest.mark.slow
 
@@ -19,11 +20,6 @@ image: {max_size: 64}
 optimizer: {iterations: 80}
 movie: {fps: 6, hold: 0.5, crossfade: 1}
 """
-
-
-def psnr(a, b):
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return 10 * np.log10(255.0 ** 2 / mse)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ No test touches the network: downloads are disabled or pointed at a closed port.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import socket
 import threading

@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from sweep.errors import SweepError
+from sweep.images import resize_to
 
 RECORDS_FILE = "frames.json"
 REQUIRED_KEYS = ("index", "content_weight", "file")
@@ -263,8 +264,7 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
         return image
     if height % h == 0 and width % w == 0 and height // h == width // w:
         return upscale_nearest(image, height // h)
-    resample = Image.Resampling.LANCZOS
-    return np.asarray(Image.fromarray(image).resize((width, height), resample), dtype=np.uint8)
+    return resize_to(image, (height, width))
 
 
 def fit_tile(height: int, width: int, *, min_short: int, max_long: int) -> tuple[int, int]:
