@@ -1,10 +1,12 @@
 """Import Keras without TensorFlow's C++ start-up lines on stderr.
 
-At import, TensorFlow's runtime writes a few informational lines (oneDNN, the CUDA
-probe) straight to file descriptor 2, before absl logging is configured, so
-TF_CPP_MIN_LOG_LEVEL cannot silence them. They would stand before an `error: ...`
-line and bury the progress bar, so the first Keras import runs with descriptor 2
-pointed at /dev/null. A failed import still raises normally once stderr is back.
+At import and at device initialisation, TensorFlow's runtime writes a few lines
+(oneDNN, the CUDA probe: `failed call to cuInit` on a machine without a GPU) straight
+to file descriptor 2, before absl logging is configured, so TF_CPP_MIN_LOG_LEVEL
+cannot silence them. They would stand before an `error: ...` line and bury the
+progress bar, so the first Keras import, and TensorFlow's device discovery, run with
+descriptor 2 pointed at /dev/null. A failed import still raises normally once stderr
+is back.
 """
 from __future__ import annotations
 
@@ -21,6 +23,9 @@ def import_keras():
     try:
         os.dup2(devnull, 2)
         import keras
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+            tf.config.list_physical_devices()
     finally:
         os.dup2(saved, 2)
         os.close(saved)
