@@ -1,13 +1,16 @@
 """The same config makes a movie under every Keras backend that is installed."""
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 
 import imageio.v3 as iio
 import pytest
 
 from sweep.render.movie import movie_frame_count
 
-from .conftest import run_cli
+from .conftest import REPO, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -35,3 +38,17 @@ def test_sweep_runs_under_backend(tmp_path, backend, module, real_weights):
     assert all(r["style_loss"] > 0 and r["content_loss"] >= 0 for r in records)
     assert len(list(iio.imiter(job / "movie.mp4"))) == movie_frame_count(3, fps=4, hold=0.5, crossfade=0,
                                                                           boomerang=False)
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_hand_written_gradients_under_backend(backend):
+    """The losses' hand-written gradients (keras.ops.custom_gradient) are checked
+    against finite differences under each backend, each in its own process."""
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "tests/test_losses.py::test_hand_written_gradients_match_finite_differences"],
+                            capture_output=True, text=True, cwd=REPO, timeout=300,
+                            env=dict(os.environ, KERAS_BACKEND=backend))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "1 passed" in result.stdout

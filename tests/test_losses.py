@@ -58,3 +58,48 @@ def test_total_variation_of_stripes():
     flat = np.zeros_like(stripes)
     values = as_np(total_variation(ops.convert_to_tensor(np.concatenate([stripes, flat]))))
     np.testing.assert_allclose(values, [1.0, 0.0])
+
+
+def gradient(fn, x, upstream):
+    """d sum(upstream * fn(x)) / dx under the active Keras backend."""
+    import keras
+    backend = keras.backend.backend()
+    weights = ops.convert_to_tensor(upstream)
+    if backend == "tensorflow":
+        import tensorflow as tf
+        x = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = ops.sum(fn(x) * weights)
+        return as_np(tape.gradient(total, x))
+    if backend == "jax":
+        import jax
+        return as_np(jax.grad(lambda v: ops.sum(fn(v) * weights))(x))
+    import torch
+    x = torch.tensor(x, requires_grad=True)
+    ops.sum(fn(x) * weights).backward()
+    return x.grad.numpy()
+
+
+def finite_difference(fn, x, upstream, eps=1e-3):
+    def value(v):
+        return float(np.sum(as_np(fn(ops.convert_to_tensor(v.astype(np.float32)))).astype(np.float64) * upstream))
+    result = np.zeros(x.shape)
+    for index in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[index] = eps
+        result[index] = (value(x + step) - value(x - step)) / (2 * eps)
+    return result
+
+
+def test_hand_written_gradients_match_finite_differences():
+    """style_loss and total_variation supply their gradients by hand (losses.py says
+    why); both must be the true gradients, per frame, under every backend
+    (tests/test_backends.py runs this file under jax and torch)."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 5, 4, 3)).astype(np.float32)
+    target = as_np(gram(ops.convert_to_tensor(rng.normal(size=(1, 5, 4, 3)).astype(np.float32))))
+    upstream = np.array([1.0, 0.5], np.float32)  # frames weigh differently, as content weights do
+    for fn in (lambda v: style_loss(v, ops.convert_to_tensor(target), float(np.sum(target ** 2))), total_variation):
+        expected = finite_difference(fn, x, upstream)
+        np.testing.assert_allclose(gradient(fn, x, upstream), expected, atol=2e-3 * np.abs(expected).max())
