@@ -17,9 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 from keras import ops
 
-# Armijo sufficient-decrease constant and the most halvings per L-BFGS iteration.
+# Armijo sufficient-decrease constant, and how many rejected trials in a row make an
+# L-BFGS frame start again from a fresh history.
 ARMIJO_C1 = 1e-4
 MAX_BACKTRACKS = 6
+# A rejected trial's next step length, as a fraction of the rejected one: the minimum
+# of the quadratic through the loss, the slope and the rejected trial, kept in this range.
+SHRINK_RANGE = (0.1, 0.5)
 # The first L-BFGS step (and any step after a history reset) moves the most-changed
 # pixel of a frame by this much, in [0, 1] pixel units.
 INITIAL_STEP = 0.05
@@ -111,6 +115,7 @@ class BatchedAdam:
         self.stalled = np.zeros(batch, dtype=bool)
         self.retried = np.zeros(batch, dtype=bool)
         self.last_good = x0
+        self.moved = np.zeros(batch, dtype=bool)
 
     def step(self, active: np.ndarray) -> Evaluation:
         """One update of the active frames; returns the losses before the update."""
@@ -130,6 +135,7 @@ class BatchedAdam:
         step_sizes = broadcast(self.learning_rates * active)
         update = step_sizes * m_hat / (ops.sqrt(v_hat) + self.epsilon)
         self.x = ops.clip(self.x - update, 0.0, 1.0)
+        self.moved = active
         return values
 
     def keep(self, rows, evaluate) -> None:
@@ -137,8 +143,8 @@ class BatchedAdam:
         is the objective of that smaller batch. Frozen frames then cost nothing."""
         self.evaluate = evaluate
         self.x, self.m, self.v, self.last_good = (_take(t, rows) for t in (self.x, self.m, self.v, self.last_good))
-        self.learning_rates, self.failed, self.stalled, self.retried = (
-            a[rows] for a in (self.learning_rates, self.failed, self.stalled, self.retried))
+        self.learning_rates, self.failed, self.stalled, self.retried, self.moved = (
+            a[rows] for a in (self.learning_rates, self.failed, self.stalled, self.retried, self.moved))
 
     def _recover(self, bad: np.ndarray) -> None:
         retry = bad & ~self.retried
@@ -153,10 +159,13 @@ class BatchedAdam:
 class BatchedLBFGS:
     """L-BFGS with a separate (s, y) history and a backtracking line search per frame.
 
-    Frames move in lockstep (one batched evaluation per trial), but each frame's
-    direction comes from its own history, and each frame halves its own step until
-    it decreases its own loss enough (Armijo). A pair that breaks the curvature
-    condition (s.y <= 0) is dropped for that frame only, by giving it rho = 0.
+    Every batched evaluation is one line-search trial for every frame: a frame whose
+    trial passes the Armijo test moves there and takes a new direction; a frame whose
+    trial fails stays where it is and tries a shorter step along the same direction
+    at the next evaluation. So one frame's backtracking never makes the whole batch
+    evaluate again: each `step` costs exactly one evaluation of the batch. A pair
+    that breaks the curvature condition (s.y <= 0) is dropped for that frame only,
+    by giving it rho = 0.
     """
 
     def __init__(self, evaluate, x0, *, history: int):
@@ -170,43 +179,59 @@ class BatchedLBFGS:
         self.failed = ~np.isfinite(self.values.total)
         self.stalled = np.zeros(batch, dtype=bool)
         self.retried = np.zeros(batch, dtype=bool)
+        # The line search in progress: a frame with step < 1 retries along `direction`.
+        self.step_length = np.ones(batch, dtype=np.float32)
+        self.rejections = np.zeros(batch, dtype=int)
+        self.direction = ops.zeros_like(x0)
+        self.slope = np.zeros(batch, dtype=np.float64)
+        self.moved = np.zeros(batch, dtype=bool)
 
     def step(self, active: np.ndarray) -> Evaluation:
+        """One trial for every active frame; returns every frame's current losses
+        (a frame whose trial was rejected keeps its previous ones; see `moved`)."""
         active = active & ~self.failed & ~self.stalled
+        searching = self.step_length < 1
         direction, slope = self._direction()
-        not_descent = slope >= 0
+        not_descent = (slope >= 0) & ~searching
         if not_descent.any():  # a stale history: restart those frames along -grad
             fresh = self._fresh_scale()
             self._reset(not_descent)
             direction = _select(not_descent, -self.grad * broadcast(fresh), direction)
             slope = ops.convert_to_numpy(per_frame_dot(self.grad, direction)).astype(np.float64)
-        t = active.astype(np.float32)
-        for _ in range(MAX_BACKTRACKS + 1):
-            trial = self.x + broadcast(t) * direction
-            values, grad = _evaluate(self.evaluate, trial)
-            accepted = (t == 0) | (np.isfinite(values.total) &
-                                   (values.total <= self.values.total + ARMIJO_C1 * t * slope))
-            if accepted.all():
-                break
-            t = np.where(accepted, t, t * 0.5).astype(np.float32)
-        else:
-            # Every trial of these frames was rejected. When the last (smallest) one was
-            # NaN/Inf, the loss is broken there, not converged: a second time, failed.
-            self.failed |= ~accepted & ~np.isfinite(values.total) & self.retried
-            self._give_up(~accepted)
-            t = np.where(accepted, t, 0.0).astype(np.float32)
-            trial = self.x + broadcast(t) * direction
-            values, grad = _evaluate(self.evaluate, trial)
-        broken = ~np.isfinite(values.total)
-        if broken.any():  # frames that did not move (failed ones) evaluate to NaN again: keep their last good state
-            trial = _select(broken, self.x, trial)
-            grad = _select(broken, self.grad, grad)
-            values = Evaluation(*(np.where(broken, old, new) for old, new in
-                                  zip(vars(self.values).values(), vars(values).values())))
-        self.retried &= ~(t > 0)
-        self._remember(*_fn("pair")(trial, self.x, grad, self.grad), moved=t > 0)
-        self.x, self.values, self.grad = trial, values, grad
-        return values
+        direction = _select(searching, self.direction, direction)
+        slope = np.where(searching, self.slope, slope)
+        t = np.where(active, self.step_length, 0.0).astype(np.float32)
+        trial = self.x + broadcast(t) * direction
+        values, grad = _evaluate(self.evaluate, trial)
+        finite = np.isfinite(values.total)
+        accepted = active & finite & (values.total <= self.values.total + ARMIJO_C1 * t * slope)
+        rejected = active & ~accepted
+        # Rejected frames stay: their pair is (0, 0), and a NaN trial never reaches the history.
+        x, grad = _select(accepted, trial, self.x), _select(accepted, grad, self.grad)
+        self._remember(*_fn("pair")(x, self.x, grad, self.grad), moved=accepted)
+        self.x, self.grad = x, grad
+        self.values = Evaluation(*(np.where(accepted, new, old) for old, new in
+                                   zip(vars(self.values).values(), vars(values).values())))
+        self.retried &= ~accepted
+        self.rejections = np.where(rejected, self.rejections + 1, 0)
+        self.step_length = np.where(rejected, self._shorter(t, slope, values.total), 1.0).astype(np.float32)
+        self.direction, self.slope = direction, slope
+        self.moved = accepted
+        broken = rejected & ~finite
+        # A NaN/Inf trial: retry once from the last good state (where the frame still
+        # is) with a fresh history; a second one in a row fails the frame.
+        self.failed |= broken & self.retried
+        self._give_up((broken & ~self.failed) | (rejected & finite & (self.rejections > MAX_BACKTRACKS)))
+        return self.values
+
+    def _shorter(self, t, slope, trial_total) -> np.ndarray:
+        """The step to try after a rejected trial of length `t`."""
+        low, high = SHRINK_RANGE
+        with np.errstate(all="ignore"):
+            curvature = (trial_total - self.values.total - slope * t) / np.maximum(t, 1e-30) ** 2
+            minimum = -slope / (2 * curvature)
+        minimum = np.where(np.isfinite(minimum) & (curvature > 0), minimum, low * t)
+        return np.clip(minimum, low * t, high * t)
 
     def keep(self, rows, evaluate) -> None:
         """Go on with only these frames (indices into the current batch), each with
@@ -217,6 +242,9 @@ class BatchedLBFGS:
         self.pairs = [(_take(s, rows), _take(y, rows), rho[rows]) for s, y, rho in self.pairs]
         self.gamma, self.failed, self.stalled, self.retried = (
             a[rows] for a in (self.gamma, self.failed, self.stalled, self.retried))
+        self.step_length, self.rejections, self.slope, self.moved = (
+            a[rows] for a in (self.step_length, self.rejections, self.slope, self.moved))
+        self.direction = _take(self.direction, rows)
 
     def _fresh_scale(self) -> np.ndarray:
         largest = np.asarray(ops.convert_to_numpy(_fn("largest")(self.grad)), dtype=np.float32)
@@ -258,8 +286,10 @@ class BatchedLBFGS:
         The frame's current state is its last good one (a rejected trial is never
         taken), so a stalled frame keeps a finite loss.
         """
-        self.stalled |= frames & self.retried
+        self.stalled |= frames & self.retried & ~self.failed
         self.retried |= frames
+        self.rejections = np.where(frames, 0, self.rejections)
+        self.step_length = np.where(frames, 1.0, self.step_length).astype(np.float32)
         self._reset(frames)
 
 
