@@ -27,36 +27,59 @@ SHRINK_RANGE = (0.1, 0.5)
 # The first L-BFGS step (and any step after a history reset) moves the most-changed
 # pixel of a frame by this much, in [0, 1] pixel units.
 INITIAL_STEP = 0.05
+# L-BFGS's initial inverse Hessian is diagonal, 1 / (RMS gradient of each pixel), as
+# in Adam: the RMS is averaged over steps with this rate, floored at this share of
+# the frame's mean RMS, and the metric is scaled to a mean of 1 per frame. Measured on
+# the benchmark sweep (README, Performance): 2% of the reference in 145, 118, 91 and
+# 99 iterations at content weights 100, 10, 1 and 0.1, against 299, ~200, ~150 and 127
+# with the scalar initial Hessian of textbook L-BFGS.
+METRIC_AVERAGING = 0.8
+METRIC_FLOOR = 0.01
 
 
 def per_frame_dot(a, b):
     return ops.sum(a * b, axis=(1, 2, 3))
 
 
-def _two_loop(grad, s_list, y_list, rhos, scale):
-    """The L-BFGS two-loop recursion for every frame at once, and the slope g.d.
-    One compiled call: no per-pair host round trips."""
+def _two_loop(grad, s_list, y_list, rhos, scale, metric):
+    """The L-BFGS two-loop recursion for every frame at once, with the initial inverse
+    Hessian `scale * diag(metric)`, and the slope g.d. One compiled call: no per-pair
+    host round trips."""
     q = grad
     alphas = []
     for s, y, rho in zip(reversed(s_list), reversed(y_list), reversed(rhos)):
         alpha = rho * per_frame_dot(s, q)
         q = q - ops.reshape(alpha, (-1, 1, 1, 1)) * y
         alphas.append(alpha)
-    r = ops.reshape(scale, (-1, 1, 1, 1)) * q
+    r = ops.reshape(scale, (-1, 1, 1, 1)) * metric * q
     for s, y, rho, alpha in zip(s_list, y_list, rhos, reversed(alphas)):
         beta = rho * per_frame_dot(y, r)
         r = r + ops.reshape(alpha - beta, (-1, 1, 1, 1)) * s
     return -r, per_frame_dot(grad, -r)
 
 
-def _pair(trial, x, grad, old_grad):
-    """s, y and their per-frame products s.y, y.y in one compiled call."""
+def _pair(trial, x, grad, old_grad, metric):
+    """s, y and their per-frame products s.y and y.My (M the metric) in one compiled call."""
     s, y = trial - x, grad - old_grad
-    return s, y, per_frame_dot(s, y), per_frame_dot(y, y)
+    return s, y, per_frame_dot(s, y), per_frame_dot(y, metric * y)
 
 
 def _largest(grad):
     return ops.max(ops.abs(grad), axis=(1, 2, 3))
+
+
+def _square_gradient(grad):
+    """grad^2, 0 where the gradient is not finite (a failed frame must not poison the metric)."""
+    return ops.where(ops.isfinite(grad), ops.square(grad), ops.zeros_like(grad))
+
+
+def _update_metric(mean_square, grad):
+    """The averaged squared gradient after one more step, and the metric it gives."""
+    mean_square = METRIC_AVERAGING * mean_square + (1 - METRIC_AVERAGING) * _square_gradient(grad)
+    rms = ops.sqrt(mean_square)
+    floor = METRIC_FLOOR * ops.mean(rms, axis=(1, 2, 3), keepdims=True) + 1e-30
+    metric = 1.0 / (rms + floor)
+    return mean_square, metric / ops.mean(metric, axis=(1, 2, 3), keepdims=True)
 
 
 _compiled: dict = {}
@@ -67,7 +90,8 @@ def _fn(name):
     stays free of a backend's compile machinery)."""
     if name not in _compiled:
         from .gradients import compile_function
-        _compiled[name] = compile_function({"two_loop": _two_loop, "pair": _pair, "largest": _largest}[name])
+        _compiled[name] = compile_function({"two_loop": _two_loop, "pair": _pair, "largest": _largest,
+                                            "update_metric": _update_metric}[name])
     return _compiled[name]
 
 
@@ -165,7 +189,8 @@ class BatchedLBFGS:
     at the next evaluation. So one frame's backtracking never makes the whole batch
     evaluate again: each `step` costs exactly one evaluation of the batch. A pair
     that breaks the curvature condition (s.y <= 0) is dropped for that frame only,
-    by giving it rho = 0.
+    by giving it rho = 0. The initial inverse Hessian is `gamma * diag(metric)`, the
+    metric an Adam-like per-pixel 1 / RMS gradient (see METRIC_AVERAGING).
     """
 
     def __init__(self, evaluate, x0, *, history: int):
@@ -185,6 +210,7 @@ class BatchedLBFGS:
         self.direction = ops.zeros_like(x0)
         self.slope = np.zeros(batch, dtype=np.float64)
         self.moved = np.zeros(batch, dtype=bool)
+        self.mean_square, self.metric = _fn("update_metric")(_square_gradient(self.grad), self.grad)
 
     def step(self, active: np.ndarray) -> Evaluation:
         """One trial for every active frame; returns every frame's current losses
@@ -196,7 +222,7 @@ class BatchedLBFGS:
         if not_descent.any():  # a stale history: restart those frames along -grad
             fresh = self._fresh_scale()
             self._reset(not_descent)
-            direction = _select(not_descent, -self.grad * broadcast(fresh), direction)
+            direction = _select(not_descent, -self.metric * self.grad * broadcast(fresh), direction)
             slope = ops.convert_to_numpy(per_frame_dot(self.grad, direction)).astype(np.float64)
         direction = _select(searching, self.direction, direction)
         slope = np.where(searching, self.slope, slope)
@@ -208,8 +234,9 @@ class BatchedLBFGS:
         rejected = active & ~accepted
         # Rejected frames stay: their pair is (0, 0), and a NaN trial never reaches the history.
         x, grad = _select(accepted, trial, self.x), _select(accepted, grad, self.grad)
-        self._remember(*_fn("pair")(x, self.x, grad, self.grad), moved=accepted)
+        self._remember(*_fn("pair")(x, self.x, grad, self.grad, self.metric), moved=accepted)
         self.x, self.grad = x, grad
+        self.mean_square, self.metric = _fn("update_metric")(self.mean_square, self.grad)
         self.values = Evaluation(*(np.where(accepted, new, old) for old, new in
                                    zip(vars(self.values).values(), vars(values).values())))
         self.retried &= ~accepted
@@ -244,10 +271,13 @@ class BatchedLBFGS:
             a[rows] for a in (self.gamma, self.failed, self.stalled, self.retried))
         self.step_length, self.rejections, self.slope, self.moved = (
             a[rows] for a in (self.step_length, self.rejections, self.slope, self.moved))
-        self.direction = _take(self.direction, rows)
+        self.direction, self.mean_square, self.metric = (
+            _take(t, rows) for t in (self.direction, self.mean_square, self.metric))
 
     def _fresh_scale(self) -> np.ndarray:
-        largest = np.asarray(ops.convert_to_numpy(_fn("largest")(self.grad)), dtype=np.float32)
+        """The scale that makes a fresh step (along -metric * grad) move the most-changed
+        pixel by INITIAL_STEP."""
+        largest = np.asarray(ops.convert_to_numpy(_fn("largest")(self.metric * self.grad)), dtype=np.float32)
         return INITIAL_STEP / np.maximum(largest, 1e-12)
 
     def _direction(self):
@@ -262,7 +292,7 @@ class BatchedLBFGS:
         direction, slope = _fn("two_loop")(
             self.grad, tuple(s for s, _, _ in pairs), tuple(y for _, y, _ in pairs),
             tuple(ops.convert_to_tensor(rho, dtype="float32") for _, _, rho in pairs),
-            ops.convert_to_tensor(scale))
+            ops.convert_to_tensor(scale), self.metric)
         return direction, np.asarray(ops.convert_to_numpy(slope), dtype=np.float64)
 
     def _remember(self, s, y, sy, yy, moved: np.ndarray) -> None:

@@ -133,7 +133,7 @@ def frame_costs(height: int, width: int, config: Config) -> tuple[float, int]:
     forward = sum(2 * 9 * h * w * c_in * c_out for h, w, c_in, c_out in shapes)
     activations = sum(h * w * c_out for h, w, _, c_out in shapes)
     pixels = height * width * 3
-    optimizer_copies = 2 * config.optimizer.history + 6 if config.optimizer.name == "lbfgs" else 6
+    optimizer_copies = 2 * config.optimizer.history + 9 if config.optimizer.name == "lbfgs" else 6
     # The input gradient costs about one more forward pass (no weight gradients).
     return 2.0 * forward, activations * _BYTES_PER_ACTIVATION + pixels * 4 * optimizer_copies
 

@@ -57,29 +57,37 @@ def test_lbfgs_frozen_frames_do_not_move():
 
 def test_lbfgs_costs_one_evaluation_per_step_and_a_rejected_trial_stays_put():
     """A frame whose trial fails the Armijo test keeps its state and retries a shorter
-    step at the next evaluation; the other frames move on in the same evaluation."""
-    evaluations = [0]
-    base = quadratic([1.0, 1.0])
+    step at the next evaluation, while the other frames go on exactly as they would
+    have: one batched evaluation per step, whatever any frame's line search does."""
 
-    def evaluate(x):
-        evaluations[0] += 1
-        return base(x)
+    def run(tamper: bool):
+        evaluations = [0]
+        base = quadratic([1.0, 3.0])
 
-    x0 = ops.convert_to_tensor(np.full((2, 6, 5, 3), 0.5, np.float32))
-    optimizer = make_optimizer("lbfgs", evaluate, x0, OptimizerSection())
-    active = np.ones(2, dtype=bool)
-    optimizer.step(active)  # now each frame's next direction is its exact Newton step
-    # Frame 1 is sent ten times too far along its direction: its trial must be rejected.
-    optimizer.step_length[1] = 10.0
-    before = np.asarray(ops.convert_to_numpy(optimizer.x))
-    values_before = optimizer.values.total.copy()
-    evaluations[0] = 0
-    optimizer.step(active)
-    after = np.asarray(ops.convert_to_numpy(optimizer.x))
-    assert evaluations[0] == 1
-    assert list(optimizer.moved) == [True, False]
-    assert np.array_equal(after[1], before[1]) and optimizer.values.total[1] == values_before[1]
-    assert not np.array_equal(after[0], before[0])
-    assert 1.0 <= optimizer.step_length[1] <= 5.0  # shortened, within SHRINK_RANGE of the rejected 10
-    optimizer.step(active)
-    assert evaluations[0] == 2 and optimizer.moved[1]  # the shorter step is accepted
+        def evaluate(x):
+            evaluations[0] += 1
+            return base(x)
+
+        x0 = ops.convert_to_tensor(np.full((2, 6, 5, 3), 0.5, np.float32))
+        optimizer = make_optimizer("lbfgs", evaluate, x0, OptimizerSection())
+        active = np.ones(2, dtype=bool)
+        optimizer.step(active)
+        if tamper:  # frame 1 is sent a thousand times too far: its trial must be rejected
+            optimizer.step_length[1] = 1000.0
+        before = np.asarray(ops.convert_to_numpy(optimizer.x))[1]
+        evaluations[0] = 0
+        trajectory = []
+        for _ in range(8):
+            optimizer.step(active)
+            trajectory.append(np.asarray(ops.convert_to_numpy(optimizer.x))[0])
+            if tamper and evaluations[0] == 1:
+                assert not optimizer.moved[1]
+                assert np.array_equal(np.asarray(ops.convert_to_numpy(optimizer.x))[1], before)
+                assert 100.0 <= optimizer.step_length[1] <= 500.0  # within SHRINK_RANGE of 1000
+        assert evaluations[0] == 8
+        return trajectory, optimizer
+
+    clean, _ = run(tamper=False)
+    tampered, optimizer = run(tamper=True)
+    assert all(np.array_equal(a, b) for a, b in zip(clean, tampered))
+    assert optimizer.rejections[1] == 0 and not optimizer.stalled.any()  # frame 1 found a step again
