@@ -132,9 +132,15 @@ class SweepEngine:
         failed = np.zeros(len(chunk), dtype=bool)
         iterations_done = np.zeros(len(chunk), dtype=int)
         offset = 0
+        previous_photo = photo01
         for iterations, _, stage_photo, targets in stages:
             size = tuple(int(d) for d in ops.shape(stage_photo)[1:3])
-            x = ops.image.resize(x, size, interpolation="bilinear") if tuple(ops.shape(x)[1:3]) != size else x
+            if tuple(ops.shape(x)[1:3]) != size:
+                # Only the change from the photo is resized: the photo's own detail comes
+                # from the photo at the new size, not from an upsampled (blurred) frame.
+                change = ops.image.resize(x - previous_photo, size, interpolation="bilinear")
+                x = stage_photo + change
+            previous_photo = stage_photo
             x = self._run_stage(job, x, targets, indices, weights, iterations, offset, failed,
                                 iterations_done, full_size, callbacks)
             offset += iterations
