@@ -29,10 +29,9 @@ SHRINK_RANGE = (0.1, 0.5)
 INITIAL_STEP = 0.05
 # L-BFGS's initial inverse Hessian is diagonal, 1 / (RMS gradient of each pixel), as
 # in Adam: the RMS is averaged over steps with this rate, floored at this share of
-# the frame's mean RMS, and the metric is scaled to a mean of 1 per frame. Measured on
-# the benchmark sweep (README, Performance): 2% of the reference in 145, 118, 91 and
-# 99 iterations at content weights 100, 10, 1 and 0.1, against 299, ~200, ~150 and 127
-# with the scalar initial Hessian of textbook L-BFGS.
+# the frame's mean RMS, and the metric is scaled to a mean of 1 per frame. On the
+# benchmark sweep it halves the iterations the high content weights need (README,
+# Performance); rates 0.7 to 0.9 and floors 0.01 to 0.1 do equally well.
 METRIC_AVERAGING = 0.8
 METRIC_FLOOR = 0.01
 
@@ -41,10 +40,18 @@ def per_frame_dot(a, b):
     return ops.sum(a * b, axis=(1, 2, 3))
 
 
-def _two_loop(grad, s_list, y_list, rhos, scale, metric):
+def _inside(x, direction):
+    """`direction` without the components that push a pixel already at 0 or 1 out of
+    the [0, 1] box (they would be clipped away and only distort the line search)."""
+    outward = ops.logical_or(ops.logical_and(x <= 0.0, direction < 0.0),
+                             ops.logical_and(x >= 1.0, direction > 0.0))
+    return ops.where(outward, ops.zeros_like(direction), direction)
+
+
+def _two_loop(grad, s_list, y_list, rhos, scale, metric, x):
     """The L-BFGS two-loop recursion for every frame at once, with the initial inverse
-    Hessian `scale * diag(metric)`, and the slope g.d. One compiled call: no per-pair
-    host round trips."""
+    Hessian `scale * diag(metric)`; returns the direction (kept inside the box at `x`)
+    and the slope g.d. One compiled call: no per-pair host round trips."""
     q = grad
     alphas = []
     for s, y, rho in zip(reversed(s_list), reversed(y_list), reversed(rhos)):
@@ -55,7 +62,15 @@ def _two_loop(grad, s_list, y_list, rhos, scale, metric):
     for s, y, rho, alpha in zip(s_list, y_list, rhos, reversed(alphas)):
         beta = rho * per_frame_dot(y, r)
         r = r + ops.reshape(alpha - beta, (-1, 1, 1, 1)) * s
-    return -r, per_frame_dot(grad, -r)
+    direction = _inside(x, -r)
+    return direction, per_frame_dot(grad, direction)
+
+
+def _box_trial(x, direction, step_length, grad):
+    """The trial point x + t d projected onto [0, 1], and g.(trial - x): the slope of
+    the step actually taken, for the sufficient-decrease test."""
+    trial = ops.clip(x + ops.reshape(step_length, (-1, 1, 1, 1)) * direction, 0.0, 1.0)
+    return trial, per_frame_dot(grad, trial - x)
 
 
 def _pair(trial, x, grad, old_grad, metric):
@@ -91,7 +106,8 @@ def _fn(name):
     if name not in _compiled:
         from .gradients import compile_function
         _compiled[name] = compile_function({"two_loop": _two_loop, "pair": _pair, "largest": _largest,
-                                            "update_metric": _update_metric}[name])
+                                            "update_metric": _update_metric, "box_trial": _box_trial,
+                                            "inside": _inside}[name])
     return _compiled[name]
 
 
@@ -181,7 +197,14 @@ class BatchedAdam:
 
 
 class BatchedLBFGS:
-    """L-BFGS with a separate (s, y) history and a backtracking line search per frame.
+    """L-BFGS in the [0, 1] pixel box, with a separate (s, y) history and a
+    backtracking line search per frame.
+
+    Frames stay inside [0, 1], as stored frames must: a trial is projected onto the
+    box, a direction does not push a pixel that is already at a bound further out,
+    and the sufficient-decrease test uses the step actually taken. Unconstrained,
+    the optimum has pixels outside [0, 1], and clipping it for storage cost up to 14%
+    of the loss at content weight 100.
 
     Every batched evaluation is one line-search trial for every frame: a frame whose
     trial passes the Armijo test moves there and takes a new direction; a frame whose
@@ -222,15 +245,17 @@ class BatchedLBFGS:
         if not_descent.any():  # a stale history: restart those frames along -grad
             fresh = self._fresh_scale()
             self._reset(not_descent)
-            direction = _select(not_descent, -self.metric * self.grad * broadcast(fresh), direction)
+            fresh_direction = _fn("inside")(self.x, -self.metric * self.grad * broadcast(fresh))
+            direction = _select(not_descent, fresh_direction, direction)
             slope = ops.convert_to_numpy(per_frame_dot(self.grad, direction)).astype(np.float64)
         direction = _select(searching, self.direction, direction)
         slope = np.where(searching, self.slope, slope)
         t = np.where(active, self.step_length, 0.0).astype(np.float32)
-        trial = self.x + broadcast(t) * direction
+        trial, taken_slope = _fn("box_trial")(self.x, direction, ops.convert_to_tensor(t), self.grad)
+        taken_slope = np.asarray(ops.convert_to_numpy(taken_slope), dtype=np.float64)
         values, grad = _evaluate(self.evaluate, trial)
         finite = np.isfinite(values.total)
-        accepted = active & finite & (values.total <= self.values.total + ARMIJO_C1 * t * slope)
+        accepted = active & finite & (values.total <= self.values.total + ARMIJO_C1 * taken_slope)
         rejected = active & ~accepted
         # Rejected frames stay: their pair is (0, 0), and a NaN trial never reaches the history.
         x, grad = _select(accepted, trial, self.x), _select(accepted, grad, self.grad)
@@ -241,7 +266,9 @@ class BatchedLBFGS:
                                    zip(vars(self.values).values(), vars(values).values())))
         self.retried &= ~accepted
         self.rejections = np.where(rejected, self.rejections + 1, 0)
-        self.step_length = np.where(rejected, self._shorter(t, slope, values.total), 1.0).astype(np.float32)
+        with np.errstate(all="ignore"):
+            slope_along = np.where(t > 0, taken_slope / np.maximum(t, 1e-30), slope)
+        self.step_length = np.where(rejected, self._shorter(t, slope_along, values.total), 1.0).astype(np.float32)
         self.direction, self.slope = direction, slope
         self.moved = accepted
         broken = rejected & ~finite
@@ -292,7 +319,7 @@ class BatchedLBFGS:
         direction, slope = _fn("two_loop")(
             self.grad, tuple(s for s, _, _ in pairs), tuple(y for _, y, _ in pairs),
             tuple(ops.convert_to_tensor(rho, dtype="float32") for _, _, rho in pairs),
-            ops.convert_to_tensor(scale), self.metric)
+            ops.convert_to_tensor(scale), self.metric, self.x)
         return direction, np.asarray(ops.convert_to_numpy(slope), dtype=np.float64)
 
     def _remember(self, s, y, sy, yy, moved: np.ndarray) -> None:

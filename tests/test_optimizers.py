@@ -91,3 +91,24 @@ def test_lbfgs_costs_one_evaluation_per_step_and_a_rejected_trial_stays_put():
     tampered, optimizer = run(tamper=True)
     assert all(np.array_equal(a, b) for a, b in zip(clean, tampered))
     assert optimizer.rejections[1] == 0 and not optimizer.stalled.any()  # frame 1 found a step again
+
+
+def test_lbfgs_stays_in_the_pixel_box_and_finds_the_constrained_optimum():
+    """A frame whose unconstrained optimum lies outside [0, 1] (as at high content
+    weights, where the photo's extremes pull beyond the range) ends at the clipped
+    optimum and never leaves the box on the way: what is optimised is what is stored."""
+    target = np.where(TARGET > 0.5, 1.4, -0.3).astype(np.float32)  # every pixel's optimum is out of range
+    goal = ops.convert_to_tensor(target)
+
+    def evaluate(x):
+        total = ops.sum(ops.square(x - goal), axis=(1, 2, 3))
+        zero = ops.zeros_like(total)
+        return total, total, zero, zero, 2 * (x - goal)
+
+    x0 = ops.convert_to_tensor(np.full((2, 6, 5, 3), 0.5, np.float32))
+    optimizer = make_optimizer("lbfgs", evaluate, x0, OptimizerSection())
+    for _ in range(25):
+        optimizer.step(np.ones(2, dtype=bool))
+        x = np.asarray(ops.convert_to_numpy(optimizer.x))
+        assert 0.0 <= x.min() and x.max() <= 1.0
+    np.testing.assert_allclose(x[0], np.clip(target, 0, 1)[0], atol=1e-3)
