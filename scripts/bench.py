@@ -1,6 +1,6 @@
 """Benchmark of the optimisation: step efficiency, time to quality, scaling, memory.
 
-    .venv/bin/python scripts/bench.py            # about 8 minutes on a 2-core CPU
+    .venv/bin/python scripts/bench.py            # about 7 minutes on a 2-core CPU
 
 The last line printed is one JSON object. Times are wall-clock minima over
 repeats (robust to other processes on a shared machine); CPU-time ratios are
