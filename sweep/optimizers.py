@@ -231,7 +231,6 @@ class BatchedLBFGS:
         self.step_length = np.ones(batch, dtype=np.float32)
         self.rejections = np.zeros(batch, dtype=int)
         self.direction = ops.zeros_like(x0)
-        self.slope = np.zeros(batch, dtype=np.float64)
         self.moved = np.zeros(batch, dtype=bool)
         self.mean_square, self.metric = _fn("update_metric")(_square_gradient(self.grad), self.grad)
 
@@ -247,9 +246,7 @@ class BatchedLBFGS:
             self._reset(not_descent)
             fresh_direction = _fn("inside")(self.x, -self.metric * self.grad * broadcast(fresh))
             direction = _select(not_descent, fresh_direction, direction)
-            slope = ops.convert_to_numpy(per_frame_dot(self.grad, direction)).astype(np.float64)
         direction = _select(searching, self.direction, direction)
-        slope = np.where(searching, self.slope, slope)
         t = np.where(active, self.step_length, 0.0).astype(np.float32)
         trial, taken_slope = _fn("box_trial")(self.x, direction, ops.convert_to_tensor(t), self.grad)
         taken_slope = np.asarray(ops.convert_to_numpy(taken_slope), dtype=np.float64)
@@ -266,10 +263,8 @@ class BatchedLBFGS:
                                    zip(vars(self.values).values(), vars(values).values())))
         self.retried &= ~accepted
         self.rejections = np.where(rejected, self.rejections + 1, 0)
-        with np.errstate(all="ignore"):
-            slope_along = np.where(t > 0, taken_slope / np.maximum(t, 1e-30), slope)
-        self.step_length = np.where(rejected, self._shorter(t, slope_along, values.total), 1.0).astype(np.float32)
-        self.direction, self.slope = direction, slope
+        self.step_length = np.where(rejected, self._shorter(t, taken_slope, values.total), 1.0).astype(np.float32)
+        self.direction = direction
         self.moved = accepted
         broken = rejected & ~finite
         # A NaN/Inf trial: retry once from the last good state (where the frame still
@@ -278,12 +273,14 @@ class BatchedLBFGS:
         self._give_up((broken & ~self.failed) | (rejected & finite & (self.rejections > MAX_BACKTRACKS)))
         return self.values
 
-    def _shorter(self, t, slope, trial_total) -> np.ndarray:
-        """The step to try after a rejected trial of length `t`."""
+    def _shorter(self, t, taken_slope, trial_total) -> np.ndarray:
+        """The step to try after a rejected trial of length `t` whose (projected)
+        step had the slope `taken_slope`."""
         low, high = SHRINK_RANGE
         with np.errstate(all="ignore"):
-            curvature = (trial_total - self.values.total - slope * t) / np.maximum(t, 1e-30) ** 2
-            minimum = -slope / (2 * curvature)
+            t_safe = np.maximum(t, 1e-30)
+            curvature = (trial_total - self.values.total - taken_slope) / t_safe ** 2
+            minimum = -taken_slope / t_safe / (2 * curvature)
         minimum = np.where(np.isfinite(minimum) & (curvature > 0), minimum, low * t)
         return np.clip(minimum, low * t, high * t)
 
@@ -296,8 +293,8 @@ class BatchedLBFGS:
         self.pairs = [(_take(s, rows), _take(y, rows), rho[rows]) for s, y, rho in self.pairs]
         self.gamma, self.failed, self.stalled, self.retried = (
             a[rows] for a in (self.gamma, self.failed, self.stalled, self.retried))
-        self.step_length, self.rejections, self.slope, self.moved = (
-            a[rows] for a in (self.step_length, self.rejections, self.slope, self.moved))
+        self.step_length, self.rejections, self.moved = (
+            a[rows] for a in (self.step_length, self.rejections, self.moved))
         self.direction, self.mean_square, self.metric = (
             _take(t, rows) for t in (self.direction, self.mean_square, self.metric))
 
