@@ -92,6 +92,12 @@ class ModelSection:
     content_layers: list[str] = field(default_factory=lambda: ["block4_conv2"])
     style_layers: list[str] = field(default_factory=lambda: [
         "block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"])
+    # The network's arithmetic. bfloat16 runs VGG16 in bfloat16 (the losses, the pixel
+    # gradient and the optimiser stay float32): 2-4x faster where the hardware has
+    # bfloat16 matrix units (CPUs with AMX, GPUs from Ampere on), but long runs stop
+    # short of the float32 optimum at high content weights (README, Performance).
+    # auto: bfloat16 where it is faster, else float32.
+    precision: Literal["float32", "bfloat16", "auto"] = "float32"
 
 
 @dataclass

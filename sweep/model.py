@@ -41,6 +41,7 @@ class FeatureExtractor:
     model: keras.Model
     content_layers: tuple[str, ...]
     style_layers: tuple[str, ...]
+    precision: str = "float32"
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -55,15 +56,36 @@ def build_extractor(model_cfg: ModelSection, load_weights=None) -> FeatureExtrac
     """Build the cut VGG16; `load_weights(model)` fills in verified weights.
 
     Without `load_weights` the network keeps Keras' random initialisation, which
-    only unit tests use.
+    only unit tests use. In bfloat16 (`precision: bfloat16`, or `auto` where that is
+    faster) every layer computes in bfloat16 (weights kept in float32) and the outputs
+    are cast back, so the losses and the gradient reaching the pixels are float32
+    whatever the precision.
     """
+    from .device import resolve_precision
+
     base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(None, None, 3))
     names = tuple(model_cfg.content_layers) + tuple(model_cfg.style_layers)
     unique = tuple(dict.fromkeys(names))
     outputs = {name: base.get_layer(name).output for name in unique}
     model = keras.Model(base.input, [outputs[name] for name in names], name="vgg16_features")
+    precision = resolve_precision(model_cfg.precision)
+    if precision == "bfloat16":
+        model = _in_bfloat16(model)
     model.trainable = False
     if load_weights is not None:
         load_weights(model)
     return FeatureExtractor(model=model, content_layers=tuple(model_cfg.content_layers),
-                            style_layers=tuple(model_cfg.style_layers))
+                            style_layers=tuple(model_cfg.style_layers), precision=precision)
+
+
+def _in_bfloat16(model: keras.Model) -> keras.Model:
+    """`model` rebuilt with Keras' mixed_bfloat16 policy on every layer (layer names
+    kept, so the weights load by name), its outputs cast back to float32. The policy
+    is set per layer, never globally: other models in the process stay float32."""
+    def mixed(layer):
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "mixed_bfloat16"})
+
+    clone = keras.models.clone_model(model, clone_function=mixed)
+    outputs = [keras.layers.Activation("linear", dtype="float32", name=f"output{k}_float32")(output)
+               for k, output in enumerate(clone.outputs)]
+    return keras.Model(clone.input, outputs, name=model.name)

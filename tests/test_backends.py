@@ -24,12 +24,13 @@ movie: {fps: 4, hold: 0.5, formats: [mp4]}
 """
 
 
-@pytest.mark.parametrize("backend, module", [("jax", "jax"), ("torch", "torch")])
-def test_sweep_runs_under_backend(tmp_path, backend, module, real_weights):
-    if importlib.util.find_spec(module) is None:
-        pytest.skip(f"{module} is not installed (scripts/test.sh installs torch; `pip install jax` for jax)")
+@pytest.mark.parametrize("backend, precision", [("jax", "float32"), ("torch", "float32"),
+                                                ("jax", "bfloat16"), ("torch", "bfloat16")])
+def test_sweep_runs_under_backend(tmp_path, backend, precision, real_weights):
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed (scripts/test.sh installs torch; `pip install jax` for jax)")
     config = tmp_path / "tiny.yaml"
-    config.write_text(CONFIG)
+    config.write_text(CONFIG + f"model: {{precision: {precision}}}\n")
     result = run_cli("run", config, "--out", tmp_path / "out", env={"KERAS_BACKEND": backend})
     assert result.returncode == 0, result.stderr[-2000:]
     job = tmp_path / "out" / "rings"

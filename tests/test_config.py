@@ -55,6 +55,7 @@ def test_resolved_config_round_trips(tmp_path):
     ("styles: {a: b.jpg}\n", "missing required config key 'content'"),
     ("content: a.jpg\nstyles: {}\n", "'styles' is empty"),
     (MINIMAL + "optimizer: {name: sgd}\n", "must be one of lbfgs, adam; got 'sgd'"),
+    (MINIMAL + "model: {precision: half}\n", "must be one of float32, bfloat16, auto; got 'half'"),
     (MINIMAL + "sweep: {content_weight: {start: 0}}\n", "log spacing needs start and stop > 0"),
     (MINIMAL + "sweep: {content_weight: {steps: 0}}\n", "steps' must be at least 1"),
     (MINIMAL + "optimizer: {iterations: 0}\n", "iterations' must be at least 1"),
