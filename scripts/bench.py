@@ -65,11 +65,13 @@ def sync(value):
 
 
 class Bench:
-    def __init__(self):
+    def __init__(self, precision="float32"):
         resolved = weights_module.resolve_weights("imagenet")
-        self.extractor = build_extractor(ModelSection(), lambda m: weights_module.load_into(m, resolved))
+        model = ModelSection(precision=precision)
+        self.extractor = build_extractor(model, lambda m: weights_module.load_into(m, resolved))
         self.objective = make_objective(self.extractor)
-        self.config = Config(content="sample:grace_hopper", styles={"brushstrokes": "sample:brushstrokes"})
+        self.config = Config(content="sample:grace_hopper", styles={"brushstrokes": "sample:brushstrokes"},
+                             model=model)
         self.engine = SweepEngine(self.config, self.extractor)
         self.photo_raw = load_image("sample:grace_hopper")
         self.painting_raw = load_image("sample:brushstrokes")
@@ -110,7 +112,8 @@ class Bench:
         counted.calls = 0
         step_wall, step_cpu = timed(lambda: (optimizer.step(active), sync(optimizer.x[0, 0, 0]))[0], repeats)
         extra.update(evaluations_per_step=round(counted.calls / (repeats + 1), 3))
-        return dict(batch=batch, side=side, frame_shape=list(photo.shape), forward_s=round(fwd_wall, 4),
+        return dict(precision=self.extractor.precision, batch=batch, side=side, frame_shape=list(photo.shape),
+                    forward_s=round(fwd_wall, 4),
                     step_s=round(step_wall, 4), efficiency=round(2 * fwd_wall / step_wall, 3),
                     efficiency_cpu_time=round(2 * fwd_cpu / step_cpu, 3), **extra)
 
@@ -175,8 +178,10 @@ class Bench:
         elapsed = time.perf_counter() - started
         gap = float(np.max(best / reference - 1))
         return dict(reached=Watch.reached_at is not None, seconds=round(Watch.reached_at or elapsed, 2),
-                    iterations=Watch.steps, worst_gap=round(gap, 4), extrapolated=False,
-                    settings=dataclasses.asdict(config.optimizer), init=config.init)
+                    iterations=Watch.steps, worst_gap=round(gap, 4),
+                    gaps=[round(float(g), 4) for g in best / reference - 1], extrapolated=False,
+                    settings=dataclasses.asdict(config.optimizer), init=config.init,
+                    precision=self.extractor.precision)
 
     def one_frame_recipe(self, weights, reference, name, cap, budget, full_frames=()):
         """Run a recipe frame by frame; stop a frame when it is within GAP of the reference.
@@ -246,6 +251,17 @@ class _CountingObjective:
     def __call__(self, x):
         self.calls += 1
         return self.evaluate(x)
+
+
+def straight_line_fit(rows):
+    """Least-squares step_s = fixed_s + per_megapixel_s * (frames x pixels / 1e6): the
+    fixed cost per step, and the largest deviation of a measured step from the line."""
+    units = np.array([r["batch"] * r["frame_shape"][0] * r["frame_shape"][1] / 1e6 for r in rows])
+    times = np.array([r["step_s"] for r in rows])
+    slope, intercept = np.polyfit(units, times, 1)
+    residual = np.max(np.abs(times / (intercept + slope * units) - 1))
+    return dict(fixed_s=round(float(intercept), 4), per_megapixel_s=round(float(slope), 4),
+                max_deviation=round(float(residual), 3))
 
 
 def _network_forward_backward(model):
@@ -383,8 +399,12 @@ def main():
     out = {"backend": keras.backend.backend(), "cpu_count": os.cpu_count(),
            "load_average_at_start": os.getloadavg()}
     log("step efficiency ...")
+    half = Bench("bfloat16")
     out["step_efficiency"] = [bench.step_time(8, 128, breakdown=True), bench.step_time(2, 256, breakdown=True)]
-    log(json.dumps(out["step_efficiency"]))
+    # bfloat16 against a bfloat16 forward: faster steps, but the float32 losses and
+    # optimiser are a larger share of them.
+    out["step_efficiency_bfloat16"] = [half.step_time(8, 128, breakdown=True)]
+    log(json.dumps(out["step_efficiency"] + out["step_efficiency_bfloat16"]))
     log("scaling ...")
     frames = [bench.step_time(b, 128, repeats=3) for b in (1, 2, 4, 8)]
     sides = [bench.step_time(4, s, repeats=3) for s in (64, 128, 192)]
@@ -397,6 +417,7 @@ def main():
         "frames_128px": [{"frames": r["batch"], "step_s": r["step_s"]} for r in frames],
         "sides_4_frames": [{"side": r["side"], "frame_shape": r["frame_shape"], "step_s": r["step_s"]} for r in sides],
         "time_per_frame_pixel_relative_to_largest": {"frames": per_unit(frames), "sides": per_unit(sides)},
+        "straight_line_fit": {"frames": straight_line_fit(frames), "sides": straight_line_fit(sides)},
     }
     log(json.dumps(out["scaling"]))
     weights = sweep_values(ContentWeightSweep(start=100, stop=0.1, steps=8))
@@ -413,6 +434,9 @@ def main():
     log("sweep default ...")
     ttq["sweep_default"] = bench.sweep_default(weights, reference)
     log(json.dumps(ttq["sweep_default"]))
+    log("sweep, precision bfloat16 ...")
+    ttq["sweep_bfloat16"] = half.sweep_default(weights, reference)
+    log(json.dumps(ttq["sweep_bfloat16"]))
     log("tf tutorial ...")
     ttq["tf_tutorial"] = bench.one_frame_recipe(weights, reference, "tf_tutorial", TF_TUTORIAL_CAP, 1000,
                                                  TF_TUTORIAL_FULL)
