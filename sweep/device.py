@@ -18,7 +18,7 @@ keras = import_keras()
 # the core count.
 CPU_FLOPS_PER_CORE = 90e9
 # An optimisation step in bfloat16 on an AMX CPU, as a multiple of the float32 rate:
-# measured 2.9x at 8 frames of 128 px (the losses and the optimiser stay float32).
+# measured 2.5-2.9x at 8 frames of 128 px (the losses and the optimiser stay float32).
 CPU_BFLOAT16_SPEEDUP = 2.5
 # A conservative figure for a data-centre GPU in fp32/TF32 convolutions, also used
 # for bfloat16 until that is measured.

@@ -204,7 +204,8 @@ def _size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
     chunk = int(max(1, min(chunk, frames_per_job)))
     from . import device  # imports Keras: only once the inputs have been read and checked
     total_steps = sum(len(job.weights) for job in jobs) * config.optimizer.iterations
-    estimate = Estimate(flops_per_frame_step=flops, seconds=total_steps * flops / device.flops_per_second(config.model.precision),
+    seconds = total_steps * flops / device.flops_per_second(config.model.precision)
+    estimate = Estimate(flops_per_frame_step=flops, seconds=seconds,
                         bytes_per_frame=per_frame, peak_bytes=chunk * per_frame + _WEIGHTS_BYTES,
                         device=device.describe(config.model.precision))
     return chunk, estimate

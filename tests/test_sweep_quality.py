@@ -94,8 +94,8 @@ def test_bfloat16_sweep_matches_float32(tmp_path, records):
     def objective(record):
         return record["content_weight"] * record["content_loss"] + record["style_loss"] + 0.1 * record["tv_loss"]
 
-    for single, full in zip(half, records):
-        assert objective(single) == pytest.approx(objective(full), rel=0.05), (single, full)
+    for in_bfloat16, in_float32 in zip(half, records):
+        assert objective(in_bfloat16) == pytest.approx(objective(in_float32), rel=0.05), (in_bfloat16, in_float32)
     photo = resize_max_side(load_image("sample:grace_hopper"), 64)
     assert psnr(iio.imread(result.out_dir / "brushstrokes" / half[0]["file"]), photo) >= 20
     content = [r["content_loss"] for r in half]
