@@ -27,10 +27,15 @@ EPSILON = 1e-8
 
 def gram(features):
     """(B, h, w, C) activations -> (B, C, C) Gram matrices divided by h*w."""
+    flat, positions = _flatten(features)
+    return _gram_of_flat(flat) / positions
+
+
+def _flatten(features):
+    """(B, h, w, C) -> the (B, h*w, C) activations and h*w, as a float."""
     shape = ops.shape(features)
     flat = ops.reshape(features, (shape[0], -1, shape[3]))
-    positions = ops.cast(ops.shape(flat)[1], features.dtype)
-    return _gram_of_flat(flat) / positions
+    return flat, ops.cast(ops.shape(flat)[1], features.dtype)
 
 
 def _gram_of_flat(flat):
@@ -69,16 +74,14 @@ def style_loss(features, gram_target, gram_norm):
     """
     @ops.custom_gradient
     def loss(features):
-        shape = ops.shape(features)
-        flat = ops.reshape(features, (shape[0], -1, shape[3]))
-        positions = ops.cast(ops.shape(flat)[1], features.dtype)
+        flat, positions = _flatten(features)
         difference = _gram_of_flat(flat) / positions - gram_target
         value = ops.sum(ops.square(difference), axis=(1, 2)) / gram_norm
 
         def gradient(*args, upstream=None):
             factor = _upstream(args, upstream) * (4.0 / (positions * gram_norm))
             scaled = difference * ops.reshape(factor, (-1, 1, 1))
-            return ops.reshape(ops.einsum("bnc,bcd->bnd", flat, scaled), shape)
+            return ops.reshape(ops.einsum("bnc,bcd->bnd", flat, scaled), ops.shape(features))
 
         return value, gradient
 
