@@ -225,15 +225,15 @@ class SweepEngine:
             iterations_done[rows] += active
             for key in last:
                 last[key][rows] = getattr(values, key)
+            # Only moves count: a rejected line-search trial changes nothing and says
+            # nothing about convergence.
+            moved = optimizer.moved
             if opt.tolerance > 0:
-                # Only moves count: a rejected line-search trial changes nothing and says
-                # nothing about convergence.
-                moved = optimizer.moved
                 change = np.abs(previous[rows] - values.total) / np.maximum(np.abs(previous[rows]), 1e-12)
                 quiet = np.where(change < opt.tolerance, quiet_steps[rows] + 1, 0)
                 quiet_steps[rows] = np.where(moved, quiet, quiet_steps[rows])
                 converged[rows] |= moved & (quiet_steps[rows] >= opt.patience)
-            previous[rows] = np.where(optimizer.moved, values.total, previous[rows])
+            previous[rows] = np.where(moved, values.total, previous[rows])
             full_active = np.zeros(count, dtype=bool)
             full_active[rows] = active
             record = StepRecord(
