@@ -1,6 +1,6 @@
 """Benchmark of the optimisation: step efficiency, time to quality, scaling, memory.
 
-    .venv/bin/python scripts/bench.py            # about 7 minutes on a 2-core CPU
+    .venv/bin/python scripts/bench.py            # about 8 minutes on a 2-core CPU
 
 The last line printed is one JSON object. Times are wall-clock minima over
 repeats (robust to other processes on a shared machine); CPU-time ratios are
@@ -253,10 +253,15 @@ class _CountingObjective:
         return self.evaluate(x)
 
 
+def frame_pixels(row):
+    """Frames x pixels of a step_time row: what a step's time should be proportional to."""
+    return row["batch"] * row["frame_shape"][0] * row["frame_shape"][1]
+
+
 def straight_line_fit(rows):
     """Least-squares step_s = fixed_s + per_megapixel_s * (frames x pixels / 1e6): the
     fixed cost per step, and the largest deviation of a measured step from the line."""
-    units = np.array([r["batch"] * r["frame_shape"][0] * r["frame_shape"][1] / 1e6 for r in rows])
+    units = np.array([frame_pixels(r) / 1e6 for r in rows])
     times = np.array([r["step_s"] for r in rows])
     slope, intercept = np.polyfit(units, times, 1)
     residual = np.max(np.abs(times / (intercept + slope * units) - 1))
@@ -410,7 +415,7 @@ def main():
     sides = [bench.step_time(4, s, repeats=3) for s in (64, 128, 192)]
 
     def per_unit(rows):
-        units = [r["step_s"] / (r["batch"] * r["frame_shape"][0] * r["frame_shape"][1]) for r in rows]
+        units = [r["step_s"] / frame_pixels(r) for r in rows]
         ref = units[-1]
         return [round(u / ref, 3) for u in units]
     out["scaling"] = {
