@@ -123,8 +123,10 @@ def build_engine(config, weights):
     """The engine for `config`, with the verified weights `weights` loaded."""
     from . import weights as weights_module
     from .engine import SweepEngine
+    from .gradients import enable_compilation_cache
     from .model import build_extractor
 
+    enable_compilation_cache()
     extractor = build_extractor(config.model, lambda model: weights_module.load_into(model, weights))
     return SweepEngine(config, extractor)
 

@@ -153,9 +153,8 @@ def rerender(job_dir: Path, record: dict, size: int, *, iterations: int | None =
     from .quiet import import_keras
 
     import_keras()
-    from .engine import SweepEngine
+    from .executors import build_engine
     from .images import read_png, resize_to
-    from .model import build_extractor
     from .plan import make_plan
     from .progress import ProgressBar
 
@@ -174,8 +173,7 @@ def rerender(job_dir: Path, record: dict, size: int, *, iterations: int | None =
         h, w = job.frame_size
         log(f"re-rendering frame {int(record['index'])} of {job.relative_dir} (content weight "
             f"{float(record['content_weight']):.4g}) at {w}x{h}, up to {config.optimizer.iterations} iterations")
-    extractor = build_extractor(config.model, lambda model: weights_module.load_into(model, resolved))
-    engine = SweepEngine(config, extractor)
+    engine = build_engine(config, resolved)
     index, weight = int(record["index"]), float(record["content_weight"])
     bar = ProgressBar(1, config.optimizer.iterations, enabled=progress)
     try:

@@ -53,3 +53,37 @@ def test_hand_written_gradients_under_backend(backend):
                             env=dict(os.environ, KERAS_BACKEND=backend))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "1 passed" in result.stdout
+
+
+def _cached_programs(directory):
+    return {p.name for p in directory.glob("*-cache")} if directory.is_dir() else set()
+
+
+def test_jax_keeps_compiled_steps_on_disk(tmp_path, real_weights):
+    """Under JAX a second run of the same shapes compiles nothing: every XLA program
+    comes from `$KERAS_HOME/sweep/jax_cache`; a cache directory set for JAX wins."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed")
+    home = tmp_path / "keras"
+    home.mkdir()
+    (home / "models").symlink_to(real_weights.path.parent, target_is_directory=True)
+    config = tmp_path / "tiny.yaml"
+    config.write_text(CONFIG)
+    env = {"KERAS_BACKEND": "jax", "KERAS_HOME": str(home)}
+    cache = home / "sweep" / "jax_cache"
+
+    first = run_cli("run", config, "--out", tmp_path / "first", env=env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    programs = _cached_programs(cache)
+    assert any(name.startswith("jit_objective") for name in programs), sorted(programs)
+
+    second = run_cli("run", config, "--out", tmp_path / "second", env=env)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert _cached_programs(cache) == programs
+
+    own = tmp_path / "own_cache"
+    third = run_cli("run", config, "--out", tmp_path / "third",
+                    env={**env, "JAX_COMPILATION_CACHE_DIR": str(own), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"})
+    assert third.returncode == 0, third.stderr[-2000:]
+    assert any(name.startswith("jit_objective") for name in _cached_programs(own))
+    assert _cached_programs(cache) == programs
