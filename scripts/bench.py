@@ -414,15 +414,23 @@ def main():
     frames = [bench.step_time(b, 128, repeats=3) for b in (1, 2, 4, 8)]
     sides = [bench.step_time(4, s, repeats=3) for s in (64, 128, 192)]
 
-    def per_unit(rows):
-        units = [r["step_s"] / frame_pixels(r) for r in rows]
+    def per_unit(rows, key="step_s"):
+        units = [r[key] / frame_pixels(r) for r in rows]
         ref = units[-1]
         return [round(u / ref, 3) for u in units]
     out["scaling"] = {
-        "frames_128px": [{"frames": r["batch"], "step_s": r["step_s"]} for r in frames],
-        "sides_4_frames": [{"side": r["side"], "frame_shape": r["frame_shape"], "step_s": r["step_s"]} for r in sides],
+        "frames_128px": [{"frames": r["batch"], "step_s": r["step_s"], "forward_s": r["forward_s"]} for r in frames],
+        "sides_4_frames": [{"side": r["side"], "frame_shape": r["frame_shape"], "step_s": r["step_s"],
+                            "forward_s": r["forward_s"]} for r in sides],
         "time_per_frame_pixel_relative_to_largest": {"frames": per_unit(frames), "sides": per_unit(sides)},
         "straight_line_fit": {"frames": straight_line_fit(frames), "sides": straight_line_fit(sides)},
+        # Where the departure from proportionality comes from: the network's own forward
+        # pass per frame-pixel, and a step in forward passes (constant if sweep's own work
+        # scales like the network's).
+        "forward_per_frame_pixel_relative_to_largest": {"frames": per_unit(frames, "forward_s"),
+                                                        "sides": per_unit(sides, "forward_s")},
+        "step_over_forward": {"frames": [round(r["step_s"] / r["forward_s"], 2) for r in frames],
+                              "sides": [round(r["step_s"] / r["forward_s"], 2) for r in sides]},
     }
     log(json.dumps(out["scaling"]))
     weights = sweep_values(ContentWeightSweep(start=100, stop=0.1, steps=8))
