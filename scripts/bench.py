@@ -190,11 +190,9 @@ class Bench:
         """Run a recipe frame by frame; stop a frame when it is within GAP of the reference.
 
         The frames in `full_frames` may use the recipe's whole step `budget`; the others stop
-        after `cap` steps. A capped frame that has not reached GAP is charged the mean time of
-        the full-budget frames (extrapolation across frames only) or, without full-budget
-        frames, its whole budget at its measured time per step (extrapolation across steps).
-        A frame whose loss becomes NaN or Inf has diverged: it never reaches GAP, stops after
-        `cap` steps (enough to time a step) and is charged its whole budget at that step time.
+        after `cap` steps. A frame whose loss becomes NaN or Inf has diverged: it never reaches
+        GAP and stops after `cap` steps, enough to time a step. `charged_seconds` says what
+        each frame is charged.
         """
         step_times, gaps, steps_used, seconds, how, diverged_at = [], [], [], [], [], []
         for k, weight in enumerate(weights):
@@ -229,16 +227,8 @@ class Bench:
             how.append("reached" if done_at is not None else "diverged" if diverged is not None else
                        "budget (not reached: a lower bound)" if frame_cap == budget else "capped")
         per_step = float(np.median(step_times))
-        ran_out = ("reached", "budget (not reached: a lower bound)")
-        full = [seconds[k] for k in range(len(weights)) if how[k] in ran_out and k in full_frames]
-        charged = []
-        for k in range(len(weights)):
-            if how[k] in ran_out:
-                charged.append(seconds[k])
-            elif how[k] == "capped" and full:
-                charged.append(max(seconds[k], float(np.mean(full))))
-            else:  # diverged, or capped with no full-budget frame to compare with
-                charged.append(per_step * budget)
+        charged = charged_seconds(how, seconds, full_frames, per_step, budget)
+        full = [k for k in full_frames if how[k] in RAN_OUT]
         extrapolated = [k for k in range(len(weights)) if how[k] in ("capped", "diverged")]
         capped_rule = ("each capped frame charged the mean time of the full-budget frames" if full else
                        "each capped frame charged budget x time per step")
@@ -253,6 +243,27 @@ class Bench:
                         [capped_rule] * ("capped" in how) +
                         ["each diverged frame (it never reaches 2%) charged budget x time per step"] * ("diverged" in how))
                     or "none")
+
+
+RAN_OUT = ("reached", "budget (not reached: a lower bound)")
+
+
+def charged_seconds(how, seconds, full_frames, per_step, budget):
+    """The time charged to each frame of a recipe, from how it ended (`how`) and its
+    measured `seconds`: a frame that reached 2% or ran its whole budget is charged what it
+    took; a capped frame the mean of the frames in `full_frames` that ran out (at least its
+    own time), or its budget at `per_step` when there are none; a diverged frame, which
+    would never reach 2%, its budget at `per_step`."""
+    full = [seconds[k] for k in full_frames if how[k] in RAN_OUT]
+    charged = []
+    for state, own in zip(how, seconds):
+        if state in RAN_OUT:
+            charged.append(own)
+        elif state == "capped" and full:
+            charged.append(max(own, float(np.mean(full))))
+        else:
+            charged.append(per_step * budget)
+    return charged
 
 
 class _Reached(Exception):
