@@ -491,7 +491,7 @@ def main():
         ttq[f"speedup_vs_{name}_lower_bound"] = round(
             ttq[name]["seconds_measured"] / ours if not ttq[name]["reached"] else ttq[name]["seconds"] / ours, 1)
     ttq["note"] = ("seconds: time to 2% summed over the 8 frames. A frame that did not reach 2% within its full step "
-                   "budget is charged that budget's measured time (a lower bound); a capped frame is extrapolated as "
+                   "budget is charged that budget's measured time (a lower bound); a capped or diverged frame is charged as "
                    "its recipe's `extrapolation` says. *_lower_bound uses only measured seconds.")
     out["time_to_quality"] = ttq
     out["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
