@@ -392,6 +392,36 @@ def test_load_into_cut_model_matches_full_model(imported):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
 
 
+def test_extractor_is_keras_vgg16_cut_at_its_deepest_layer(imported):
+    """sweep builds its own cut VGG16 (zeros until the weights load, no random draw);
+    with the same weights it computes exactly what Keras' VGG16 computes."""
+    import keras
+
+    from sweep.config import ModelSection
+    from sweep.model import build_extractor
+
+    section = ModelSection(content_layers=["block4_conv2"], style_layers=["block1_conv1", "block3_pool"])
+    extractor = build_extractor(section, lambda model: w.load_into(model, imported))
+    names = {layer.name for layer in extractor.model.layers}
+    assert "block4_conv2" in names and "block4_conv3" not in names and "block5_conv1" not in names
+
+    full = keras.applications.VGG16(include_top=False, weights=None, input_shape=(None, None, 3))
+    w.load_into(full, imported)
+    keras_features = keras.Model(full.input, [full.get_layer(name).output for name in extractor.layers])
+    x = np.random.default_rng(1).uniform(-120, 130, size=(2, 32, 32, 3)).astype("float32")
+    for ours, theirs in zip(extractor.model(x), keras_features(x)):
+        assert np.abs(np.asarray(theirs)).max() > 0
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5, atol=1e-4)
+
+
+def test_extractor_without_weights_is_randomly_initialised():
+    from sweep.config import ModelSection
+    from sweep.model import build_extractor
+
+    kernel = build_extractor(ModelSection()).model.get_layer("block1_conv1").get_weights()[0]
+    assert kernel.std() > 0.01
+
+
 def test_load_into_a_model_without_vgg_layers_is_an_error(imported):
     import keras
 
