@@ -32,3 +32,14 @@ def test_without_full_frames_a_capped_frame_is_charged_its_budget(bench):
 def test_a_diverged_frame_is_charged_its_whole_budget(bench):
     charged = bench.charged_seconds(["diverged", "reached"], [0.6, 30.0], (0, 1), per_step=0.16, budget=4000)
     assert charged == [pytest.approx(640.0), 30.0]
+
+
+def test_flicker_is_the_mean_absolute_change_between_consecutive_frames(monkeypatch):
+    import numpy as np
+
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    import bench_init
+
+    frames = np.zeros((3, 2, 2, 3), np.uint8)
+    frames[1], frames[2] = 10, 4  # 10 -> 4 must count 6, not uint8's wrapped 250
+    assert bench_init.flicker(frames) == [10.0, 6.0]
