@@ -107,7 +107,8 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
         show = config.runtime.progress if progress is None else progress
         bar = executor.progress(missing, config.optimizer.iterations, enabled=show)
         try:
-            executor.execute(plan, todo, resolved, [writer, bar, *_snapshots(store.directory, config), *callbacks])
+            executor.execute(plan, todo, resolved, [writer, bar, *_snapshots(store.directory, config), *callbacks],
+                             stored_frame=lambda job, index: job_stores[job].image(index))
         finally:
             bar.close()
     outputs = render(store.directory, plan)

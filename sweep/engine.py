@@ -7,7 +7,7 @@ to its callbacks; saving, progress and previews hang off those.
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from keras import ops
@@ -58,6 +58,19 @@ def with_start_images(x0, indices: Sequence[int], start_images: dict[int, np.nda
     return ops.convert_to_tensor(array)
 
 
+def chain_start(first_index: int, chunk_size: int, done_frame: Callable[[int], np.ndarray | None]):
+    """(index, image) of the frame that a chunk beginning at `first_index` starts from
+    under `init: chain`: the nearest done frame below the chunk's place on the grid of
+    plan.chunk_frames, so a resumed chunk starts where it did in the clean run. None: the
+    chunk starts from the photo."""
+    grid = max(1, int(chunk_size))
+    for index in range(first_index // grid * grid - 1, -1, -1):
+        image = done_frame(index)
+        if image is not None:
+            return index, image
+    return None
+
+
 class SweepEngine:
     """Holds the network and the compiled objective; built once per run."""
 
@@ -75,22 +88,37 @@ class SweepEngine:
     def optimise(self, job: str, photo_uint8: np.ndarray, painting_uint8: np.ndarray,
                  frames: Sequence[tuple[int, float]], chunk_size: int,
                  callbacks: Sequence[Callback] = (),
-                 start_images: dict[int, np.ndarray] | None = None) -> list[FrameResult]:
+                 start_images: dict[int, np.ndarray] | None = None,
+                 stored_frame: Callable[[int], np.ndarray | None] | None = None) -> list[FrameResult]:
         """Optimise `frames` [(index, content_weight), ...] in chunks of `chunk_size`
         (see plan.chunk_frames). Frames in `start_images` start from that image
-        instead of `initial_frames`."""
+        instead of `initial_frames`.
+
+        Under `init: chain` a chunk starts from the frame just below its place on the
+        chunk grid (the nearest one below that is done): optimised earlier in this call,
+        or, through `stored_frame(index)` (uint8 image or None), done in an earlier run.
+        So a resumed run starts each chunk where the clean run did.
+        """
         cfg = self.config
         photo01 = to_float_images(photo_uint8)
         stages = self._stages(photo_uint8, painting_uint8)
         for callback in callbacks:
             callback.on_job_start(job, len(frames), cfg.optimizer.iterations)
         results = []
-        neighbour = None  # init: chain starts a chunk from the previous chunk's last result
+        finished: dict[int, np.ndarray] = {}
+
+        def done_frame(index):
+            if index in finished:
+                return finished[index]
+            return stored_frame(index) if stored_frame is not None else None
+
         for chunk in chunk_frames(frames, chunk_size):
+            start = chain_start(chunk[0][0], chunk_size, done_frame) if cfg.init == "chain" else None
+            neighbour = start[1] if start else None
             for result in self._optimise_chunk(job, photo01, stages, chunk, callbacks, start_images, neighbour):
                 results.append(result)
                 if result.image is not None:
-                    neighbour = result.image
+                    finished[result.index] = result.image
                 for callback in callbacks:
                     callback.on_frame(job, result)
         for callback in callbacks:

@@ -42,11 +42,12 @@ gives each its own `CUDA_VISIBLE_DEVICES`.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
@@ -56,6 +57,7 @@ from .plan import Job, Plan, chunk_frames
 
 EXECUTORS = ("local", "ray")
 Frames = list[tuple[int, float]]   # [(frame index, content weight), ...]
+StoredFrame = Callable[[str, int], Any]   # (job, frame index) -> uint8 image of an earlier run, or None
 
 # Test hook, read by the Ray task only: when set to a file path that does not
 # exist yet, the task creates the file and raises, so exactly one task attempt
@@ -97,7 +99,10 @@ class Executor:
     def describe(self, plan: Plan) -> str:
         return f"executor: {self.name}"
 
-    def execute(self, plan: Plan, todo: dict[str, Frames], weights, callbacks: Sequence[Callback]) -> None:
+    def execute(self, plan: Plan, todo: dict[str, Frames], weights, callbacks: Sequence[Callback],
+                stored_frame: StoredFrame | None = None) -> None:
+        """`stored_frame(job, index)` is a frame done in an earlier run (uint8) or None;
+        `init: chain` starts from it where a clean run would have started from that frame."""
         raise NotImplementedError
 
 
@@ -108,15 +113,17 @@ class LocalExecutor(Executor):
     def describe(self, plan: Plan) -> str:
         return f"executor: local, jobs one after another in this process, chunks of {plan.chunk_size} frame(s)"
 
-    def execute(self, plan: Plan, todo: dict[str, Frames], weights, callbacks: Sequence[Callback]) -> None:
+    def execute(self, plan: Plan, todo: dict[str, Frames], weights, callbacks: Sequence[Callback],
+                stored_frame: StoredFrame | None = None) -> None:
         engine = build_engine(plan.config, weights)
         for job in plan.jobs:
             frames = todo.get(job.relative_dir)
             if frames:
                 self.tasks += 1
                 self.submitted_frames += len(frames)
+                stored = functools.partial(stored_frame, job.relative_dir) if stored_frame else None
                 engine.optimise(job.relative_dir, job.photo_image, job.style_image, frames,
-                                plan.chunk_size, callbacks)
+                                plan.chunk_size, callbacks, stored_frame=stored)
 
 
 def build_engine(config, weights):
@@ -249,18 +256,20 @@ class RayExecutor(Executor):
         return dict(num_gpus=gpus, num_cpus=self.cpus_per_task, max_retries=self.max_retries,
                     retry_exceptions=True, runtime_env=env)
 
-    def execute(self, plan: Plan, todo: dict[str, Frames], weights, callbacks: Sequence[Callback]) -> None:
+    def execute(self, plan: Plan, todo: dict[str, Frames], weights, callbacks: Sequence[Callback],
+                stored_frame: StoredFrame | None = None) -> None:
         ray = import_ray()
         started = self._connect()
         try:
-            self._execute(ray, plan, todo, weights, callbacks, started)
+            self._execute(ray, plan, todo, weights, callbacks, started, stored_frame)
         finally:
             if started:
                 ray.shutdown()
 
-    def _execute(self, ray, plan, todo, weights, callbacks, started: bool) -> None:
+    def _execute(self, ray, plan, todo, weights, callbacks, started: bool, stored_frame) -> None:
         config = plan.config
-        tasks = split_tasks(plan, todo, self.per_task(plan))
+        per_task = self.per_task(plan)
+        tasks = split_tasks(plan, todo, per_task)
         remote = ray.remote(optimise_task).options(**self._task_options(ray, started))
         config_yaml = config.to_yaml()
         photos: dict[str, Any] = {}
@@ -280,7 +289,8 @@ class RayExecutor(Executor):
                     callback.on_job_start(job.relative_dir, frame_count, config.optimizer.iterations)
             remaining[job.relative_dir] += 1
             ref = remote.remote(config_yaml, weights.sha256, job.relative_dir, photos[job.photo],
-                                paintings[job.artist], task.frames)
+                                paintings[job.artist], task.frames,
+                                _chain_start_frames(config, task, per_task, stored_frame))
             pending[ref] = task
             self.tasks += 1
             self.submitted_frames += len(task.frames)
@@ -363,13 +373,27 @@ def _worker_chunk_size(config, photo, painting, frames: Frames) -> int:
     return _size_chunks(config, [job])[0]
 
 
+def _chain_start_frames(config, task: Task, per_task: int, stored_frame) -> dict[int, Any]:
+    """Under `init: chain`, the stored frame the task's first chunk starts from, by index.
+    Tasks run in parallel, so a frame that another task of this run optimises is not
+    there yet: such a task starts from the photo."""
+    if config.init != "chain" or stored_frame is None:
+        return {}
+    from .engine import chain_start
+
+    start = chain_start(task.frames[0][0], per_task, lambda index: stored_frame(task.job.relative_dir, index))
+    return dict([start]) if start else {}
+
+
 def optimise_task(config_yaml: str, weights_sha256: str, job: str, photo, painting,
-                  frames: Frames) -> list[FrameResult]:
-    """A Ray task: optimise `frames` of one job; images travel as uint8 arrays both ways."""
+                  frames: Frames, stored_frames: dict[int, Any] | None = None) -> list[FrameResult]:
+    """A Ray task: optimise `frames` of one job; images travel as uint8 arrays both ways.
+    `stored_frames`: frames of earlier runs that `init: chain` starts from, by index."""
     _maybe_fail_once()
     engine = _worker_engine(config_yaml, weights_sha256)
     chunk_size = _worker_chunk_size(engine.config, photo, painting, frames)
-    return engine.optimise(job, photo, painting, frames, chunk_size)
+    return engine.optimise(job, photo, painting, frames, chunk_size,
+                           stored_frame=(stored_frames or {}).get)
 
 
 def make_executor(executor: str | Executor = "local", *, address: str | None = None,

@@ -24,7 +24,7 @@ from . import atomic
 from .config import Config
 from .records import FrameResult
 from .errors import SweepError
-from .images import save_png
+from .images import read_png, save_png
 
 MANIFEST = "manifest.json"
 CONFIG = "config.yaml"
@@ -70,6 +70,13 @@ class JobStore:
 
     def completed(self) -> set[int]:
         return {record["index"] for record in self.records()}
+
+    def image(self, index: int):
+        """Frame `index` as stored (uint8 RGB), or None when it is not done."""
+        for record in self.records():
+            if record["index"] == index:
+                return read_png(self.directory / record["file"])
+        return None
 
     def save(self, result: FrameResult) -> dict:
         filename = frame_filename(result.index, result.content_weight)

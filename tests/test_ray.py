@@ -147,3 +147,23 @@ def test_task_failing_beyond_its_retries_marks_its_frames_failed(gallery, cluste
     again = api.run(gallery, out, executor=rerun, log=quiet)
     assert (again.optimised, again.failed, rerun.submitted_frames) == (3, [], 3)
     assert len(frame_files(out)) == 12
+
+
+def test_resumed_chain_task_starts_from_the_stored_neighbour(gallery, cluster, tmp_path):
+    """`init: chain`, chunks of 1: a Ray task resuming frame 2 starts from the stored
+    frame 1, as the clean local run did."""
+    config = tmp_path / "chain.yaml"
+    config.write_text(gallery.read_text().replace("photos/*.png", str(gallery.parent / "photos" / "left.png"))
+                      .replace("  rings: sample:rings\n", "")
+                      .replace("runtime: {progress: false}", "runtime: {progress: false, chunk_size: 1}")
+                      + "init: chain\n")
+    clean = tmp_path / "clean"
+    assert api.run(config, clean, log=quiet).optimised == 3
+    out = tmp_path / "resumed"
+    shutil.copytree(clean, out)
+    (out / "brushstrokes/frames/f002_cw-0.100.png").unlink()
+    executor = RayExecutor()
+    result = api.run(config, out, executor=executor, log=quiet)
+    assert (result.optimised, result.failed, executor.tasks) == (1, [], 1)
+    worst, mean = pixel_differences(clean, out)
+    assert worst <= FRAME_TOLERANCE[0] and mean < FRAME_TOLERANCE[1]

@@ -25,8 +25,11 @@ def test_chunks_lie_on_a_fixed_grid_of_indices():
 
 
 @pytest.mark.slow
-def test_a_resumed_chunk_is_bit_identical_to_the_clean_run(tmp_path, real_weights):
-    (tmp_path / "c.yaml").write_text(CONFIG)
+@pytest.mark.parametrize("init", ["content", "chain"])
+def test_a_resumed_chunk_is_bit_identical_to_the_clean_run(tmp_path, real_weights, init):
+    """Under `init: chain` the resumed chunk starts from the stored frame 2, as the
+    clean run's second chunk started from its in-memory result."""
+    (tmp_path / "c.yaml").write_text(CONFIG + f"init: {init}\n")
     clean = sweep.run(tmp_path / "c.yaml", tmp_path / "clean").out_dir / "rings"
     resumed_dir = tmp_path / "resumed"
     shutil.copytree(clean.parent, resumed_dir)
