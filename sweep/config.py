@@ -35,6 +35,8 @@ VGG16_FEATURE_LAYERS = (
     "block5_conv1", "block5_conv2", "block5_conv3", "block5_pool",
 )
 VGG16_CONV_LAYERS = tuple(name for name in VGG16_FEATURE_LAYERS if "conv" in name)
+# Output channels of VGG16's conv layers, by block; every block halves the side.
+VGG16_BLOCK_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
 
 MIN_IMAGE_SIDE = 16
 # 4096 px frames need tens of GB per frame for VGG16 activations and gradients;
@@ -98,6 +100,11 @@ class ModelSection:
     # short of the float32 optimum at high content weights (README, Performance).
     # auto: bfloat16 where it is faster, else float32.
     precision: Literal["float32", "bfloat16", "auto"] = "float32"
+
+    @property
+    def deepest_layer(self) -> str:
+        """The layer the losses use that lies deepest in VGG16: where the network is cut."""
+        return max(list(self.content_layers) + list(self.style_layers), key=VGG16_FEATURE_LAYERS.index)
 
 
 @dataclass

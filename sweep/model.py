@@ -12,12 +12,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from .config import VGG16_FEATURE_LAYERS, ModelSection
+from .config import VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS, ModelSection
 
 # ImageNet channel means in BGR order, as in keras.applications.imagenet_utils (caffe mode).
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
-# Output channels of VGG16's conv layers, by block.
-VGG16_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
 
 
 def preprocess(rgb01):
@@ -49,10 +47,6 @@ class FeatureExtractor:
     def layers(self) -> tuple[str, ...]:
         return self.content_layers + self.style_layers
 
-    @property
-    def deepest_layer(self) -> str:
-        return max(self.layers, key=VGG16_FEATURE_LAYERS.index)
-
 
 def build_extractor(model_cfg: ModelSection, load_weights=None) -> FeatureExtractor:
     """Build the cut VGG16; `load_weights(model)` fills in verified weights.
@@ -68,8 +62,7 @@ def build_extractor(model_cfg: ModelSection, load_weights=None) -> FeatureExtrac
     names = tuple(model_cfg.content_layers) + tuple(model_cfg.style_layers)
     # Weights about to be loaded need no random draw: under JAX, compiling Keras'
     # random initialisers took 2 of the 2.2 s a build took; zeros take 0.3 s.
-    inputs, outputs = vgg16_up_to(max(names, key=VGG16_FEATURE_LAYERS.index),
-                                  "zeros" if load_weights is not None else "glorot_uniform")
+    inputs, outputs = vgg16_up_to(model_cfg.deepest_layer, "zeros" if load_weights is not None else "glorot_uniform")
     model = keras.Model(inputs, [outputs[name] for name in names], name="vgg16_features")
     precision = resolve_precision(model_cfg.precision)
     if precision == "bfloat16":
@@ -92,7 +85,7 @@ def vgg16_up_to(deepest_layer: str, kernel_initializer: str):
             layer = keras.layers.MaxPooling2D((2, 2), strides=(2, 2), name=name)
         else:
             block = int(name[len("block")])
-            layer = keras.layers.Conv2D(VGG16_CHANNELS[block], (3, 3), activation="relu", padding="same",
+            layer = keras.layers.Conv2D(VGG16_BLOCK_CHANNELS[block], (3, 3), activation="relu", padding="same",
                                         kernel_initializer=kernel_initializer, name=name)
         x = outputs[name] = layer(x)
     return inputs, outputs

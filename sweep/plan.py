@@ -13,12 +13,10 @@ from typing import Sequence
 
 import numpy as np
 
-from .config import SAMPLE_PREFIX, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
+from .config import SAMPLE_PREFIX, VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
 from .errors import SweepError
 from .images import load_image, resize_max_side
 
-# VGG16's channels per block; every block halves the side.
-_BLOCK_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
 # Bytes kept per activation value during forward + input-gradient: the forward
 # activation, its gradient, and the ReLU/conv temporaries (measured, see README).
 _BYTES_PER_ACTIVATION = 4 * 3
@@ -116,20 +114,15 @@ def layer_shapes(height: int, width: int, deepest: str) -> list[tuple[int, int, 
         block = int(name[5])
         scale = 2 ** (block - 1)
         if "conv" in name:
-            c_out = _BLOCK_CHANNELS[block]
+            c_out = VGG16_BLOCK_CHANNELS[block]
             shapes.append((math.ceil(height / scale), math.ceil(width / scale), c_in, c_out))
             c_in = c_out
     return shapes
 
 
-def deepest_layer(config: Config) -> str:
-    used = list(config.model.content_layers) + list(config.model.style_layers)
-    return max(used, key=VGG16_FEATURE_LAYERS.index)
-
-
 def frame_costs(height: int, width: int, config: Config) -> tuple[float, int]:
     """FLOPs of one optimisation step and bytes held, for one frame."""
-    shapes = layer_shapes(height, width, deepest_layer(config))
+    shapes = layer_shapes(height, width, config.model.deepest_layer)
     forward = sum(2 * 9 * h * w * c_in * c_out for h, w, c_in, c_out in shapes)
     activations = sum(h * w * c_out for h, w, _, c_out in shapes)
     pixels = height * width * 3
