@@ -73,7 +73,10 @@ def _capability(value) -> tuple[int, int]:
         return 0, 0
 
 
+@functools.lru_cache(maxsize=None)
 def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (read once: `auto` precision asks
+    several times per run)."""
     try:
         with open("/proc/cpuinfo") as handle:
             for line in handle:
