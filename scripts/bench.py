@@ -85,8 +85,10 @@ class Bench:
     def evaluator(self, side, weights):
         photo, painting = self.images(side)
         targets = self.engine.targets(to_float_images(photo), to_float_images(painting))
-        settings = (ops.convert_to_tensor(np.asarray(weights, np.float32)), ops.convert_to_tensor(np.float32(1.0)),
-                    ops.convert_to_tensor(np.float32(0.1)), targets.as_args())
+        sweep_section = self.config.sweep
+        settings = (ops.convert_to_tensor(np.asarray(weights, np.float32)),
+                    ops.convert_to_tensor(np.float32(sweep_section.style_weight)),
+                    ops.convert_to_tensor(np.float32(sweep_section.tv_weight)), targets.as_args())
         return (lambda x: self.objective(x, *settings)), photo, targets
 
     # -- step efficiency and scaling ---------------------------------------------------------
@@ -174,7 +176,7 @@ class Bench:
         started = time.perf_counter()
         try:
             results = engine.optimise("bench", photo, painting, frames, len(frames), [Watch()])
-            final = np.array([r.content_weight * r.content_loss + r.style_loss + 0.1 * r.tv_loss for r in results])
+            final = np.array([frame_objective(r, config.sweep) for r in results])
             best = np.minimum(Watch.best, final)
         except _Reached:
             best = Watch.best
@@ -228,7 +230,7 @@ class Bench:
                        "budget (not reached: a lower bound)" if frame_cap == budget else "capped")
         per_step = float(np.median(step_times))
         charged = charged_seconds(how, seconds, full_frames, per_step, budget)
-        full = [k for k in full_frames if how[k] in RAN_OUT]
+        full = ran_out(how, full_frames)
         extrapolated = [k for k in range(len(weights)) if how[k] in ("capped", "diverged")]
         capped_rule = ("each capped frame charged the mean time of the full-budget frames" if full else
                        "each capped frame charged budget x time per step")
@@ -248,13 +250,18 @@ class Bench:
 RAN_OUT = ("reached", "budget (not reached: a lower bound)")
 
 
+def ran_out(how, full_frames):
+    """The frames of `full_frames` that reached 2% or used their whole budget."""
+    return [k for k in full_frames if how[k] in RAN_OUT]
+
+
 def charged_seconds(how, seconds, full_frames, per_step, budget):
     """The time charged to each frame of a recipe, from how it ended (`how`) and its
     measured `seconds`: a frame that reached 2% or ran its whole budget is charged what it
     took; a capped frame the mean of the frames in `full_frames` that ran out (at least its
     own time), or its budget at `per_step` when there are none; a diverged frame, which
     would never reach 2%, its budget at `per_step`."""
-    full = [seconds[k] for k in full_frames if how[k] in RAN_OUT]
+    full = [seconds[k] for k in ran_out(how, full_frames)]
     charged = []
     for state, own in zip(how, seconds):
         if state in RAN_OUT:
@@ -277,6 +284,12 @@ class _CountingObjective:
     def __call__(self, x):
         self.calls += 1
         return self.evaluate(x)
+
+
+def frame_objective(result, sweep_section):
+    """A finished frame's objective, as the optimiser weighs its losses."""
+    return (result.content_weight * result.content_loss + sweep_section.style_weight * result.style_loss
+            + sweep_section.tv_weight * result.tv_loss)
 
 
 def frame_pixels(row):

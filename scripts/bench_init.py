@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from bench import Bench, log
+from bench import Bench, frame_objective, log
 
 from sweep.config import ContentWeightSweep, OptimizerSection, sweep_values
 from sweep.engine import SweepEngine
@@ -43,8 +43,7 @@ def run_setup(bench: Bench, weights, init: str, chunk: int, iterations: int) -> 
     started = time.perf_counter()
     results = engine.optimise("bench_init", photo, painting, list(enumerate(weights)), chunk)
     seconds = time.perf_counter() - started
-    losses = [r.content_weight * r.content_loss + config.sweep.style_weight * r.style_loss
-              + config.sweep.tv_weight * r.tv_loss for r in results]
+    losses = [frame_objective(r, config.sweep) for r in results]
     steps = flicker(np.stack([r.image for r in results]))
     return dict(init=init, chunk_size=chunk, seconds=round(seconds, 1), iterations=[r.iterations for r in results],
                 losses=[round(v, 5) for v in losses], flicker_mean=round(float(np.mean(steps)), 2),
