@@ -109,6 +109,14 @@ class Bench:
             if network is not None:
                 net_wall, _ = timed(lambda: sync(network(x0)), repeats)
                 extra.update(network_forward_backward_over_forward=round(net_wall / fwd_wall, 3))
+                # The Gram products and their gradient products alone, on this step's
+                # activations: with the network, what a step cannot go below whatever the
+                # rest of the loss code and the optimiser cost.
+                features = model(preprocess(x0), training=False)[len(self.extractor.content_layers):]
+                products = _gram_products()
+                gram_wall, _ = timed(lambda: [sync(p[0, 0, 0]) for p in products(features)], repeats)
+                extra.update(gram_products_over_forward=round(gram_wall / fwd_wall, 3),
+                             efficiency_ceiling=round(2 * fwd_wall / (net_wall + gram_wall), 3))
         counted = _CountingObjective(evaluate)
         optimizer = make_optimizer("lbfgs", counted, x0, OptimizerSection())
         active = np.ones(batch, bool)
@@ -277,6 +285,23 @@ class _Reached(Exception):
     pass
 
 
+def bfloat16_gradient_error(bench, half, weight, checkpoints=(0, 20, 100)):
+    """Why bfloat16 stops short at high content weights: along float32 L-BFGS's path for
+    one frame of content weight `weight`, the distance between the pixel gradients the
+    bfloat16 and the float32 networks give, relative to the float32 gradient's norm."""
+    evaluate, photo, _ = bench.evaluator(128, [weight])
+    evaluate_half, _, _ = half.evaluator(128, [weight])
+    optimizer = make_optimizer("lbfgs", evaluate, to_float_images(photo), OptimizerSection())
+    errors, done = [], 0
+    for checkpoint in checkpoints:
+        for _ in range(checkpoint - done):
+            optimizer.step(np.ones(1, bool))
+        done = checkpoint
+        exact, rounded = sync(evaluate(optimizer.x)[-1]), sync(evaluate_half(optimizer.x)[-1])
+        errors.append(round(float(np.linalg.norm(rounded - exact) / np.linalg.norm(exact)), 3))
+    return dict(content_weight=float(weight), float32_iterations=list(checkpoints), relative_error=errors)
+
+
 class _CountingObjective:
     def __init__(self, evaluate):
         self.evaluate, self.calls = evaluate, 0
@@ -323,6 +348,22 @@ def _network_forward_backward(model):
             total = tf.add_n([tf.reduce_sum(o) for o in model(preprocess(x), training=False)])
         return tape.gradient(total, x)
     return run
+
+
+def _gram_products():
+    """Each style layer's Gram product F^T F and gradient product F (G - A), as the style
+    loss computes them (sweep.losses), compiled for the backend."""
+    from sweep.gradients import compile_function
+    from sweep.losses import gram
+
+    def products(features):
+        out = []
+        for f in features:
+            flat = ops.reshape(f, (ops.shape(f)[0], -1, ops.shape(f)[3]))
+            gram_matrix = gram(f)
+            out += [gram_matrix, ops.einsum("bnc,bcd->bnd", flat, gram_matrix)]
+        return out
+    return compile_function(products)
 
 
 def _compiled_forward(model):
@@ -489,6 +530,9 @@ def main():
     log("sweep, precision bfloat16 ...")
     ttq["sweep_bfloat16"] = half.sweep_default(weights, reference)
     log(json.dumps(ttq["sweep_bfloat16"]))
+    log("bfloat16 gradient error ...")
+    ttq["bfloat16_gradient_error"] = [bfloat16_gradient_error(bench, half, w) for w in (weights[0], weights[-1])]
+    log(json.dumps(ttq["bfloat16_gradient_error"]))
     log("tf tutorial ...")
     ttq["tf_tutorial"] = bench.one_frame_recipe(weights, reference, "tf_tutorial", TF_TUTORIAL_CAP, 1000,
                                                  TF_TUTORIAL_FULL)
