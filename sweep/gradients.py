@@ -38,7 +38,7 @@ def make_objective(extractor: FeatureExtractor):
 def _tensorflow(model, losses):
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=False)
     def evaluate(images01, content_weights, style_weight, tv_weight, target_args):
         # Only the images are watched: the frozen weights need no gradient.
         with tf.GradientTape(watch_accessed_variables=False) as tape:
@@ -121,7 +121,7 @@ def compile_function(fn):
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
-        return tf.function(fn, reduce_retracing=True)
+        return tf.function(fn, reduce_retracing=False)
     if backend == "jax":
         import jax
         return jax.jit(fn)
