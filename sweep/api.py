@@ -92,8 +92,8 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
     store.check_writable()
     plan = make_plan(config)
     resolved = weights_module.resolve_weights(config.model.weights)
-    log(f"weights: {resolved.source} ({resolved.path})")
     manifest = store.open(config, resolved.sha256, [job.relative_dir for job in plan.jobs], force=force)
+    log(f"weights: {resolved.source} ({resolved.path})")  # not before a refusal: one line then
 
     job_stores = {job.relative_dir: store.job(job.relative_dir) for job in plan.jobs}
     todo = {job.relative_dir: [(i, w) for i, w in enumerate(job.weights)

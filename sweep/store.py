@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,15 +118,18 @@ class RunStore:
             if target.exists():
                 if not target.is_dir():
                     raise SweepError(f"cannot write to output directory {target}: it exists and is not a directory")
-                probe = Path(tempfile.mkstemp(prefix=atomic.TEMP_MARKER, dir=target)[1])
-                probe.unlink()
+                with atomic.signals_deferred():  # a signal must not leave the probe behind
+                    fd, probe = tempfile.mkstemp(prefix=atomic.TEMP_MARKER, dir=target)
+                    os.close(fd)
+                    os.unlink(probe)
                 return
             ancestor = target.absolute().parent
             while not ancestor.exists():
                 ancestor = ancestor.parent
             if not ancestor.is_dir():
                 raise SweepError(f"cannot create output directory {target}: {ancestor} is not a directory")
-            Path(tempfile.mkdtemp(prefix=atomic.TEMP_MARKER, dir=ancestor)).rmdir()
+            with atomic.signals_deferred():
+                Path(tempfile.mkdtemp(prefix=atomic.TEMP_MARKER, dir=ancestor)).rmdir()
         except OSError as exc:
             raise SweepError(f"cannot write to output directory {target}: {exc.strerror or exc}") from None
 
