@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 from .config import Config, load_config
 from .executors import Executor, make_executor
+from .lock import run_dir_lock
 from .records import Callback, FrameResult
 from .plan import Plan, make_plan
 from .store import JobStore, RunStore
@@ -92,6 +93,14 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
     store.check_writable()
     plan = make_plan(config)
     resolved = weights_module.resolve_weights(config.model.weights)
+    with run_dir_lock(store.directory, "run"):
+        return _run_locked(config, store, plan, resolved, executor, force=force, progress=progress,
+                           callbacks=callbacks, log=log)
+
+
+def _run_locked(config: Config, store: RunStore, plan: Plan, resolved, executor: Executor, *, force: bool,
+                progress: bool | None, callbacks: Sequence[Callback], log: Callable[[str], None]) -> RunResult:
+    """`run` once this process holds the run directory's lock (sweep/lock.py)."""
     manifest = store.open(config, resolved.sha256, [job.relative_dir for job in plan.jobs], force=force)
     log(f"weights: {resolved.source} ({resolved.path})")  # not before a refusal: one line then
 

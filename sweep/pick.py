@@ -28,6 +28,7 @@ import numpy as np
 from .atomic import write_bytes
 from .config import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, load_config
 from .errors import SweepError
+from .lock import run_dir_lock
 from .store import CONFIG, frame_filename
 
 RECORDS = "frames.json"
@@ -123,15 +124,17 @@ def pick(job_dir: str | Path, *, frame: int | None = None, weight: float | None 
     if target.suffix.lower() != ".png":
         raise SweepError(f"--out must name a .png file; got {target}")
     if size is None:
-        if target.resolve() != source.resolve():
-            write_bytes(target, source.read_bytes())
+        with run_dir_lock(find_run_dir(job), "pick"):
+            if target.resolve() != source.resolve():
+                write_bytes(target, source.read_bytes())
         from .images import read_png
         shape = read_png(source).shape
         return PickResult(path=target, index=int(record["index"]), content_weight=float(record["content_weight"]),
                           source=source, size=(shape[0], shape[1]), rerendered=False)
     image, steps = rerender(job, record, size, iterations=iterations, progress=progress, log=log)
     from .images import save_png
-    save_png(target, image)
+    with run_dir_lock(find_run_dir(job), "pick"):
+        save_png(target, image)
     return PickResult(path=target, index=int(record["index"]), content_weight=float(record["content_weight"]),
                       source=source, size=(image.shape[0], image.shape[1]), rerendered=True, iterations=steps)
 
