@@ -14,6 +14,7 @@ import difflib
 import glob
 import math
 import os
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from . import limits
 from .errors import SweepError
 
 SAMPLE_PREFIX = "sample:"
@@ -174,6 +176,9 @@ def load_config(path: str | os.PathLike, overrides: typing.Sequence[str] = ()) -
     if not config_path.is_file():
         raise SweepError(f"config file not found: {config_path}")
     try:
+        if config_path.stat().st_size > limits.MAX_CONFIG_BYTES:
+            raise SweepError(f"config {config_path} is {config_path.stat().st_size} bytes; "
+                             f"at most {limits.MAX_CONFIG_BYTES}")
         text = config_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SweepError(f"cannot read config {config_path}: {exc}") from None
@@ -182,22 +187,36 @@ def load_config(path: str | os.PathLike, overrides: typing.Sequence[str] = ()) -
 
 def parse_config(text: str, *, base_dir: str | os.PathLike = ".", overrides: typing.Sequence[str] = (),
                  source: str = "<config>") -> Config:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SweepError(f"YAML syntax error in {source}{where}: {problem}") from None
+    raw = _safe_load(text, source)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise SweepError(f"{source} must be a mapping of keys to values, got {type(raw).__name__}")
     for override in overrides:
         apply_override(raw, override)
+    limits.check_document(raw, source)
     config = build(Config, raw, "")
     validate(config)
+    limits.check_bounds(config)
     return resolve_paths(config, Path(base_dir))
+
+
+def _safe_load(text: str, source: str) -> Any:
+    """yaml.safe_load, with every failure (syntax, nesting too deep for the parser,
+    an integer past Python's digit limit) as one SweepError."""
+    if len(text) > limits.MAX_CONFIG_BYTES:
+        raise SweepError(f"{source} is {len(text)} characters; at most {limits.MAX_CONFIG_BYTES}")
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SweepError(f"YAML syntax error in {source}{where}: {problem}") from None
+    except RecursionError:
+        raise SweepError(f"{source} is nested too deeply to read (at most {limits.MAX_NESTING} levels)") from None
+    except (ValueError, OverflowError) as exc:
+        raise SweepError(f"cannot read {source}: {' '.join(str(exc).split())[:200]}") from None
 
 
 def apply_override(raw: dict, override: str) -> None:
@@ -206,8 +225,8 @@ def apply_override(raw: dict, override: str) -> None:
     if not sep or not key.strip():
         raise SweepError(f"--set expects KEY=VALUE, got {override!r}")
     try:
-        value = yaml.safe_load(value_text)
-    except yaml.YAMLError:
+        value = _safe_load(value_text, f"--set {key.strip()}")
+    except SweepError:
         value = value_text
     parts = key.strip().split(".")
     node = raw
@@ -324,7 +343,7 @@ def _type_name(tp: Any) -> str:
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
+    text = reprlib.repr(value)  # bounded: never walks a huge (aliased) structure
     if len(text) > 60:
         text = text[:57] + "..."
     return f"{text} ({type(value).__name__})"

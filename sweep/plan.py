@@ -16,6 +16,7 @@ import numpy as np
 from .config import SAMPLE_PREFIX, VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
 from .errors import SweepError
 from .images import load_image, resize_max_side
+from .limits import check_frame_side
 
 # Bytes kept per activation value during forward + input-gradient: the forward
 # activation, its gradient, and the ReLU/conv temporaries (measured, see README).
@@ -163,17 +164,27 @@ def make_plan(config: Config) -> Plan:
     gallery = isinstance(config.content, list) or len(sources) > 1
     max_size = config.image.max_size
     style_side = max(16, round(max_size * config.image.style_scale))
-    paintings = {artist: resize_max_side(load_image(path), style_side) for artist, path in config.styles.items()}
+    paintings = {artist: _frame_sized(config, "painting", path, style_side, "image.style_scale x image.max_size",
+                                      config.image.style_scale)
+                 for artist, path in config.styles.items()}
     weights = config.content_weights()
     jobs = []
     for name, source in zip(names, sources):
-        photo = resize_max_side(load_image(source), max_size)
+        photo = _frame_sized(config, "photo", source, max_size, "image.max_size", 1.0)
         for artist, painting in paintings.items():
             jobs.append(Job(photo=name, artist=artist, photo_source=source, style_source=config.styles[artist],
                             relative_dir=f"{name}/{artist}" if gallery else artist,
                             photo_image=photo, style_image=painting, weights=list(weights)))
     chunk_size, estimate = _size_chunks(config, jobs)
     return Plan(config=config, jobs=jobs, chunk_size=chunk_size, estimate=estimate)
+
+
+def _frame_sized(config: Config, what: str, source: str, side: int, key: str, scale: float) -> np.ndarray:
+    """The input resized to its longest side `side`, refused when VGG16 cannot take it."""
+    original = load_image(source)
+    image = resize_max_side(original, side)
+    check_frame_side(what, source, image.shape[:2], original.shape[:2], f"{key} = {side}", scale, config)
+    return image
 
 
 def _size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
