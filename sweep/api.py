@@ -101,7 +101,9 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
 def _run_locked(config: Config, store: RunStore, plan: Plan, resolved, executor: Executor, *, force: bool,
                 progress: bool | None, callbacks: Sequence[Callback], log: Callable[[str], None]) -> RunResult:
     """`run` once this process holds the run directory's lock (sweep/lock.py)."""
-    manifest = store.open(config, resolved.sha256, [job.relative_dir for job in plan.jobs], force=force)
+    manifest = store.open(config, resolved.sha256, [job.relative_dir for job in plan.jobs], force=force,
+                          inputs={job.relative_dir: job.inputs_sha256 for job in plan.jobs},
+                          frame_shapes={job.relative_dir: job.frame_size for job in plan.jobs}, warn=log)
     log(f"weights: {resolved.source} ({resolved.path})")  # not before a refusal: one line then
 
     job_stores = {job.relative_dir: store.job(job.relative_dir) for job in plan.jobs}

@@ -17,19 +17,21 @@ composition and colours and only gains detail.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
+from . import atomic, integrity, ownership
 from .atomic import write_bytes
 from .config import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, load_config
 from .errors import SweepError
 from .lock import run_dir_lock
-from .store import CONFIG, frame_filename
+from .store import CONFIG, MANIFEST, frame_filename, read_json
 
 RECORDS = "frames.json"
 # How far up from a job directory config.yaml may be: RUN/ARTIST or RUN/PHOTO/ARTIST.
@@ -124,19 +126,35 @@ def pick(job_dir: str | Path, *, frame: int | None = None, weight: float | None 
     if target.suffix.lower() != ".png":
         raise SweepError(f"--out must name a .png file; got {target}")
     if size is None:
-        with run_dir_lock(find_run_dir(job), "pick"):
-            if target.resolve() != source.resolve():
-                write_bytes(target, source.read_bytes())
+        with _pick_target(job, target):
+            write_bytes(target, source.read_bytes())
         from .images import read_png
         shape = read_png(source).shape
         return PickResult(path=target, index=int(record["index"]), content_weight=float(record["content_weight"]),
                           source=source, size=(shape[0], shape[1]), rerendered=False)
     image, steps = rerender(job, record, size, iterations=iterations, progress=progress, log=log)
     from .images import save_png
-    with run_dir_lock(find_run_dir(job), "pick"):
+    with _pick_target(job, target):
         save_png(target, image)
     return PickResult(path=target, index=int(record["index"]), content_weight=float(record["content_weight"]),
                       source=source, size=(image.shape[0], image.shape[1]), rerendered=True, iterations=steps)
+
+
+@contextlib.contextmanager
+def _pick_target(job_dir: Path, target: Path) -> Iterator[None]:
+    """Hold the run's lock while the pick is written; refuse a target that is one of
+    the run's own files or a file no pick wrote; note the pick in the manifest."""
+    run_dir = find_run_dir(job_dir)
+    with run_dir_lock(run_dir, "pick"):
+        manifest_path = run_dir / MANIFEST
+        manifest = read_json(manifest_path, None)
+        if manifest is not None and integrity.manifest_problem(manifest):
+            raise SweepError(f"{manifest_path} is damaged; `sweep run --force` replaces the run's frames")
+        key = ownership.check_pick_target(run_dir, manifest, target)
+        yield
+        if manifest is not None:  # a frame store without a run around it keeps no list
+            ownership.record_pick(manifest, key)
+            atomic.write_json(manifest_path, manifest)
 
 
 def _job_of(plan, run_dir: Path, job_dir: Path):

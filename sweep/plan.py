@@ -5,6 +5,8 @@ before anything is written.
 """
 from __future__ import annotations
 
+import glob
+import hashlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -38,6 +40,10 @@ class Job:
     @property
     def frame_size(self) -> tuple[int, int]:
         return self.photo_image.shape[0], self.photo_image.shape[1]
+
+    @property
+    def inputs_sha256(self) -> str:
+        return inputs_digest(self.photo_image, self.style_image)
 
 
 @dataclass
@@ -152,29 +158,73 @@ def photo_name(source: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._") or "photo"
 
 
+def photo_names(sources: Sequence[str]) -> list[str]:
+    """A directory name per photo that depends only on that photo's own path, so
+    that a gallery glob gaining or losing a file never renames the other jobs (whose
+    frames would then resume into the wrong photo): the file stem, or, where two
+    stems collide, the stem with its extension, then with its parent folder too."""
+    def candidates(source: str) -> list[str]:
+        if source.startswith(SAMPLE_PREFIX):
+            return [photo_name(source)]
+        path = Path(source)
+        return [photo_name(source), photo_name(path.name.replace(".", "_")),
+                photo_name(f"{path.parent.name}_{path.name}".replace(".", "_")),
+                photo_name(str(path).replace("/", "_").replace(".", "_"))]
+
+    options = [candidates(source) for source in sources]
+    names = []
+    for own in options:
+        level = 0
+        while level < len(own) - 1 and sum(own[level] == (o[level] if level < len(o) else None)
+                                           for o in options) > 1:
+            level += 1
+        names.append(own[level])
+    for name, source in zip(names, sources):
+        check_safe_name(name, "photo name")
+        if names.count(name) > 1:
+            raise SweepError(f"two photos would share the output folder {name!r} (one is {source}); "
+                             f"list each photo once, or rename one")
+    return names
+
+
+def is_gallery(config: Config) -> bool:
+    """A list or a glob of photos lays out PHOTO/ARTIST folders, however many files match."""
+    items = config.content if isinstance(config.content, list) else [config.content]
+    return isinstance(config.content, list) or any(glob.has_magic(item) and not item.startswith(SAMPLE_PREFIX)
+                                                   for item in items)
+
+
+def job_dirs(config: Config, sources: Sequence[str]) -> list[tuple[str, str, str, str]]:
+    """(photo name, photo source, artist, relative directory) of every job, in plan order."""
+    gallery = is_gallery(config)
+    return [(name, source, artist, f"{name}/{artist}" if gallery else artist)
+            for name, source in zip(photo_names(sources), sources) for artist in config.styles]
+
+
+def inputs_digest(photo: np.ndarray, painting: np.ndarray) -> str:
+    """sha256 over a job's decoded, resized photo and painting: a new image saved
+    under an old name changes it."""
+    digest = hashlib.sha256()
+    for image in (photo, painting):
+        digest.update(repr(image.shape).encode())
+        digest.update(np.ascontiguousarray(image).tobytes())
+    return digest.hexdigest()
+
+
 def make_plan(config: Config) -> Plan:
     sources = content_sources(config)
-    names = []
-    for source in sources:
-        name = photo_name(source)
-        while name in names:
-            name += "_"
-        check_safe_name(name, "photo name")
-        names.append(name)
-    gallery = isinstance(config.content, list) or len(sources) > 1
+    layout = job_dirs(config, sources)
     max_size = config.image.max_size
     style_side = max(16, round(max_size * config.image.style_scale))
     paintings = {artist: _frame_sized(config, "painting", path, style_side, "image.style_scale x image.max_size",
                                       config.image.style_scale)
                  for artist, path in config.styles.items()}
     weights = config.content_weights()
-    jobs = []
-    for name, source in zip(names, sources):
-        photo = _frame_sized(config, "photo", source, max_size, "image.max_size", 1.0)
-        for artist, painting in paintings.items():
-            jobs.append(Job(photo=name, artist=artist, photo_source=source, style_source=config.styles[artist],
-                            relative_dir=f"{name}/{artist}" if gallery else artist,
-                            photo_image=photo, style_image=painting, weights=list(weights)))
+    photos = {source: _frame_sized(config, "photo", source, max_size, "image.max_size", 1.0) for source in sources}
+    jobs = [Job(photo=name, artist=artist, photo_source=source, style_source=config.styles[artist],
+                relative_dir=relative_dir, photo_image=photos[source], style_image=paintings[artist],
+                weights=list(weights))
+            for name, source, artist, relative_dir in layout]
     chunk_size, estimate = _size_chunks(config, jobs)
     return Plan(config=config, jobs=jobs, chunk_size=chunk_size, estimate=estimate)
 

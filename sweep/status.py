@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from .config import content_sources, parse_config
+from . import integrity
 from .errors import SweepError
 from .store import CONFIG, MANIFEST, JobStore, config_hash, read_json
 
@@ -26,10 +27,11 @@ class JobStatus:
     done: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)  # index -> message
     missing: list[int] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)     # records or PNGs that cannot be used
 
     @property
     def complete(self) -> bool:
-        return not self.failed and not self.missing
+        return not self.failed and not self.missing and not self.damaged
 
 
 @dataclass
@@ -51,20 +53,13 @@ class RunStatus:
 
 def _job_dirs(directory: Path, config) -> list[str]:
     """The jobs' relative directories, as plan.make_plan names them, without reading images."""
-    from .plan import photo_name
+    from .plan import job_dirs
 
     try:
         sources = content_sources(config)
     except SweepError:  # a glob that no longer matches: fall back on what the manifest lists
         return []
-    names: list[str] = []
-    for source in sources:
-        name = photo_name(source)
-        while name in names:
-            name += "_"
-        names.append(name)
-    gallery = isinstance(config.content, list) or len(sources) > 1
-    return [f"{name}/{artist}" if gallery else artist for name in names for artist in config.styles]
+    return [relative_dir for _, _, _, relative_dir in job_dirs(config, sources)]
 
 
 def run_status(directory: str | Path) -> RunStatus:
@@ -84,14 +79,17 @@ def run_status(directory: str | Path) -> RunStatus:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise SweepError(f"cannot read {config_path}: {exc}") from None
     manifest = read_json(manifest_path, None)
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("jobs"), dict):
-        raise SweepError(f"{manifest_path} is not a sweep manifest")
+    problem = integrity.manifest_problem(manifest)
+    if problem:
+        raise SweepError(f"{manifest_path} is damaged ({problem}); `sweep run --force` with this --out "
+                         f"replaces the run's frames")
     weights = config.content_weights()
     relative_dirs = _job_dirs(directory, config) or list(manifest["jobs"])
     jobs = []
     for relative_dir in relative_dirs:
         status = JobStatus(relative_dir=relative_dir, weights=weights)
-        done = JobStore(directory / relative_dir).completed()
+        records, status.damaged = JobStore(directory / relative_dir).check()
+        done = {record["index"] for record in records}
         noted = manifest["jobs"].get(relative_dir, {}).get("frames", {})
         for index in range(len(weights)):
             entry = noted.get(str(index), {})
@@ -132,6 +130,8 @@ def format_status(status: RunStatus) -> str:
         if job.missing:
             weights = ", ".join(f"{job.weights[i]:.3g}" for i in job.missing)
             lines.append(f"    missing frames {_ranges(job.missing)} (content weights {weights})")
+        for problem in job.damaged:
+            lines.append(f"    damaged: {problem} (the next run optimises it again)")
         for index, message in sorted(job.failed.items()):
             lines.append(f"    failed frame {index} (content weight {job.weights[index]:.3g}): {message}")
     if status.complete:
