@@ -75,17 +75,14 @@ def usable_records(payload: Any) -> tuple[list[dict], list[str]]:
     return [by_index[i] for i in sorted(by_index)], problems
 
 
-def frame_problem(path: Path, shape: tuple[int, int] | None) -> str | None:
-    """Why a stored frame PNG is unusable (does not decode, other size), or None."""
+def frame_shape(path: Path) -> tuple[tuple[int, int] | None, str | None]:
+    """((height, width), None) of a stored frame PNG, or (None, why it does not decode)."""
     from .images import read_png
 
     try:
-        image = read_png(path)
+        return tuple(read_png(path).shape[:2]), None
     except (SweepError, OSError, ValueError) as exc:
-        return f"{path.name} does not decode ({' '.join(str(exc).split())[:120]})"
-    if shape is not None and tuple(image.shape[:2]) != tuple(shape):
-        return f"{path.name} is {image.shape[1]}x{image.shape[0]}, the job's frames are {shape[1]}x{shape[0]}"
-    return None
+        return None, f"{path.name} does not decode ({' '.join(str(exc).split())[:120]})"
 
 
 def manifest_problem(manifest: Any) -> str | None:

@@ -84,14 +84,21 @@ class JobStore:
         return self.load()[0]
 
     def check(self, shape: tuple[int, int] | None = None) -> tuple[list[dict], list[str]]:
-        """`load`, with every PNG decoded (and compared with the job's frame `shape`)."""
+        """`load`, with every PNG decoded and compared with the job's frame `shape`
+        (by default the size most of its frames have)."""
         records, problems = self.load()
-        good = []
+        shapes, good = {}, []
         for record in records:
-            problem = integrity.frame_problem(self.directory / record["file"], shape)
+            shapes[record["index"]], problem = integrity.frame_shape(self.directory / record["file"])
             if problem:
                 problems.append(f"frame {record['index']}: {problem}")
-            else:
+        expected = shape or max(set(shapes.values()) - {None}, key=list(shapes.values()).count, default=None)
+        for record in records:
+            found = shapes[record["index"]]
+            if found is not None and tuple(found) != tuple(expected):
+                problems.append(f"frame {record['index']}: {Path(record['file']).name} is {found[1]}x{found[0]}, "
+                                f"the job's frames are {expected[1]}x{expected[0]}")
+            elif found is not None:
                 good.append(record)
         return good, problems
 
