@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from . import atomic
 from .config import Config, load_config
 from .executors import Executor, make_executor
 from .lock import run_dir_lock
@@ -47,11 +48,14 @@ class _StoreWriter(Callback):
         self.failed: list[tuple[str, int, str]] = []
 
     def on_frame(self, job: str, result: FrameResult) -> None:
-        if result.status == "done":
-            self.job_stores[job].save(result)
-        else:
-            self.failed.append((job, result.index, result.message))
-        self.store.record(self.manifest, job, result)
+        # A signal meanwhile waits until the PNG, its record and the manifest are all
+        # written: a frame whose PNG exists is never lost to an interrupt.
+        with atomic.signals_deferred():
+            if result.status == "done":
+                self.job_stores[job].save(result)
+            else:
+                self.failed.append((job, result.index, result.message))
+            self.store.record(self.manifest, job, result)
 
 
 def default_out_dir(config_path: str | Path) -> Path:
