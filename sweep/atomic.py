@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -47,6 +48,9 @@ def signals_deferred() -> Iterator[None]:
     the mask is per thread, and TensorFlow's threads would take the signal instead.)
     """
     global _deferring, _pending
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers run in the main thread only: nothing to hold back here
+        return
     _deferring += 1
     try:
         yield

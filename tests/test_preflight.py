@@ -88,3 +88,12 @@ def test_a_refusal_after_tensorflow_is_imported_is_still_one_line(tmp_path):
     result = _run("run", "c.yaml", "--out", "out", "--set", "optimizer.iterations=3", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [result.stderr.strip()] and "different config" in result.stderr
+
+
+def test_the_reliability_battery_replays_cases_and_prints_one_summary_line():
+    from tests.conftest import REPO
+
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "reliability_battery.py"), "-k", "config is a"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == "cases 3, held 3, failed 0"
