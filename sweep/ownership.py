@@ -41,12 +41,15 @@ def planned(relative_dirs: list[str]) -> list[str]:
     return sorted(paths)
 
 
-def owned(manifest: dict | None, relative_dirs: list[str]) -> set[str]:
-    """What the manifest says the run wrote (the standard layout for an older manifest)."""
+def owned(manifest: dict | None, relative_dirs: list[str], directory: Path) -> set[str]:
+    """What the manifest says the run wrote (for an older manifest: the standard
+    layout and the picks in the job folders)."""
     if not isinstance(manifest, dict):
         return set()
     if "files" not in manifest:
-        return set(planned(sorted(set(manifest.get("jobs", {})) | set(relative_dirs))))
+        jobs = sorted(set(manifest.get("jobs", {})) | set(relative_dirs))
+        picks = {p.relative_to(directory).as_posix() for d in jobs for p in (directory / d).glob("pick_*.png")}
+        return set(planned(jobs)) | picks
     return set(manifest.get("files", [])) | set(manifest.get("picks", []))
 
 
@@ -60,7 +63,7 @@ def check(directory: Path, manifest: dict | None, relative_dirs: list[str], forc
     """Refuse a run that would overwrite, or (without --force) write among, files it does not own."""
     if not directory.is_dir():
         return
-    owned_paths = owned(manifest, relative_dirs)
+    owned_paths = owned(manifest, relative_dirs, directory)
     for path in planned(relative_dirs):
         if _beside_jobs(path, relative_dirs) and (directory / path).exists() and not is_owned(path, owned_paths) \
                 and not _looks_written_by_sweep(directory / path):
@@ -110,10 +113,11 @@ def first_foreign(directory: Path, owned_paths: set[str]) -> str | None:
     return None
 
 
-def record(manifest: dict, relative_dirs: list[str]) -> None:
-    """Note in the manifest that the run owns its planned paths (before writing them)."""
-    previous = manifest.get("files") if isinstance(manifest.get("files"), list) else []
-    manifest["files"] = sorted(set(previous) | set(planned(relative_dirs)))
+def record(manifest: dict, relative_dirs: list[str], directory: Path) -> None:
+    """Note in the manifest that the run owns its planned paths (before writing them),
+    besides what it owned already."""
+    previous = owned(manifest, relative_dirs, directory) - set(manifest.get("picks", []))
+    manifest["files"] = sorted(previous | set(planned(relative_dirs)))
 
 
 def pick_key(run_dir: Path, target: Path) -> str:

@@ -238,7 +238,7 @@ class RunStore:
         as the frame store says (damaged records dropped with a warning)."""
         manifest.update(config_hash=digest, weights_sha256=weights_sha256)
         jobs = manifest.setdefault("jobs", {})
-        ownership.record(manifest, relative_dirs)
+        ownership.record(manifest, relative_dirs, self.directory)
         for relative_dir in relative_dirs:
             job = jobs.setdefault(relative_dir, {"frames": {}})
             if relative_dir in changed:

@@ -200,3 +200,18 @@ def test_a_run_recomputes_a_garbage_frame_and_completes(tmp_path):
     assert "1 frame(s) optimised" in result.stdout
     assert Image.open(frame).size == (32, 23)
     assert _run("status", "out", cwd=tmp_path).stdout.splitlines()[-1] == "complete"
+
+
+def test_a_run_directory_of_an_older_version_owns_its_layout_and_picks(tmp_path):
+    out, config = _store_with_frames(tmp_path)
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["files"]  # written before the list existed
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    (out / "paint" / "pick_f000_cw-100.000.png").write_bytes(b"an old pick")
+    (out / "index.html").write_text("<title>run &middot; sweep report</title>")
+    reopened = RunStore(out).open(config, W, ["paint"])
+    assert {"paint/frames/", "paint/pick_f000_cw-100.000.png"} <= set(reopened["files"])
+    RunStore(out).open(config, W, ["paint"])  # and again, now from the list
+    (out / "paint" / "notes.txt").write_text("mine")
+    with pytest.raises(SweepError, match="such as paint/notes.txt"):
+        RunStore(out).open(config, W, ["paint"])
