@@ -133,6 +133,7 @@ def render(out_dir: str | Path, plan: Plan) -> list[Path]:
         job_dir = out_dir / job.relative_dir
         records = JobStore(job_dir).records()
         if records:
+            JobStore(job_dir).mark_suggested()
             outputs += render_job(job_dir, movie)
             by_photo.setdefault(job.photo, {})[job.artist] = job_dir
             if len(records) == len(job.weights):

@@ -23,6 +23,7 @@ from typing import Any, Literal, Union
 import yaml
 
 from .errors import SweepError
+from .layout import RESERVED_NAMES
 
 SAMPLE_PREFIX = "sample:"
 
@@ -387,12 +388,6 @@ def validate(config: Config) -> None:
         raise SweepError(f"'movie.progress_every' must be >= 0 (0 = off); got {movie.progress_every}")
     if config.runtime.chunk_size < 0 or config.runtime.memory_budget_mb < 0:
         raise SweepError("'runtime.chunk_size' and 'runtime.memory_budget_mb' must be >= 0 (0 = automatic)")
-
-
-# Files a run writes next to its job directories; a style or photo of that name would collide.
-RESERVED_NAMES = frozenset({"config.yaml", "manifest.json", "compare.png", "compare.mp4", "compare.gif",
-                            "frames", "frames.json", "movie.mp4", "movie.gif", "sheet.png", "index.html",
-                            "progress", "progress.gif"})
 
 
 def check_safe_name(name: str, what: str) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 from .config import SAMPLE_PREFIX, VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
 from .errors import SweepError
 from .images import load_image, resize_max_side
+from .layout import job_dirs
 
 # Bytes kept per activation value during forward + input-gradient: the forward
 # activation, its gradient, and the ReLU/conv temporaries (measured, see README).
@@ -151,9 +152,12 @@ def photo_name(source: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._") or "photo"
 
 
-def make_plan(config: Config) -> Plan:
+def job_names(config: Config) -> list[tuple[str, str, str, str]]:
+    """(photo name, photo source, artist, job directory) of every job, photo-major,
+    without reading an image: each photo gets a unique name, and a gallery (several
+    photos, or a list of one) puts its jobs under the photo's name (`sweep.layout.job_dirs`)."""
     sources = content_sources(config)
-    names = []
+    names: list[str] = []
     for source in sources:
         name = photo_name(source)
         while name in names:
@@ -161,17 +165,24 @@ def make_plan(config: Config) -> Plan:
         check_safe_name(name, "photo name")
         names.append(name)
     gallery = isinstance(config.content, list) or len(sources) > 1
+    artists = list(config.styles)
+    relative_dirs = iter(job_dirs(names, artists, gallery))
+    return [(name, source, artist, next(relative_dirs)) for name, source in zip(names, sources) for artist in artists]
+
+
+def make_plan(config: Config) -> Plan:
     max_size = config.image.max_size
     style_side = max(16, round(max_size * config.image.style_scale))
     paintings = {artist: resize_max_side(load_image(path), style_side) for artist, path in config.styles.items()}
     weights = config.content_weights()
     jobs = []
-    for name, source in zip(names, sources):
-        photo = resize_max_side(load_image(source), max_size)
-        for artist, painting in paintings.items():
-            jobs.append(Job(photo=name, artist=artist, photo_source=source, style_source=config.styles[artist],
-                            relative_dir=f"{name}/{artist}" if gallery else artist,
-                            photo_image=photo, style_image=painting, weights=list(weights)))
+    photos: dict[str, np.ndarray] = {}
+    for name, source, artist, relative_dir in job_names(config):
+        if source not in photos:
+            photos[source] = resize_max_side(load_image(source), max_size)
+        jobs.append(Job(photo=name, artist=artist, photo_source=source, style_source=config.styles[artist],
+                        relative_dir=relative_dir, photo_image=photos[source], style_image=paintings[artist],
+                        weights=list(weights)))
     chunk_size, estimate = _size_chunks(config, jobs)
     return Plan(config=config, jobs=jobs, chunk_size=chunk_size, estimate=estimate)
 

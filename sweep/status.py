@@ -14,9 +14,10 @@ from pathlib import Path
 
 import yaml
 
-from .config import content_sources, parse_config
+from .config import parse_config
 from .errors import SweepError
-from .store import CONFIG, MANIFEST, JobStore, config_hash, read_json
+from .layout import CONFIG_FILE as CONFIG, MANIFEST_FILE as MANIFEST
+from .store import JobStore, config_hash, read_json
 
 
 @dataclass
@@ -49,22 +50,14 @@ class RunStatus:
         return all(job.complete for job in self.jobs)
 
 
-def _job_dirs(directory: Path, config) -> list[str]:
+def _job_dirs(config) -> list[str]:
     """The jobs' relative directories, as plan.make_plan names them, without reading images."""
-    from .plan import photo_name
+    from .plan import job_names
 
     try:
-        sources = content_sources(config)
+        return [relative_dir for _, _, _, relative_dir in job_names(config)]
     except SweepError:  # a glob that no longer matches: fall back on what the manifest lists
         return []
-    names: list[str] = []
-    for source in sources:
-        name = photo_name(source)
-        while name in names:
-            name += "_"
-        names.append(name)
-    gallery = isinstance(config.content, list) or len(sources) > 1
-    return [f"{name}/{artist}" if gallery else artist for name in names for artist in config.styles]
 
 
 def run_status(directory: str | Path) -> RunStatus:
@@ -87,7 +80,7 @@ def run_status(directory: str | Path) -> RunStatus:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("jobs"), dict):
         raise SweepError(f"{manifest_path} is not a sweep manifest")
     weights = config.content_weights()
-    relative_dirs = _job_dirs(directory, config) or list(manifest["jobs"])
+    relative_dirs = _job_dirs(config) or list(manifest["jobs"])
     jobs = []
     for relative_dir in relative_dirs:
         status = JobStatus(relative_dir=relative_dir, weights=weights)

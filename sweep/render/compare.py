@@ -25,17 +25,17 @@ from PIL import Image, ImageDraw
 
 from sweep.atomic import atomic_path
 from sweep.errors import SweepError
+from sweep.balance import balanced_position
+from sweep.layout import compare_file, load_records, same_weights
 from sweep.render.frames import (
     ACCENT, INK, MUTED, PAPER, fit_font_size, fit_tile, font, format_weight, load_frames,
-    load_records, outline, resize, suggested_position, text_size, title_font, weight_label,
+    outline, resize, text_size, title_font, weight_label,
 )
 from sweep.render.movie import FORMATS, blend, movie_frame_count, step_label, write_movie_steps
-from sweep.render.sheet import suggest_balanced
 
 MOVIE_BACKGROUND = (18, 18, 21)
 MOVIE_MIN_SHORT = 256           # tiles are upscaled (integer, nearest) to at least this
 MOVIE_MAX_SIZE = (1440, 1920)   # the whole grid is shrunk to fit (height, width)
-WEIGHT_TOLERANCE = 1e-6         # relative
 TABLE_MAX_GRID_WIDTH = 2800     # compare.png: tiles shrink (to >= 96 px) to keep the grid this wide
 
 Box = tuple[int, int, int, int]  # (top, left, height, width)
@@ -236,19 +236,14 @@ def _load_artists(job_dirs: dict[str, Path]):
     reference = [float(r["content_weight"]) for r in all_records[0]]
     for name, records in zip(names[1:], all_records[1:]):
         weights = [float(r["content_weight"]) for r in records]
-        same = len(weights) == len(reference) and all(
-            math.isclose(a, b, rel_tol=WEIGHT_TOLERANCE) for a, b in zip(weights, reference))
-        if not same:
+        if not same_weights(weights, reference):
             raise SweepError(
                 f"artists must share the same content weights to be compared: {names[0]!r} has "
                 f"{len(reference)} ({', '.join(format_weight(w) for w in reference)}), {name!r} has "
                 f"{len(weights)} ({', '.join(format_weight(w) for w in weights)})"
             )
     all_frames = [load_frames(Path(job_dirs[name]), records) for name, records in zip(names, all_records)]
-    suggested = []
-    for records in all_records:
-        position = suggested_position(records)
-        suggested.append(position if position is not None else suggest_balanced(records))
+    suggested = [balanced_position(records) for records in all_records]
     return names, reference, all_records, all_frames, suggested
 
 
@@ -281,12 +276,12 @@ def write_compare(job_dirs: dict[str, Path], out_dir: Path, *, fps: float = 12, 
 
     written: list[Path] = []
     for kind in dict.fromkeys(formats):
-        path = out / f"compare.{kind}"
+        path = out / compare_file(kind)
         write_movie_steps(render, len(weights), path, fps=fps, hold=hold, crossfade=crossfade,
                           boomerang=boomerang)
         written.append(path)
     table, _ = compose_table(all_frames, names, weights, suggested)
-    png = out / "compare.png"
+    png = out / compare_file("png")
     with atomic_path(png) as tmp:
         Image.fromarray(table).save(tmp, format="PNG")
     written.append(png)

@@ -35,11 +35,10 @@ from PIL import Image
 
 from sweep.atomic import write_text
 from sweep.errors import SweepError
-from sweep.render.frames import format_weight, load_records, suggested_position
-from sweep.render.sheet import suggest_balanced
-
-REPORT_FILE = "index.html"
-WEIGHT_TOLERANCE = 1e-6
+from sweep.balance import balanced_position
+from sweep.layout import (CONFIG_FILE, MOVIE_KINDS, PROGRESS_GIF, RECORDS_FILE, REPORT_FILE, SHEET_FILE,
+                          compare_file, load_records, movie_file, same_weights)
+from sweep.render.frames import format_weight
 
 
 # --------------------------------------------------------------------------- gathering
@@ -86,9 +85,7 @@ def _job_data(run_dir: Path, job_id: str, artist: str, job_dir: Path) -> dict | 
     records = [r for r in records if (job_dir / r["file"]).is_file()]
     if not records:
         return None
-    suggested = suggested_position(records)
-    if suggested is None:
-        suggested = suggest_balanced(records)
+    suggested = balanced_position(records)
     try:
         with Image.open(job_dir / records[0]["file"]) as image:
             width, height = image.size
@@ -110,22 +107,17 @@ def _job_data(run_dir: Path, job_id: str, artist: str, job_dir: Path) -> dict | 
     return {
         "id": job_id, "name": artist, "frames": frames, "suggested": suggested,
         "width": width, "height": height,
-        "movie": _existing(run_dir, job_dir, "movie.mp4", "movie.gif"),
-        "sheet": _existing(run_dir, job_dir, "sheet.png").get("png"),
-        "progress": _existing(run_dir, job_dir, "progress.gif").get("gif"),
-        "records": _url(run_dir, job_dir / "frames.json"),
+        "movie": _existing(run_dir, job_dir, *map(movie_file, MOVIE_KINDS)),
+        "sheet": _existing(run_dir, job_dir, SHEET_FILE).get("png"),
+        "progress": _existing(run_dir, job_dir, PROGRESS_GIF).get("gif"),
+        "records": _url(run_dir, job_dir / RECORDS_FILE),
         "pick": f"sweep pick {shlex.quote(shown_dir)} --frame ",
     }
 
 
 def _same_weights(artists: Sequence[dict]) -> bool:
     reference = [f["weight"] for f in artists[0]["frames"]]
-    for artist in artists[1:]:
-        weights = [f["weight"] for f in artist["frames"]]
-        if len(weights) != len(reference) or not all(
-                math.isclose(a, b, rel_tol=WEIGHT_TOLERANCE) for a, b in zip(weights, reference)):
-            return False
-    return True
+    return all(same_weights([f["weight"] for f in artist["frames"]], reference) for artist in artists[1:])
 
 
 def _run_summary(run_dir: Path, plan: Any) -> list[str]:
@@ -134,7 +126,7 @@ def _run_summary(run_dir: Path, plan: Any) -> list[str]:
         raw = config.to_dict()
     else:
         try:
-            raw = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+            raw = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError):
             raw = {}
     facts = []
@@ -317,7 +309,7 @@ def write_report(run_dir: str | os.PathLike, plan_or_job_dirs: Any) -> Path:
         photos.append({
             "id": f"p{p}", "name": photo, "artists": jobs,
             "comparable": len(jobs) > 1 and _same_weights(jobs),
-            "compare": _existing(run, compare_dir, "compare.png", "compare.mp4", "compare.gif"),
+            "compare": _existing(run, compare_dir, *map(compare_file, ("png", *MOVIE_KINDS))),
         })
     gallery = len(photos) > 1 or any(
         Path(d).resolve().parent != run.resolve() for a in groups.values() for d in a.values())
