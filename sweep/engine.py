@@ -71,6 +71,17 @@ def chain_start(first_index: int, chunk_size: int, done_frame: Callable[[int], n
     return None
 
 
+def build_engine(config: Config, weights) -> "SweepEngine":
+    """The engine for `config`, with the verified weights `weights` (`ResolvedWeights`) loaded."""
+    from .gradients import enable_compilation_cache
+    from .model import build_extractor
+    from .weights import load_into
+
+    enable_compilation_cache()
+    extractor = build_extractor(config.model, lambda model: load_into(model, weights))
+    return SweepEngine(config, extractor)
+
+
 class SweepEngine:
     """Holds the network and the compiled objective; built once per run."""
 

@@ -149,7 +149,7 @@ def rerender(job_dir: Path, record: dict, size: int, *, iterations: int | None =
     from .quiet import import_keras
 
     import_keras()
-    from .executors import build_engine
+    from .engine import build_engine
     from .images import read_png, resize_to
     from .plan import make_plan
     from .progress import ProgressBar

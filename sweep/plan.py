@@ -183,11 +183,21 @@ def make_plan(config: Config) -> Plan:
         jobs.append(Job(photo=name, artist=artist, photo_source=source, style_source=config.styles[artist],
                         relative_dir=relative_dir, photo_image=photos[source], style_image=paintings[artist],
                         weights=list(weights)))
-    chunk_size, estimate = _size_chunks(config, jobs)
+    chunk_size, estimate = size_chunks(config, jobs)
     return Plan(config=config, jobs=jobs, chunk_size=chunk_size, estimate=estimate)
 
 
-def _size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
+def chunk_size_for(config: Config, photo: np.ndarray, painting: np.ndarray, weights: Sequence[float]) -> int:
+    """Frames per batch for one job's frames on this machine (`size_chunks` of that job):
+    a Ray worker sizes its own batches with it, the driver may have planned on another machine."""
+    job = Job(photo="", artist="", photo_source="", style_source="", relative_dir="",
+              photo_image=photo, style_image=painting, weights=list(weights))
+    return size_chunks(config, [job])[0]
+
+
+def size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
+    """(frames per batch, the run's estimate): `runtime.chunk_size` when set, capped by
+    what fits the memory budget, else as many frames as fit it."""
     height = max(job.frame_size[0] for job in jobs)
     width = max(job.frame_size[1] for job in jobs)
     flops, per_frame = frame_costs(height, width, config)
