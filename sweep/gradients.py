@@ -104,7 +104,7 @@ def enable_compilation_cache() -> Path | None:
     configured = jax.config.jax_compilation_cache_dir
     if configured:
         return Path(configured)
-    from .weights import keras_home
+    from .paths import keras_home
 
     directory = keras_home() / "sweep" / "jax_cache"
     try:
