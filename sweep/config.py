@@ -24,8 +24,8 @@ import yaml
 
 from .errors import SweepError
 from .layout import RESERVED_NAMES
+from .samples import SAMPLE_PREFIX
 
-SAMPLE_PREFIX = "sample:"
 
 # VGG16's feature layers in network order; the losses may use any of them.
 VGG16_FEATURE_LAYERS = (

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 from keras import ops
 
-from .config import Config
+from .config import MIN_IMAGE_SIDE, Config
 from .gradients import make_objective
 from .images import resize_to
 from .losses import Targets, compute_targets
@@ -293,4 +293,4 @@ def _merge(store, rows, x):
 
 def _resize_uint8(image: np.ndarray, scale: float) -> np.ndarray:
     height, width = image.shape[:2]
-    return resize_to(image, (max(16, round(height * scale)), max(16, round(width * scale))))
+    return resize_to(image, (max(MIN_IMAGE_SIDE, round(height * scale)), max(MIN_IMAGE_SIDE, round(width * scale))))

@@ -15,7 +15,7 @@ Each record looks like ``{"index": 7, "content_weight": 3.162, "content_loss": 0
 ``"suggested": true`` (written by the store, `JobStore.mark_suggested`). Sweep
 order is content weight descending: the photo first, the style last.
 Every other module asks this one for a name; it imports nothing of the project
-but `SweepError`.
+but `SweepError` and the weight formatter.
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .errors import SweepError
+from .weight_text import filename_weight
 
 CONFIG_FILE = "config.yaml"
 MANIFEST_FILE = "manifest.json"
@@ -52,7 +53,7 @@ WEIGHT_TOLERANCE = 1e-6
 
 
 def frame_filename(index: int, content_weight: float) -> str:
-    return f"f{index:03d}_cw-{content_weight:.3f}.png"
+    return f"f{index:03d}_cw-{filename_weight(content_weight)}.png"
 
 
 def frame_file(index: int, content_weight: float) -> str:

@@ -13,10 +13,12 @@ from typing import Sequence
 
 import numpy as np
 
-from .config import SAMPLE_PREFIX, VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
+from .config import MIN_IMAGE_SIDE, VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
 from .errors import SweepError
 from .images import load_image, resize_max_side
 from .layout import job_dirs
+from .samples import SAMPLE_PREFIX
+from .weight_text import format_weight
 
 # Bytes kept per activation value during forward + input-gradient: the forward
 # activation, its gradient, and the ReLU/conv temporaries (measured, see README).
@@ -67,7 +69,7 @@ class Plan:
             f"jobs: {len(self.jobs)} ({len({j.photo for j in self.jobs})} photo(s) x "
             f"{len(cfg.styles)} artist(s)), {self.frame_count} frames",
             f"content weights ({len(weights)}, {cfg.sweep.content_weight.spacing}): "
-            + ", ".join(f"{w:.3g}" for w in weights),
+            + ", ".join(format_weight(w) for w in weights),
             f"optimizer: {cfg.optimizer.name}, up to {cfg.optimizer.iterations} iterations per frame, "
             f"init {cfg.init}",
         ]
@@ -135,7 +137,7 @@ def frame_costs(height: int, width: int, config: Config) -> tuple[float, int]:
 def largest_fitting_size(config: Config, aspect: float, budget: int) -> int:
     """The largest max_size whose single frame fits `budget` bytes (0 if none)."""
     best = 0
-    for size in range(16, 4097, 16):
+    for size in range(MIN_IMAGE_SIDE, 4097, MIN_IMAGE_SIDE):
         h, w = (size, max(1, round(size * aspect))) if aspect <= 1 else (max(1, round(size / aspect)), size)
         if frame_costs(h, w, config)[1] + _WEIGHTS_BYTES <= budget:
             best = size
@@ -172,7 +174,7 @@ def job_names(config: Config) -> list[tuple[str, str, str, str]]:
 
 def make_plan(config: Config) -> Plan:
     max_size = config.image.max_size
-    style_side = max(16, round(max_size * config.image.style_scale))
+    style_side = max(MIN_IMAGE_SIDE, round(max_size * config.image.style_scale))
     paintings = {artist: resize_max_side(load_image(path), style_side) for artist, path in config.styles.items()}
     weights = config.content_weights()
     jobs = []
@@ -209,7 +211,7 @@ def size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
     if per_frame + _WEIGHTS_BYTES > budget:
         fits = largest_fitting_size(config, width / height, budget)
         hint = (f"; the largest image.max_size that fits is {fits}" if fits else
-                "; not even image.max_size=16 fits: raise runtime.memory_budget_mb")
+                f"; not even image.max_size={MIN_IMAGE_SIDE} fits: raise runtime.memory_budget_mb")
         raise SweepError(f"one {width}x{height} frame needs about {per_frame / 2**20:.0f} MB, more than the "
                          f"{budget / 2**20:.0f} MB memory budget{hint}")
     fitting = max(1, (budget - _WEIGHTS_BYTES) // per_frame)

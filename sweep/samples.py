@@ -28,7 +28,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from sweep.decode import read_image_file, MAX_INPUT_PIXELS
 from sweep.errors import SweepError
+
+#: Prefix of an image source that names a built-in sample instead of a file.
+SAMPLE_PREFIX = "sample:"
 
 SAMPLE_PHOTOS = ("grace_hopper",)
 SAMPLE_STYLES = ("stained_glass", "brushstrokes", "rings")
@@ -62,9 +66,7 @@ def _cached(name: str) -> np.ndarray:
 
 
 def _grace_hopper() -> np.ndarray:
-    from sweep.images import load_image
-
-    return load_image(_grace_hopper_path())
+    return read_image_file(_grace_hopper_path(), MAX_INPUT_PIXELS)
 
 
 def _grace_hopper_path() -> Path:

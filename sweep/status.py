@@ -18,6 +18,7 @@ from .config import parse_config
 from .errors import SweepError
 from .layout import CONFIG_FILE as CONFIG, MANIFEST_FILE as MANIFEST
 from .store import JobStore, config_hash, read_json
+from .weight_text import format_weight
 
 
 @dataclass
@@ -123,10 +124,10 @@ def format_status(status: RunStatus) -> str:
         lines.append(f"  {job.relative_dir}: {len(job.done)} done, {len(job.failed)} failed, "
                      f"{len(job.missing)} missing")
         if job.missing:
-            weights = ", ".join(f"{job.weights[i]:.3g}" for i in job.missing)
+            weights = ", ".join(format_weight(job.weights[i]) for i in job.missing)
             lines.append(f"    missing frames {_ranges(job.missing)} (content weights {weights})")
         for index, message in sorted(job.failed.items()):
-            lines.append(f"    failed frame {index} (content weight {job.weights[index]:.3g}): {message}")
+            lines.append(f"    failed frame {index} (content weight {format_weight(job.weights[index])}): {message}")
     if status.complete:
         lines.append("complete")
     else:

@@ -25,8 +25,9 @@ from sweep.render.compare import (
 from sweep.balance import suggest_balanced
 from sweep.layout import load_records
 from sweep.render.frames import (
-    ACCENT, draw_label, format_weight, label_font_size, load_frames, upscale_factor,
+    ACCENT, draw_label, label_font_size, load_frames, upscale_factor,
 )
+from sweep.weight_text import format_weight
 from sweep.render.movie import (
     gif_durations, iter_movie_frames, movie_frame_count, movie_plan, step_label, write_movie,
 )

@@ -18,7 +18,8 @@ from pathlib import Path
 from sweep.errors import SweepError
 from sweep.layout import load_records, movie_file
 from sweep.render.compare import compose_grid, grid_shape, write_compare
-from sweep.render.frames import draw_label, format_weight, load_frames, weight_label
+from sweep.render.frames import draw_label, load_frames, weight_label
+from sweep.weight_text import format_weight
 from sweep.render.movie import FORMATS, movie_frame_count, write_movie
 from sweep.render.sheet import write_sheet
 

@@ -28,9 +28,10 @@ from sweep.errors import SweepError
 from sweep.balance import balanced_position
 from sweep.layout import compare_file, load_records, same_weights
 from sweep.render.frames import (
-    ACCENT, INK, MUTED, PAPER, fit_font_size, fit_tile, font, format_weight, load_frames,
+    ACCENT, INK, MUTED, PAPER, fit_font_size, fit_tile, font, load_frames,
     outline, resize, text_size, title_font, weight_label,
 )
+from sweep.weight_text import format_weight
 from sweep.render.movie import FORMATS, blend, movie_frame_count, step_label, write_movie_steps
 
 MOVIE_BACKGROUND = (18, 18, 21)

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 from sweep.errors import SweepError
 from sweep.images import resize_to
 from sweep.layout import load_records
+from sweep.weight_text import format_weight
 
 # Colours shared by the movie, the contact sheet and the comparison.
 ACCENT = (255, 153, 0)          # the suggested ("balanced") frame: outline and badge
@@ -63,21 +64,6 @@ def load_frames(job_dir: str | os.PathLike, records: Sequence[dict] | None = Non
 
 
 # --------------------------------------------------------------------------- text
-
-def format_weight(weight: float) -> str:
-    """A content weight for people: 3 significant digits, no exponent in [1e-4, 1e6).
-
-    100 -> "100", 31.62 -> "31.6", 3.162 -> "3.16", 0.3162 -> "0.316", 0.1 -> "0.1".
-    """
-    weight = float(weight)
-    if weight != 0 and math.isfinite(weight) and 1e-4 <= abs(weight) < 1e6:
-        digits = max(0, 2 - math.floor(math.log10(abs(weight))))
-        text = f"{round(weight, digits):.{digits}f}"
-        if "." in text:
-            text = text.rstrip("0").rstrip(".")
-        return text
-    return f"{weight:.3g}"
-
 
 def weight_label(weight: float) -> str:
     """The movie label of one frame: "content weight 3.16"."""

@@ -17,7 +17,8 @@ from PIL import Image
 from sweep.errors import SweepError
 from sweep.balance import balanced_position
 from sweep.layout import PROGRESS_GIF, load_records, snapshot_dir, snapshot_step
-from sweep.render.frames import draw_label, format_weight, upscale_factor, upscale_nearest
+from sweep.render.frames import draw_label, upscale_factor, upscale_nearest
+from sweep.weight_text import format_weight
 from sweep.render.movie import MIN_SHORT_SIDE, encode_movie
 
 

@@ -38,7 +38,7 @@ from sweep.errors import SweepError
 from sweep.balance import balanced_position
 from sweep.layout import (CONFIG_FILE, MOVIE_KINDS, PROGRESS_GIF, RECORDS_FILE, REPORT_FILE, SHEET_FILE,
                           compare_file, load_records, movie_file, same_weights)
-from sweep.render.frames import format_weight
+from sweep.weight_text import format_weight
 
 
 # --------------------------------------------------------------------------- gathering

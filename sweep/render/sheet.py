@@ -15,9 +15,10 @@ from sweep.atomic import atomic_path
 from sweep.balance import balanced_position, finite
 from sweep.layout import SHEET_FILE, load_records
 from sweep.render.frames import (
-    ACCENT, INK, MUTED, PAPER, draw_label, draw_text, fit_tile, format_weight, load_frames, outline, resize,
+    ACCENT, INK, MUTED, PAPER, draw_label, draw_text, fit_tile, load_frames, outline, resize,
     title_font,
 )
+from sweep.weight_text import format_weight
 
 CONTENT_COLOUR = "#2f6db5"
 STYLE_COLOUR = "#c2452d"
