@@ -168,7 +168,10 @@ def _render_extras(out_dir: Path, plan: Plan, by_photo: dict[str, dict[str, Path
             gif = write_progress_gif(job_dir, fps=plan.config.movie.fps)
             if gif is not None:
                 outputs.append(gif)
-    outputs.append(write_report(out_dir, plan))
+    groups: dict[str, dict[str, Path]] = {}
+    for job in plan.jobs:
+        groups.setdefault(job.photo, {})[job.artist] = out_dir / job.relative_dir
+    outputs.append(write_report(out_dir, groups))
     return outputs
 
 
