@@ -202,7 +202,19 @@ def compose_table(frames_by_artist: Sequence[Sequence[np.ndarray]], names: Seque
             outline(canvas, boxes[r][column], border, ACCENT)
 
     image = Image.fromarray(canvas)
-    draw = ImageDraw.Draw(image)
+    sizes = {"margin": margin, "gap": gap, "border": border, "head": head_size, "title": title_size,
+             "sub": sub_size, "corner": corner_size, "name_w": name_w, "legend_h": legend_h, "left": grid_left}
+    _label_table(ImageDraw.Draw(image), boxes, names, weights, title, sizes)
+    return np.asarray(image, dtype=np.uint8), boxes
+
+
+def _label_table(draw: ImageDraw.ImageDraw, boxes: list[list[Box]], names: Sequence[str],
+                 weights: Sequence[float], title: str, sizes: dict[str, int]) -> None:
+    """The table's title, weight and artist headers, and the legend, around its tiles."""
+    margin, gap, border, head_size = sizes["margin"], sizes["gap"], sizes["border"], sizes["head"]
+    title_size, sub_size, corner_size = sizes["title"], sizes["sub"], sizes["corner"]
+    name_w, legend_h, grid_left = sizes["name_w"], sizes["legend_h"], sizes["left"]
+    n_rows, th = len(boxes), boxes[0][0][2]
     draw.text((margin, margin), title, font=title_font(title_size), fill=INK)
     draw.text((margin, margin + round(title_size * 1.3)),
               f"{n_rows} artist{'s' if n_rows != 1 else ''}  |  the same photo  |  "
@@ -224,7 +236,6 @@ def compose_table(frames_by_artist: Sequence[Sequence[np.ndarray]], names: Seque
                    outline=ACCENT, width=max(2, border - 1))
     draw.text((grid_left + swatch + gap, legend_y), "balanced frame (suggested)", font=font(sub_size),
               fill=MUTED, anchor="lm")
-    return np.asarray(image, dtype=np.uint8), boxes
 
 
 # --------------------------------------------------------------------------- jobs

@@ -61,7 +61,6 @@ def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     # 10 x 3.4 inches scaled to `width`; narrow sheets keep 100 dpi so text stays legible
     dpi = max(100.0, width / 10.0)
@@ -75,8 +74,23 @@ def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
     ax = fig.add_axes((left / inches_w, bottom / inches_h,
                        1 - (left + right) / inches_w, 1 - (bottom + top) / inches_h))
     ax.set_facecolor(face)
-
     weights = np.array([float(r["content_weight"]) for r in records], dtype=np.float64)
+    curves = _plot_curves(ax, records, weights)
+    _style_axes(ax, weights, one_row)
+    if not any(ok.any() for _, ok in curves):
+        ax.text(0.5, 0.5, "no loss values recorded", transform=ax.transAxes, ha="center",
+                va="center", fontsize=11, color="#6e6e76")
+    if suggested is not None:
+        _mark_suggested(ax, records, weights, curves, suggested)
+    ax.legend(loc="lower right" if one_row else "lower left", bbox_to_anchor=(1.0 if one_row else 0.0, 1.0),
+              ncol=3, frameon=False, fontsize=9.5, borderaxespad=0.3, handlelength=2.2, columnspacing=1.6)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    return np.ascontiguousarray(rgba[..., :3])
+
+
+def _plot_curves(ax, records: Sequence[dict], weights: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Both losses, each divided by its peak; returns (normalised values, usable mask) per curve."""
     curves = []
     for key, name, colour, marker in (("content_loss", "content loss", CONTENT_COLOUR, "o"),
                                       ("style_loss", "style loss", STYLE_COLOUR, "s")):
@@ -89,6 +103,13 @@ def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
         if ok.any():
             ax.plot(weights[ok], normed[ok], color=colour, marker=marker, markersize=4.5,
                     linewidth=1.8, label=name, zorder=3)
+    return curves
+
+
+def _style_axes(ax, weights: np.ndarray, one_row: bool) -> None:
+    """Log x axis from the photo (left) to the style (right), grid, labels and title."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
     ax.set_xscale("log")
     if weights.min() < weights.max():
         pad = (math.log10(weights.max()) - math.log10(weights.min())) * 0.03
@@ -115,25 +136,20 @@ def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
     ax.set_ylabel("loss / max", fontsize=10, color="#3a3a40")
     ax.set_title("Content / style trade-off", loc="left", fontsize=12, color="#222226",
                  fontweight="bold", pad=8 if one_row else 24)
-    if not any(ok.any() for _, ok in curves):
-        ax.text(0.5, 0.5, "no loss values recorded", transform=ax.transAxes, ha="center",
-                va="center", fontsize=11, color="#6e6e76")
-    if suggested is not None:
-        accent = tuple(v / 255 for v in ACCENT)
-        w = weights[suggested]
-        ax.axvline(w, color=accent, linestyle="--", linewidth=1.6, zorder=2)
-        for (normed, ok), colour in zip(curves, (CONTENT_COLOUR, STYLE_COLOUR)):
-            if ok[suggested]:
-                ax.plot([w], [normed[suggested]], marker="o", markersize=11, markerfacecolor="none",
-                        markeredgecolor=accent, markeredgewidth=2.4, zorder=4)
-        record = records[suggested]
-        ax.plot([], [], color=accent, linestyle="--", linewidth=1.6,
-                label=f"balanced: #{int(record['index']):02d}, cw {format_weight(w)}")
-    ax.legend(loc="lower right" if one_row else "lower left", bbox_to_anchor=(1.0 if one_row else 0.0, 1.0),
-              ncol=3, frameon=False, fontsize=9.5, borderaxespad=0.3, handlelength=2.2, columnspacing=1.6)
-    canvas.draw()
-    rgba = np.asarray(canvas.buffer_rgba())
-    return np.ascontiguousarray(rgba[..., :3])
+
+
+def _mark_suggested(ax, records: Sequence[dict], weights: np.ndarray, curves, suggested: int) -> None:
+    """A dashed line at the suggested frame's weight, its points ringed, and a legend entry."""
+    accent = tuple(v / 255 for v in ACCENT)
+    w = weights[suggested]
+    ax.axvline(w, color=accent, linestyle="--", linewidth=1.6, zorder=2)
+    for (normed, ok), colour in zip(curves, (CONTENT_COLOUR, STYLE_COLOUR)):
+        if ok[suggested]:
+            ax.plot([w], [normed[suggested]], marker="o", markersize=11, markerfacecolor="none",
+                    markeredgecolor=accent, markeredgewidth=2.4, zorder=4)
+    record = records[suggested]
+    ax.plot([], [], color=accent, linestyle="--", linewidth=1.6,
+            label=f"balanced: #{int(record['index']):02d}, cw {format_weight(w)}")
 
 
 # --------------------------------------------------------------------------- the sheet
