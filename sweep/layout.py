@@ -24,7 +24,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, TypedDict
 
 from .errors import SweepError
 from .weight_text import filename_weight
@@ -50,6 +50,26 @@ _SNAPSHOT = re.compile(r"^s(\d{4,})\.png$")
 REQUIRED_KEYS = ("index", "content_weight", "file")
 # Two jobs share their content weights when every pair agrees to this relative tolerance.
 WEIGHT_TOLERANCE = 1e-6
+
+
+class FrameRecord(TypedDict, total=False):
+    """One entry of `frames.json`; `suggested` is added by `JobStore.mark_suggested`."""
+    index: int
+    content_weight: float
+    content_loss: float
+    style_loss: float
+    tv_loss: float
+    iterations: int
+    file: str
+    suggested: bool
+
+
+def frame_record(index: int, content_weight: float, content_loss: float, style_loss: float,
+                 tv_loss: float, iterations: int) -> FrameRecord:
+    """The record of a stored frame, naming its PNG (`frame_file`)."""
+    return {"index": index, "content_weight": content_weight, "content_loss": content_loss,
+            "style_loss": style_loss, "tv_loss": tv_loss, "iterations": iterations,
+            "file": frame_file(index, content_weight)}
 
 
 def frame_filename(index: int, content_weight: float) -> str:
@@ -90,7 +110,7 @@ def job_dirs(photo_names: Sequence[str], artists: Sequence[str], gallery: bool) 
     return [f"{photo}/{artist}" if gallery else artist for photo in photo_names for artist in artists]
 
 
-def load_records(job_dir: str | os.PathLike) -> list[dict]:
+def load_records(job_dir: str | os.PathLike) -> list[FrameRecord]:
     """The records of `JOB/frames.json`, in the stored (sweep) order.
 
     Raises SweepError when the file is missing, is not a JSON list of objects, or a

@@ -34,7 +34,6 @@ DEFAULT_MAX_RETRIES = 3
 RAY_MISSING = "the ray executor needs Ray: pip install 'sweep[ray]'"
 
 
-
 def import_ray():
     try:
         import ray

@@ -19,8 +19,8 @@ from .config import Config
 from .records import FrameResult
 from .errors import SweepError
 from .images import read_png, save_png
-from .layout import (CONFIG_FILE, FRAMES_DIR, MANIFEST_FILE, RECORDS_FILE, SHEET_FILE, compare_file,
-                     frame_file, load_records, movie_file, MOVIE_KINDS)
+from .layout import (CONFIG_FILE, FRAMES_DIR, FrameRecord, MANIFEST_FILE, RECORDS_FILE, SHEET_FILE, compare_file,
+                     frame_record, load_records, movie_file, MOVIE_KINDS)
 
 # The sections that decide what a frame looks like; movie and runtime settings do not.
 FRAME_SECTIONS = ("content", "styles", "sweep", "image", "optimizer", "init", "model", "seed")
@@ -53,7 +53,7 @@ class JobStore:
     def records_path(self) -> Path:
         return self.directory / RECORDS_FILE
 
-    def records(self) -> list[dict]:
+    def records(self) -> list[FrameRecord]:
         """Records of frames whose PNG exists, in sweep order."""
         records = read_json(self.records_path, [])
         return [r for r in records if (self.directory / r["file"]).is_file()]
@@ -68,13 +68,10 @@ class JobStore:
                 return read_png(self.directory / record["file"])
         return None
 
-    def save(self, result: FrameResult) -> dict:
-        file = frame_file(result.index, result.content_weight)
-        save_png(self.directory / file, result.image)
-        record = {"index": result.index, "content_weight": result.content_weight,
-                  "content_loss": result.content_loss, "style_loss": result.style_loss,
-                  "tv_loss": result.tv_loss, "iterations": result.iterations,
-                  "file": file}
+    def save(self, result: FrameResult) -> FrameRecord:
+        record = frame_record(result.index, result.content_weight, result.content_loss, result.style_loss,
+                              result.tv_loss, result.iterations)
+        save_png(self.directory / record["file"], result.image)
         records = {r["index"]: r for r in self.records()}
         records[result.index] = record
         atomic.write_json(self.records_path, [records[i] for i in sorted(records)])
