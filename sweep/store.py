@@ -1,7 +1,7 @@
 """The frame store: where finished frames live, written atomically, and how a run resumes.
 
-The layout of a run directory is `sweep.layout`'s. A frame is done when its PNG and its frames.json record both exist; both are
-written with a rename, so a killed run leaves only whole files behind. Running the
+The layout of a run directory is `sweep.layout`'s. A frame is done when its PNG and
+its frames.json record both exist; both are written with a rename, so a killed run leaves only whole files behind. Running the
 same config into the same directory optimises only the frames that are missing.
 """
 from __future__ import annotations

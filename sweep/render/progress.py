@@ -37,8 +37,8 @@ def snapshot_steps(folder: str | os.PathLike) -> list[tuple[int, Path]]:
 
 def write_progress_gif(job_dir: str | os.PathLike, *, fps: float = 8, hold: float = 1.0,
                        path: str | os.PathLike | None = None) -> Path | None:
-    """Write `JOB/progress.gif` for the job's balanced frame (`balanced_position`). Returns its path, or None when that frame has no
-    snapshots to animate (progress_every was 0, or the frame was resumed, not optimised)."""
+    """Write `JOB/progress.gif` for the job's balanced frame (`balanced_position`).
+    Returns its path, or None when that frame has no snapshots to animate (progress_every was 0, or the frame was resumed, not optimised)."""
     job = Path(job_dir)
     records = load_records(job)
     record = records[balanced_position(records)]
