@@ -30,10 +30,9 @@ from . import atomic, integrity, ownership
 from .atomic import write_bytes
 from .config import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, load_config
 from .errors import SweepError
+from .layout import CONFIG_FILE as CONFIG, MANIFEST_FILE, RECORDS_FILE as RECORDS, frame_filename, load_records
 from .lock import run_dir_lock
-from .store import CONFIG, MANIFEST, frame_filename, read_json
-
-RECORDS = "frames.json"
+from .store import read_json
 # How far up from a job directory config.yaml may be: RUN/ARTIST or RUN/PHOTO/ARTIST.
 MAX_DEPTH = 2
 
@@ -59,8 +58,6 @@ def find_run_dir(job_dir: Path) -> Path:
 
 
 def load_job_records(job_dir: Path) -> list[dict]:
-    from .render.frames import load_records
-
     if not job_dir.exists():
         raise SweepError(f"job directory not found: {job_dir}")
     if not job_dir.is_dir():
@@ -95,7 +92,7 @@ def choose(records: list[dict], *, frame: int | None = None, weight: float | Non
                                            -float(r["content_weight"])))
     flagged = [r for r in records if r.get("suggested") is True]
     if not flagged:
-        raise SweepError("this job has no suggested frame in frames.json (it is flagged when the movies and "
+        raise SweepError(f"this job has no suggested frame in {RECORDS} (it is flagged when the movies and "
                          "sheet are rendered); pick one with --frame or --weight")
     return flagged[0]
 
@@ -146,7 +143,7 @@ def _pick_target(job_dir: Path, target: Path) -> Iterator[None]:
     the run's own files or a file no pick wrote; note the pick in the manifest."""
     run_dir = find_run_dir(job_dir)
     with run_dir_lock(run_dir, "pick"):
-        manifest_path = run_dir / MANIFEST
+        manifest_path = run_dir / MANIFEST_FILE
         manifest = read_json(manifest_path, None)
         if manifest is not None and integrity.manifest_problem(manifest):
             raise SweepError(f"{manifest_path} is damaged; `sweep run --force` replaces the run's frames")
@@ -174,7 +171,7 @@ def rerender(job_dir: Path, record: dict, size: int, *, iterations: int | None =
     from .quiet import import_keras
 
     import_keras()
-    from .executors import build_engine
+    from .engine import build_engine
     from .images import read_png, resize_to
     from .plan import make_plan
     from .progress import ProgressBar
