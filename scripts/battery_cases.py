@@ -110,6 +110,16 @@ def exit_ok(*needles: str, stream: str = "stderr") -> Callable:
     return check
 
 
+def refused_in_one_line(expect: str) -> Callable:
+    """For a case whose action writes before the step that must be refused."""
+    def check(root: Path, result: subprocess.CompletedProcess) -> str | None:
+        lines = result.stderr.splitlines()
+        if result.returncode != 2 or len(lines) != 1 or expect not in lines[0]:
+            return f"exit {result.returncode}, expected 2 and one line with {expect!r}: {result.stderr[-300:]!r}"
+        return None
+    return check
+
+
 def two_steps(first: list[str], then: Callable[[Path], None], second: list[str]) -> Callable:
     def action(root: Path) -> subprocess.CompletedProcess:
         done = cli(root, *first)
@@ -361,7 +371,7 @@ CASES: list[Case] = [
     Case("status of a missing directory", {}, args=["status", "nope"], expect="no such run directory"),
     Case("replaced photo is not resumed into", {"content": "photo.png"}, action=two_steps(
         RUN, lambda root: Image.new("RGB", (56, 40), (30, 160, 90)).save(root / "photo.png"), RUN),
-        expect="other pixels"),
+        check=refused_in_one_line("other pixels")),
     Case("lock held by another process", {}, needs_run=True, setup=hold_lock, teardown=release_lock,
          check=names_holder),
     Case("stale lock of a dead process", {}, needs_run=True, setup=damage("out/.sweep.lock", "999999999 run\n"),

@@ -6,14 +6,11 @@ recursion, overflow) or crash after the run started is refused in one line.
   is a few hundred bytes of aliases that expand to 10^9 values), no alias that
   contains itself, integers below 2^63.
 - Counts and sizes a run allocates from: frames, iterations, movie length.
-- Frame sides: VGG16 halves the image at every pooling layer before the deepest
-  layer the losses use; a side that would fall under one pixel there crashes the
-  network, so every photo and painting must keep `min_frame_side` pixels on its
-  short side at the frame size.
+
+The frame sides, which depend on the images, are checked by `plan.check_frame_side`.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from .errors import SweepError
@@ -100,25 +97,3 @@ def check_bounds(config) -> None:
 def _at_most(key: str, value: int, limit: int) -> None:
     if value > limit:
         raise SweepError(f"'{key}' must be at most {limit}; got {value}")
-
-
-def min_frame_side(deepest_layer: str) -> int:
-    """The shortest side VGG16 accepts up to `deepest_layer`: 2 per pooling layer on the way."""
-    from .config import VGG16_FEATURE_LAYERS
-
-    layers = VGG16_FEATURE_LAYERS[:VGG16_FEATURE_LAYERS.index(deepest_layer) + 1]
-    return 2 ** sum(1 for name in layers if name.endswith("_pool"))
-
-
-def check_frame_side(what: str, source: str, image_hw: tuple[int, int], original_hw: tuple[int, int],
-                     key: str, scale: float, config) -> None:
-    """Refuse an input whose short side at the frame size is below min_frame_side."""
-    need = min_frame_side(config.model.deepest_layer)
-    if min(image_hw) >= need:
-        return
-    height, width = original_hw
-    fits = math.ceil(need * max(height, width) / min(height, width) / scale)
-    hint = (f"set image.max_size to at least {fits}" if fits <= 4096 else
-            "crop it to a less elongated shape")
-    raise SweepError(f"{what} {source} becomes {image_hw[1]}x{image_hw[0]} px at {key}, but VGG16 up to "
-                     f"{config.model.deepest_layer} needs at least {need} px on the short side; {hint}")

@@ -22,12 +22,14 @@ from pathlib import Path
 
 from .atomic import TEMP_MARKER
 from .errors import SweepError
+from .layout import (CONFIG_FILE, FRAMES_DIR, MANIFEST_FILE, MOVIE_KINDS, PROGRESS_DIR, PROGRESS_GIF, RECORDS_FILE,
+                     REPORT_FILE, SHEET_FILE, compare_file, movie_file)
 from .lock import LOCK_FILE
 
-RUN_FILES = ("config.yaml", "manifest.json", "index.html", "compare.png", "compare.mp4", "compare.gif")
-JOB_FILES = ("frames.json", "movie.mp4", "movie.gif", "sheet.png", "progress.gif")
-JOB_FOLDERS = ("frames/", "progress/")
-COMPARE_FILES = ("compare.png", "compare.mp4", "compare.gif")
+COMPARE_FILES = tuple(compare_file(kind) for kind in ("png", *MOVIE_KINDS))
+RUN_FILES = (CONFIG_FILE, MANIFEST_FILE, REPORT_FILE, *COMPARE_FILES)
+JOB_FILES = (RECORDS_FILE, *(movie_file(kind) for kind in MOVIE_KINDS), SHEET_FILE, PROGRESS_GIF)
+JOB_FOLDERS = (f"{FRAMES_DIR}/", f"{PROGRESS_DIR}/")
 
 
 def planned(relative_dirs: list[str]) -> list[str]:
@@ -84,9 +86,9 @@ def _looks_written_by_sweep(path: Path) -> bool:
         text = path.read_text(encoding="utf-8")[:1_000_000]
     except (OSError, UnicodeDecodeError):
         return False
-    if path.name == "index.html":
+    if path.name == REPORT_FILE:
         return "&middot; sweep report</title>" in text[:4096]
-    if path.name == "config.yaml":
+    if path.name == CONFIG_FILE:
         from .config import parse_config
         try:
             return parse_config(text, base_dir=path.parent).to_yaml() == text
@@ -97,7 +99,7 @@ def _looks_written_by_sweep(path: Path) -> bool:
 
 def _beside_jobs(path: str, relative_dirs: list[str]) -> bool:
     """A file outside every job folder (the manifest excepted: a damaged one is ours to replace)."""
-    return path != "manifest.json" and not any(path.startswith(f"{d}/") for d in relative_dirs)
+    return path != MANIFEST_FILE and not any(path.startswith(f"{d}/") for d in relative_dirs)
 
 
 def first_foreign(directory: Path, owned_paths: set[str]) -> str | None:

@@ -15,11 +15,10 @@ from typing import Sequence
 
 import numpy as np
 
-from .config import MIN_IMAGE_SIDE, VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
+from .config import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
 from .errors import SweepError
 from .images import load_image, resize_max_side
 from .layout import job_dirs
-from .limits import check_frame_side
 from .samples import SAMPLE_PREFIX
 from .weight_text import format_weight
 
@@ -281,3 +280,25 @@ def size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
                         bytes_per_frame=per_frame, peak_bytes=chunk * per_frame + _WEIGHTS_BYTES,
                         device=device.describe(config.model.precision))
     return chunk, estimate
+
+
+def min_frame_side(deepest_layer: str) -> int:
+    """The shortest side VGG16 accepts up to `deepest_layer`: 2 per pooling layer on the way."""
+    layers = VGG16_FEATURE_LAYERS[:VGG16_FEATURE_LAYERS.index(deepest_layer) + 1]
+    return 2 ** sum(1 for name in layers if name.endswith("_pool"))
+
+
+def check_frame_side(what: str, source: str, image_hw: tuple[int, int], original_hw: tuple[int, int],
+                     key: str, scale: float, config) -> None:
+    """Refuse an input whose short side at the frame size is below min_frame_side:
+    VGG16 halves the image at every pooling layer before the deepest layer the losses
+    use, and a side that falls under one pixel there crashes the network."""
+    need = min_frame_side(config.model.deepest_layer)
+    if min(image_hw) >= need:
+        return
+    height, width = original_hw
+    fits = math.ceil(need * max(height, width) / min(height, width) / scale)
+    hint = (f"set image.max_size to at least {fits}" if fits <= MAX_IMAGE_SIDE else
+            "crop it to a less elongated shape")
+    raise SweepError(f"{what} {source} becomes {image_hw[1]}x{image_hw[0]} px at {key}, but VGG16 up to "
+                     f"{config.model.deepest_layer} needs at least {need} px on the short side; {hint}")
