@@ -1,5 +1,6 @@
-"""The README's config reference lists every key of the schema with its true default, and
-every relative link and image in README.md and docs/*.md resolves."""
+"""The README's config reference lists every key of the schema with its true default; every
+relative link and image in README.md and docs/*.md resolves; and every `sweep` option and
+config key they name exists."""
 import dataclasses
 import re
 import sys
@@ -148,3 +149,39 @@ def test_the_readme_stays_a_short_guide_that_links_the_details():
     assert len(readme.splitlines()) <= 350, "README.md is a five-minute guide: move details to docs/"
     targets = {target for _, target in links(readme)}
     assert {"docs/performance.md", "docs/design.md", "DEVELOPERS.md"} <= targets
+
+
+# --- What the docs tell a user to type exists --------------------------------------------------
+
+SWEEP_COMMAND = re.compile(r"\bsweep (run|status|pick|weights)\b([^`\n]*)")
+# A config key as the docs name it: a dotted path in a code span (`runtime.chunk_size`) or after --set.
+CONFIG_KEY = re.compile(r"(?:`|--set[ =])((?:sweep|image|optimizer|model|movie|runtime)\.[a-z_.]+)")
+
+
+def command_options() -> dict[str, set[str]]:
+    """Each `sweep` subcommand's option strings, from the parser the CLI itself uses."""
+    import argparse
+    from sweep.cli import build_parser
+    subcommands = next(action for action in build_parser()._actions
+                       if isinstance(action, argparse._SubParsersAction))
+    return {name: {option for action in parser._actions for option in action.option_strings}
+            for name, parser in subcommands.choices.items()}
+
+
+def test_every_documented_command_and_option_exists():
+    options = command_options()
+    used = 0
+    for document in user_docs():
+        for command, rest in SWEEP_COMMAND.findall(document.read_text()):
+            for flag in re.findall(r"(?<![\w-])--[a-z][a-z-]*", rest):
+                assert flag in options[command], f"{document.name}: sweep {command} {flag}"
+                used += 1
+    assert used >= 10  # the pattern above still finds the documented command lines
+
+
+def test_every_config_key_named_in_the_docs_exists():
+    config_keys = {key for key, _ in schema_defaults()}
+    named = [(document.name, key) for document in user_docs()
+             for key in CONFIG_KEY.findall(document.read_text())]
+    assert [(name, key) for name, key in named if key not in config_keys] == []
+    assert {"movie.formats", "runtime.chunk_size", "model.precision"} <= {key for _, key in named}
