@@ -185,3 +185,15 @@ def test_every_config_key_named_in_the_docs_exists():
              for key in CONFIG_KEY.findall(document.read_text())]
     assert [(name, key) for name, key in named if key not in config_keys] == []
     assert {"movie.formats", "runtime.chunk_size", "model.precision"} <= {key for _, key in named}
+
+
+# A file of the repository named in the docs (`sweep/config.py`, scripts/bench.py), not a
+# path under another root (KERAS_HOME/sweep/jax_cache, ~/sweep/outputs).
+REPOSITORY_FILE = re.compile(r"(?<![\w/.~-])((?:sweep|scripts|configs|docs|tests)/[\w./-]*\.\w+)")
+
+
+def test_every_repository_file_named_in_the_docs_exists():
+    named = [(document.name, path) for document in user_docs()
+             for path in REPOSITORY_FILE.findall(document.read_text())]
+    assert [(name, path) for name, path in named if not (REPO / path).is_file()] == []
+    assert {"scripts/bench.py", "sweep/config.py", "configs/gallery.yaml"} <= {path for _, path in named}
