@@ -17,6 +17,7 @@ from PIL import Image
 
 SWEEP = [sys.executable, "-m", "sweep.cli"]
 RUN = ["run", "c.yaml", "--out", "out"]
+SKIPPED = "skipped: "   # a check's answer when the case cannot run here (no tmpfs without root)
 # The photo and painting of the base config, shared by every case (absolute paths, so
 # that a copy of the base run belongs to the same config in any case's directory).
 INPUTS = {"root": Path("/nonexistent")}
@@ -191,7 +192,7 @@ def full_disk(root: Path) -> subprocess.CompletedProcess:
     disk.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True)
     if mounted.returncode != 0:
-        return subprocess.CompletedProcess([], 0, "", "skipped: cannot mount a tmpfs")
+        return subprocess.CompletedProcess([], 0, "", SKIPPED + "cannot mount a tmpfs (needs root)")
     try:
         first = cli(root, "run", "c.yaml", "--out", disk / "out")
         if first.returncode != 0:
@@ -211,8 +212,8 @@ def full_disk(root: Path) -> subprocess.CompletedProcess:
 
 
 def disk_check(root: Path, result) -> str | None:
-    if result.stderr.startswith("skipped"):
-        return None
+    if result.stderr.startswith(SKIPPED):
+        return result.stderr
     lines = result.stderr.splitlines()
     if result.returncode != 2 or len(lines) != 1 or "No space left on device" not in lines[0] \
             or result.stdout != "kept":

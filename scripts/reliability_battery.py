@@ -13,8 +13,9 @@ signal ends in 143 without a traceback, a full disk keeps the previous files).
 Most cases are refused before TensorFlow is imported (about a second each); the
 cases that need a finished run copy one made once at the start.
 
-The last line is the summary: `cases N, held H, failed F`; the failures are listed
-above it. Exit status 0 when every case held, else 1.
+The last line is the summary: `cases N, held H, failed F` (and `, skipped S` where a
+case cannot run: the full-disk case mounts a tmpfs, which needs root); the failures
+and skips are listed above it. Exit status 0 when no case failed, else 1.
 """
 from __future__ import annotations
 
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="sweep-battery-"))
     started = time.monotonic()
     failures: list[tuple[str, str]] = []
+    skipped: list[str] = []
     try:
         battery_cases.INPUTS["root"] = work / "_inputs"
         (work / "_inputs").mkdir()
@@ -107,14 +109,18 @@ def main(argv: list[str] | None = None) -> int:
                 problem = run_case(case, base_run, work)
             except subprocess.TimeoutExpired:
                 problem = "timed out"
-            if problem:
+            if problem and problem.startswith(battery_cases.SKIPPED):
+                skipped.append(case.name)
+                print(f"SKIPPED {case.name}: {problem[len(battery_cases.SKIPPED):]}", flush=True)
+            elif problem:
                 failures.append((case.name, problem))
                 print(f"FAILED {case.name}: {problem}", flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     print(f"({time.monotonic() - started:.0f} s)", file=sys.stderr)
-    print(f"cases {len(cases)}, held {len(cases) - len(failures)}, failed {len(failures)}")
+    held = len(cases) - len(failures) - len(skipped)
+    print(f"cases {len(cases)}, held {held}, failed {len(failures)}" + (f", skipped {len(skipped)}" if skipped else ""))
     return 1 if failures else 0
 
 
