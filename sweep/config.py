@@ -130,9 +130,31 @@ class RuntimeSection:
 
 
 @dataclass
+class Artist:
+    """One entry of `styles`: a painting, or a weighted blend of paintings, and whose
+    colours the frames keep. The YAML forms (artist_mapping turns each into this):
+
+        van_gogh: starry.jpg                                   # one painting
+        van_gogh_photo: {painting: starry.jpg, colors: photo}
+        blend: {paintings: [starry.jpg, scream.jpg], weights: [0.7, 0.3], colors: match}
+    """
+    paintings: list[str]
+    # Each painting's share of the style loss, normalised to sum 1; empty: equal shares.
+    weights: list[float] = field(default_factory=list)
+    # style: the frames take the painting's colours. photo: luminance-only transfer, the
+    # frames keep the photo's colours. match: the paintings' colours are first matched
+    # to the photo's (RGB mean and covariance). See sweep/colors.py.
+    colors: Literal["style", "photo", "match"] = "style"
+
+
+# The keys an artist mapping may have: `painting` is the one-painting spelling of `paintings`.
+ARTIST_KEYS = ("painting", "paintings", "weights", "colors")
+
+
+@dataclass
 class Config:
     content: Union[str, list[str]]
-    styles: dict[str, str]
+    styles: dict[str, Artist]
     sweep: SweepSection = field(default_factory=SweepSection)
     image: ImageSection = field(default_factory=ImageSection)
     optimizer: OptimizerSection = field(default_factory=OptimizerSection)
@@ -218,23 +240,33 @@ def apply_override(raw: dict, override: str) -> None:
         child = node.get(part)
         if child is None:
             child = node[part] = {}
+        if schema is Artist and isinstance(child, str):
+            child = node[part] = {"painting": child}  # `--set styles.NAME.colors=photo` on `NAME: path`
         if not isinstance(child, dict):
             raise SweepError(f"--set {key}: {'.'.join(parts[:depth + 1])} is not a section")
         node = child
     _check_key(schema, parts[-1], ".".join(parts[:-1]))
+    if schema is Artist:  # the override replaces the artist's painting(s), whichever spelling
+        node.pop({"painting": "paintings", "paintings": "painting"}.get(parts[-1], ""), None)
     node[parts[-1]] = value
 
 
 def _field_type(schema: Any, name: str) -> Any:
     if dataclasses.is_dataclass(schema):
         return typing.get_type_hints(schema)[name]
-    return None  # inside a free-form mapping such as `styles`
+    if typing.get_origin(schema) is dict:
+        return typing.get_args(schema)[1]  # a name inside `styles`: an Artist
+    return None
+
+
+def _allowed_keys(schema: Any) -> list[str]:
+    return list(ARTIST_KEYS) if schema is Artist else [f.name for f in dataclasses.fields(schema)]
 
 
 def _check_key(schema: Any, name: str, where: str) -> None:
     if not dataclasses.is_dataclass(schema):
         return
-    names = [f.name for f in dataclasses.fields(schema)]
+    names = _allowed_keys(schema)
     if name not in names:
         raise SweepError(_unknown_key_message(name, names, where))
 
@@ -269,6 +301,8 @@ def build(cls: Any, data: Any, where: str) -> Any:
 
 def _coerce(tp: Any, value: Any, path: str) -> Any:
     origin = typing.get_origin(tp)
+    if tp is Artist:
+        return checked_artist(build(Artist, artist_mapping(value, path), path), path)
     if dataclasses.is_dataclass(tp):
         return build(tp, value if value is not None else {}, path)
     if origin is Literal:
@@ -315,6 +349,48 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
             raise SweepError(f"'{path}' must be a string; got {_describe(value)}")
         return value
     raise TypeError(f"unsupported schema type {tp!r} at {path}")
+
+
+def artist_mapping(value: Any, path: str) -> dict:
+    """An artist's YAML (a path, or a mapping with `painting` or `paintings`) as the
+    fields of `Artist`."""
+    if isinstance(value, str):
+        return {"paintings": [value]}
+    if not isinstance(value, dict):
+        raise SweepError(f"'{path}' must be a painting's path or a mapping such as "
+                         f"{{painting: starry.jpg, colors: photo}}; got {_describe(value)}")
+    for key in value:
+        if key not in ARTIST_KEYS:
+            raise SweepError(_unknown_key_message(str(key), list(ARTIST_KEYS), path))
+    mapping = dict(value)
+    if "painting" in mapping:
+        if "paintings" in mapping:
+            raise SweepError(f"'{path}' has both 'painting' and 'paintings'; use 'painting: P' for one "
+                             f"painting or 'paintings: [P, ...]' for a blend")
+        painting = mapping.pop("painting")
+        if not isinstance(painting, str):
+            raise SweepError(f"'{path}.painting' must be a string; got {_describe(painting)}")
+        mapping["paintings"] = [painting]
+    if "paintings" not in mapping:
+        raise SweepError(f"'{path}' names no painting; add 'painting: P' or 'paintings: [P, ...]'")
+    return mapping
+
+
+def checked_artist(artist: Artist, path: str) -> Artist:
+    """`artist` with its weights checked and normalised to sum 1 (equal when none are given)."""
+    count = len(artist.paintings)
+    if count == 0:
+        raise SweepError(f"'{path}.paintings' is empty; name at least one painting")
+    weights = artist.weights or [1.0] * count
+    if len(weights) != count:
+        raise SweepError(f"'{path}.weights' has {len(weights)} value(s) for {count} painting(s); "
+                         f"give one weight per painting")
+    if any(w < 0 for w in weights) or math.fsum(weights) <= 0:
+        raise SweepError(f"'{path}.weights' must be >= 0 with a positive sum; got {weights}")
+    total = math.fsum(weights)
+    if abs(total - 1.0) > 1e-9:  # already normalised (a saved config.yaml) stays bit for bit as it is
+        weights = [w / total for w in weights]
+    return dataclasses.replace(artist, weights=[float(w) for w in weights])
 
 
 def _type_name(tp: Any) -> str:
@@ -421,7 +497,8 @@ def resolve_paths(config: Config, base_dir: Path) -> Config:
         content = [resolve(item) for item in content]
     else:
         content = resolve(content)
-    styles = {name: resolve(path) for name, path in config.styles.items()}
+    styles = {name: dataclasses.replace(artist, paintings=[resolve(p) for p in artist.paintings])
+              for name, artist in config.styles.items()}
     weights = config.model.weights
     if weights != "imagenet":
         weights = resolve(weights)

@@ -14,7 +14,7 @@ same whichever executor optimised the frames.
   `plan.chunk_size`, so a task is one of the local executor's batches). A worker
   batches a task's frames by `runtime.chunk_size` when set, else by what fits its
   own device memory (the driver may be a CPU machine planning for GPU workers).
-  A task receives the job's photo and painting as uint8 arrays (no shared
+  A task receives the job's photo and paintings as uint8 arrays (no shared
   filesystem is assumed), the resolved config as YAML and its frames; it returns
   `FrameResult`s with uint8 images. Workers resolve the VGG16 weights themselves
   (`sweep.weights.resolve_weights`: each node's own `$KERAS_HOME` cache, else the
@@ -122,7 +122,7 @@ class LocalExecutor(Executor):
                 self.tasks += 1
                 self.submitted_frames += len(frames)
                 stored = functools.partial(stored_frame, job.relative_dir) if stored_frame else None
-                engine.optimise(job.relative_dir, job.photo_image, job.style_image, frames,
+                engine.optimise(job.relative_dir, job.photo_image, job.style, frames,
                                 plan.chunk_size, callbacks, stored_frame=stored)
 
 
@@ -273,15 +273,15 @@ class RayExecutor(Executor):
         remote = ray.remote(optimise_task).options(**self._task_options(ray, started))
         config_yaml = config.to_yaml()
         photos: dict[str, Any] = {}
-        paintings: dict[str, Any] = {}
+        styles: dict[str, Any] = {}   # an artist's paintings, shares and colours, put once
         remaining: dict[str, int] = {}
         pending: dict[Any, Task] = {}
         for task in tasks:
             job = task.job
             if job.photo not in photos:
                 photos[job.photo] = ray.put(job.photo_image)
-            if job.artist not in paintings:
-                paintings[job.artist] = ray.put(job.style_image)
+            if job.artist not in styles:
+                styles[job.artist] = ray.put(job.style)
             if job.relative_dir not in remaining:
                 remaining[job.relative_dir] = 0
                 frame_count = len(todo[job.relative_dir])
@@ -289,7 +289,7 @@ class RayExecutor(Executor):
                     callback.on_job_start(job.relative_dir, frame_count, config.optimizer.iterations)
             remaining[job.relative_dir] += 1
             ref = remote.remote(config_yaml, weights.sha256, job.relative_dir, photos[job.photo],
-                                paintings[job.artist], task.frames,
+                                styles[job.artist], task.frames,
                                 _chain_start_frames(config, task, per_task, stored_frame))
             pending[ref] = task
             self.tasks += 1
@@ -363,13 +363,13 @@ def _maybe_fail_once() -> None:
     raise RuntimeError(f"injected failure ({FAIL_ONCE_ENV}={marker})")
 
 
-def _worker_chunk_size(config, photo, painting, frames: Frames) -> int:
+def _worker_chunk_size(config, photo, style, frames: Frames) -> int:
     """Frames per batch on this worker: `runtime.chunk_size` when set, else as many as
     fit this worker's device memory (the driver may have planned on another machine)."""
     from .plan import Job, _size_chunks
 
-    job = Job(photo="", artist="", photo_source="", style_source="", relative_dir="",
-              photo_image=photo, style_image=painting, weights=[weight for _, weight in frames])
+    job = Job(photo="", artist="", photo_source="", style_sources=[], relative_dir="",
+              photo_image=photo, style=style, weights=[weight for _, weight in frames])
     return _size_chunks(config, [job])[0]
 
 
@@ -385,14 +385,15 @@ def _chain_start_frames(config, task: Task, per_task: int, stored_frame) -> dict
     return dict([start]) if start else {}
 
 
-def optimise_task(config_yaml: str, weights_sha256: str, job: str, photo, painting,
+def optimise_task(config_yaml: str, weights_sha256: str, job: str, photo, style,
                   frames: Frames, stored_frames: dict[int, Any] | None = None) -> list[FrameResult]:
-    """A Ray task: optimise `frames` of one job; images travel as uint8 arrays both ways.
+    """A Ray task: optimise `frames` of one job; images travel as uint8 arrays both ways
+    (`style`: a records.Style, the artist's paintings with their shares and colours).
     `stored_frames`: frames of earlier runs that `init: chain` starts from, by index."""
     _maybe_fail_once()
     engine = _worker_engine(config_yaml, weights_sha256)
-    chunk_size = _worker_chunk_size(engine.config, photo, painting, frames)
-    return engine.optimise(job, photo, painting, frames, chunk_size,
+    chunk_size = _worker_chunk_size(engine.config, photo, style, frames)
+    return engine.optimise(job, photo, style, frames, chunk_size,
                            stored_frame=(stored_frames or {}).get)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from .config import SAMPLE_PREFIX, VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
 from .errors import SweepError
 from .images import load_image, resize_max_side
+from .records import Style
 
 # Bytes kept per activation value during forward + input-gradient: the forward
 # activation, its gradient, and the ReLU/conv temporaries (measured, see README).
@@ -28,15 +29,20 @@ class Job:
     photo: str                 # the photo's name in the output layout
     artist: str
     photo_source: str
-    style_source: str
+    style_sources: list[str]   # the artist's paintings
     relative_dir: str          # "artist" for one photo, "photo/artist" for a gallery
     photo_image: np.ndarray = field(repr=False)    # uint8, resized to the frame size
-    style_image: np.ndarray = field(repr=False)
+    style: Style
     weights: list[float] = field(default_factory=list)
 
     @property
     def frame_size(self) -> tuple[int, int]:
         return self.photo_image.shape[0], self.photo_image.shape[1]
+
+    def artist_record(self) -> dict:
+        """The artist as every frame record in frames.json names it."""
+        return {"name": self.artist, "paintings": list(self.style_sources),
+                "weights": list(self.style.weights), "colors": self.style.colors}
 
 
 @dataclass
@@ -72,15 +78,23 @@ class Plan:
         ]
         for job in self.jobs:
             h, w = job.frame_size
-            sh, sw = job.style_image.shape[:2]
             lines.append(f"  {job.relative_dir}: {w}x{h} frames from {job.photo_source}, "
-                         f"style {job.artist} ({sw}x{sh}) from {job.style_source}")
+                         f"style {job.artist} ({describe_style(job)})")
         est = self.estimate
         lines.append(f"chunks of {self.chunk_size} frame(s); estimated peak memory "
                      f"{est.peak_bytes / 2**20:.0f} MB ({est.bytes_per_frame / 2**20:.0f} MB per frame)")
         lines.append(f"estimated time: {format_duration(est.seconds)} on {est.device} "
                      f"(upper bound: every frame runs all its iterations)")
         return "\n".join(lines)
+
+
+def describe_style(job: Job) -> str:
+    """The artist's paintings (size, share, source) and colours, for the plan."""
+    parts = []
+    for source, image, share in zip(job.style_sources, job.style.paintings, job.style.weights):
+        sh, sw = image.shape[:2]
+        parts.append(f"{sw}x{sh}{f' x {share:.3g}' if len(job.style_sources) > 1 else ''} from {source}")
+    return f"{'; '.join(parts)}; colors {job.style.colors}"
 
 
 def chunk_frames(frames: Sequence[tuple[int, float]], size: int) -> list[list[tuple[int, float]]]:
@@ -163,15 +177,22 @@ def make_plan(config: Config) -> Plan:
     gallery = isinstance(config.content, list) or len(sources) > 1
     max_size = config.image.max_size
     style_side = max(16, round(max_size * config.image.style_scale))
-    paintings = {artist: resize_max_side(load_image(path), style_side) for artist, path in config.styles.items()}
+    images: dict[str, np.ndarray] = {}  # a painting shared by several artists is read once
+    for artist in config.styles.values():
+        for path in artist.paintings:
+            if path not in images:
+                images[path] = resize_max_side(load_image(path), style_side)
+    styles = {name: Style(paintings=[images[path] for path in artist.paintings], weights=list(artist.weights),
+                          colors=artist.colors) for name, artist in config.styles.items()}
     weights = config.content_weights()
     jobs = []
     for name, source in zip(names, sources):
         photo = resize_max_side(load_image(source), max_size)
-        for artist, painting in paintings.items():
-            jobs.append(Job(photo=name, artist=artist, photo_source=source, style_source=config.styles[artist],
+        for artist, style in styles.items():
+            jobs.append(Job(photo=name, artist=artist, photo_source=source,
+                            style_sources=list(config.styles[artist].paintings),
                             relative_dir=f"{name}/{artist}" if gallery else artist,
-                            photo_image=photo, style_image=painting, weights=list(weights)))
+                            photo_image=photo, style=style, weights=list(weights)))
     chunk_size, estimate = _size_chunks(config, jobs)
     return Plan(config=config, jobs=jobs, chunk_size=chunk_size, estimate=estimate)
 

@@ -5,7 +5,8 @@ Layout of a run directory:
     DIR/config.yaml           the resolved config
     DIR/manifest.json         config hash, weights checksum, every frame's status
     DIR/<job>/frames/f007_cw-3.162.png
-    DIR/<job>/frames.json     [{index, content_weight, content_loss, style_loss, file}, ...]
+    DIR/<job>/frames.json     [{index, content_weight, content_loss, style_loss, file, artist}, ...]
+                              (artist: {name, paintings, weights, colors}, as the config resolved it)
 
 A frame is done when its PNG and its frames.json record both exist; both are
 written with a rename, so a killed run leaves only whole files behind. Running the
@@ -54,6 +55,7 @@ def read_json(path: Path, default):
 @dataclass
 class JobStore:
     directory: Path
+    artist: dict | None = None   # Job.artist_record(), written into every frame record
 
     @property
     def frames_dir(self) -> Path:
@@ -85,6 +87,8 @@ class JobStore:
                   "content_loss": result.content_loss, "style_loss": result.style_loss,
                   "tv_loss": result.tv_loss, "iterations": result.iterations,
                   "file": f"frames/{filename}"}
+        if self.artist is not None:
+            record["artist"] = self.artist
         records = {r["index"]: r for r in self.records()}
         records[result.index] = record
         atomic.write_json(self.records_path, [records[i] for i in sorted(records)])
@@ -101,8 +105,8 @@ class RunStore:
     def manifest_path(self) -> Path:
         return self.directory / MANIFEST
 
-    def job(self, relative_dir: str) -> JobStore:
-        return JobStore(self.directory / relative_dir)
+    def job(self, relative_dir: str, artist: dict | None = None) -> JobStore:
+        return JobStore(self.directory / relative_dir, artist)
 
     def check_writable(self) -> None:
         """Refuse an output directory we cannot write, without creating it.

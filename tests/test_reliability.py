@@ -426,7 +426,7 @@ def test_grayscale_rgba_16bit_and_cmyk_inputs_are_converted(tmp_path):
     from sweep.plan import make_plan
 
     plan = make_plan(load_config(tmp_path / "c.yaml"))
-    by_artist = {job.artist: job.style_image for job in plan.jobs}
+    by_artist = {job.artist: job.style.paintings[0] for job in plan.jobs}
     assert plan.jobs[0].photo_image.shape == (23, 32, 3)
     assert np.all(by_artist["gray"] == 128)
     assert tuple(by_artist["rgba"][0, 0]) == (255, 127, 127)  # composited over white

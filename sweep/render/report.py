@@ -35,6 +35,7 @@ from PIL import Image
 
 from sweep.atomic import write_text
 from sweep.errors import SweepError
+from sweep.render.artist import artist_summary
 from sweep.render.frames import format_weight, load_records, suggested_position
 from sweep.render.sheet import suggest_balanced
 
@@ -115,6 +116,7 @@ def _job_data(run_dir: Path, job_id: str, artist: str, job_dir: Path) -> dict | 
         "progress": _existing(run_dir, job_dir, "progress.gif").get("gif"),
         "records": _url(run_dir, job_dir / "frames.json"),
         "pick": f"sweep pick {shlex.quote(shown_dir)} --frame ",
+        "style": artist_summary(records),
     }
 
 
@@ -227,6 +229,7 @@ def _artist_html(job: dict) -> str:
       <header class="card-head">
         <h3>{_e(job['name'])}</h3>
         <span class="muted">{n} frame{'s' if n != 1 else ''}{size}</span>
+        <span class="muted style-summary">{_e(job['style'])}</span>
         <span class="spacer"></span>
         {_links('movie', movie)}
         <a class="links" href="{_e(job['records'])}">frames.json</a>
@@ -250,7 +253,8 @@ def _compare_html(photo: dict) -> str:
           <figure class="tile">
             <div class="stage{small}"><img src="{_e(a['frames'][pos]['src'])}" data-job="{_e(a['id'])}"
                  alt="{_e(a['name'])}" width="{a['width']}" height="{a['height']}"></div>
-            <figcaption><a href="#{_e(a['id'])}">{_e(a['name'])}</a></figcaption>
+            <figcaption><a href="#{_e(a['id'])}">{_e(a['name'])}</a>
+              <span class="muted style-summary">{_e(a['style'])}</span></figcaption>
           </figure>""" for a in artists)
     table = ""
     if "png" in photo["compare"]:
