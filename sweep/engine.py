@@ -152,10 +152,10 @@ class SweepEngine:
                 paintings = [_resize_uint8(painting, scale) for painting in style.paintings]
             else:
                 iterations, photo, paintings = opt.iterations - coarse_total, photo_uint8, style.paintings
-            stages.append((iterations, scale, to_float_images(photo), self._style_targets(photo, paintings, style)))
+            stages.append((iterations, scale, to_float_images(photo), self.style_targets(photo, paintings, style)))
         return stages
 
-    def _style_targets(self, photo_uint8, paintings_uint8, style: Style) -> Targets:
+    def style_targets(self, photo_uint8, paintings_uint8, style: Style) -> Targets:
         """The targets of one scale, from the photo and paintings recoloured as `style.colors` says."""
         photo01, paintings01 = optimisation_inputs(photo_uint8.astype(np.float32) / 255.0,
                                                    [p.astype(np.float32) / 255.0 for p in paintings_uint8],
@@ -169,7 +169,7 @@ class SweepEngine:
         at the photo's size) against `style`: e.g. a blend's frame against one of its paintings."""
         style = Style.of(style)
         evaluate = self._evaluator(np.asarray(content_weights, np.float32),
-                                   self._style_targets(photo_uint8, style.paintings, style))
+                                   self.style_targets(photo_uint8, style.paintings, style))
         _, content, style_value, tv, _ = evaluate(ops.convert_to_tensor(np.asarray(images_uint8, np.float32) / 255.0))
         return {name: np.asarray(ops.convert_to_numpy(v), dtype=np.float64)
                 for name, v in (("content", content), ("style", style_value), ("tv", tv))}

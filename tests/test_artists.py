@@ -204,11 +204,11 @@ def test_match_targets_are_the_grams_of_the_colour_matched_painting(artists_run)
     plan = artists_run.plan
     job = next(j for j in plan.jobs if j.artist == "a_match")
     engine = build_engine(plan.config, resolve_weights("imagenet"))
-    ours = engine._style_targets(job.photo_image, job.style.paintings, job.style)
+    ours = engine.style_targets(job.photo_image, job.style.paintings, job.style)
     matched = match_colors(job.style.paintings[0] / 255.0, job.photo_image / 255.0)
     expected = engine.targets(ops.convert_to_tensor(job.photo_image[None] / np.float32(255)),
                               ops.convert_to_tensor(matched[None]))
-    plain = engine._style_targets(job.photo_image, job.style.paintings, Style(job.style.paintings, [1.0]))
+    plain = engine.style_targets(job.photo_image, job.style.paintings, Style(job.style.paintings, [1.0]))
     for got, want, unmatched in zip(ours.grams, expected.grams, plain.grams):
         got, want, unmatched = (np.asarray(ops.convert_to_numpy(g)) for g in (got, want, unmatched))
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
@@ -258,3 +258,22 @@ def test_frames_json_sheet_and_report_name_each_artists_paintings_weights_and_co
     assert "sample:brushstrokes, the photo&#x27;s colours" in report
     from sweep.render.artist import artist_summary
     assert artist_summary(records) == "sample:brushstrokes 50% + sample:stained_glass 50%, the painting's colours"
+
+
+@pytest.mark.slow
+def test_resume_finishes_a_blend_and_refuses_a_changed_artist(artists_run, tmp_path):
+    import shutil
+
+    import sweep
+
+    out = tmp_path / "out"  # a copy: the other tests keep the fixture's frames
+    shutil.copytree(artists_run.out_dir, out)
+    config = artists_run.out_dir.parent / "artists.yaml"
+    records = json.loads((out / "half" / "frames.json").read_text())
+    (out / "half" / records[-1]["file"]).unlink()
+    resumed = sweep.run(config, out, progress=False, log=lambda message: None)
+    assert (resumed.optimised, resumed.failed) == (1, [])
+    records_after = json.loads((out / "half" / "frames.json").read_text())
+    assert len(records_after) == len(WEIGHTS) and records_after[-1]["artist"]["paintings"] == [A, B]
+    with pytest.raises(SweepError, match="different config"):
+        sweep.run(config, out, overrides=["styles.half.colors=match"], progress=False, log=lambda message: None)

@@ -7,6 +7,7 @@ FRAME_TOLERANCE. Each Ray worker imports TensorFlow and builds the engine once
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -93,6 +94,8 @@ def test_ray_gallery_matches_local(local_out, ray_out):
         assert (ray_out / photo / "compare.png").is_file()
         for artist in ("brushstrokes", "rings"):
             assert (ray_out / photo / artist / "movie.gif").is_file()
+    artist = json.loads((ray_out / "left" / "rings" / "frames.json").read_text())[0]["artist"]
+    assert (artist["weights"], artist["colors"]) == ([0.7, 0.3], "photo")  # the task got the blend
     worst, mean = pixel_differences(local_out, ray_out)
     print(f"\nlocal vs ray: max |diff| {worst}/255, largest per-frame mean {mean:.4f}/255; "
           f"wall time local {WALL_TIMES['local']:.1f} s, ray {WALL_TIMES['ray']:.1f} s")

@@ -5,7 +5,7 @@ import typing
 
 import yaml
 
-from sweep.config import Config
+from sweep.config import ARTIST_KEYS, Artist, Config
 
 from .conftest import REPO
 
@@ -32,3 +32,11 @@ def test_config_reference_matches_the_schema():
     for key, default in expected.items():
         cell = rows[key].strip("`")
         assert (cell if default == "(required)" else yaml.safe_load(cell)) == default, key
+
+
+def test_config_reference_lists_every_artist_key():
+    readme = (REPO / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `styles\.NAME\.([a-z_]+)` \| (.+?) \|", readme, flags=re.M))
+    assert set(rows) == set(ARTIST_KEYS)
+    assert yaml.safe_load(rows["colors"].strip("`")) == Artist.colors
+    assert yaml.safe_load(rows["weights"].strip("`")) == Artist.__dataclass_fields__["weights"].default_factory()
