@@ -345,9 +345,9 @@ BAD_INPUTS = {
     "style name reserved": ({"styles": {"manifest.json": "paint.png"}}, [], "reserved"),
     "blend with a missing painting": ({"styles": {"paint": {"paintings": ["paint.png", "nope.png"]}}}, [],
                                       "no such file"),
-    "blend with a truncated painting": (_with("t.png", lambda p, r: p.write_bytes((r / "paint.png").read_bytes()[:300]),
-                                              {"styles": {"paint": {"paintings": ["paint.png", "t.png"]}}}), [],
-                                        "truncated"),
+    "blend with a truncated painting": (
+        _with("t.png", lambda p, r: p.write_bytes((r / "paint.png").read_bytes()[:300]),
+              {"styles": {"paint": {"paintings": ["paint.png", "t.png"]}}}), [], "truncated"),
     "unknown artist key": ({"styles": {"paint": {"painting": "paint.png", "colours": "photo"}}}, [],
                            "did you mean 'colors'"),
     "unknown colors": ({"styles": {"paint": {"painting": "paint.png", "colors": "grey"}}}, [],
