@@ -390,7 +390,7 @@ def _style_terms(bench, side_photo, targets):
     for f, a, norm in zip(features, targets.grams, targets.gram_norms):
         d = sync(gram(f) - a)
         positions = f.shape[1] * f.shape[2]
-        ours += float(np.sum(d ** 2) / sync(norm)) / 5
+        ours += float(np.sum(d ** 2) / sync(norm)[0]) / 5  # one painting: the norms have shape (1,)
         tf_tut += 1e-2 * float(np.mean(d ** 2)) / 5                                  # TF tutorial
         kio += 1e-6 / 5 * float(np.sum((d * positions) ** 2)) / (4.0 * 9 * (height * width) ** 2)  # keras-io
     return ours, tf_tut, kio
