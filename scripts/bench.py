@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from keras import ops  # noqa: E402
 
 from sweep import weights as weights_module  # noqa: E402
-from sweep.config import Config, ModelSection, OptimizerSection, sweep_values, ContentWeightSweep  # noqa: E402
+from sweep.config import Artist, Config, ModelSection, OptimizerSection, sweep_values, ContentWeightSweep  # noqa: E402
 from sweep.engine import SweepEngine, to_float_images  # noqa: E402
 from sweep.records import Callback  # noqa: E402
 from sweep.gradients import make_objective  # noqa: E402
@@ -73,7 +73,8 @@ class Bench:
         model = ModelSection(precision=precision)
         self.extractor = build_extractor(model, lambda m: weights_module.load_into(m, resolved))
         self.objective = make_objective(self.extractor)
-        self.config = Config(content="sample:grace_hopper", styles={"brushstrokes": "sample:brushstrokes"},
+        self.config = Config(content="sample:grace_hopper",
+                             styles={"brushstrokes": Artist(paintings=["sample:brushstrokes"], weights=[1.0])},
                              model=model)
         self.engine = SweepEngine(self.config, self.extractor)
         self.photo_raw = load_image("sample:grace_hopper")

@@ -1,7 +1,7 @@
 """Config schema: defaults, types, overrides, paths and refusals."""
 import pytest
 
-from sweep.config import MAX_IMAGE_SIDE, Config, load_config, parse_config, sweep_values, ContentWeightSweep
+from sweep.config import MAX_IMAGE_SIDE, Artist, Config, load_config, parse_config, sweep_values, ContentWeightSweep
 from sweep.errors import SweepError
 
 MINIMAL = "content: photo.jpg\nstyles: {van_gogh: starry.jpg}\n"
@@ -96,5 +96,5 @@ def test_missing_config_file(tmp_path):
 
 
 def test_config_is_a_plain_dataclass():
-    config = Config(content="a.jpg", styles={"x": "b.jpg"})
+    config = Config(content="a.jpg", styles={"x": Artist(paintings=["b.jpg"])})
     assert config.content_weights()[0] == 100
