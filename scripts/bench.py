@@ -24,7 +24,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from keras import ops  # noqa: E402
 
 from sweep import weights as weights_module  # noqa: E402
-from sweep.config import Artist, Config, ModelSection, OptimizerSection, sweep_values, ContentWeightSweep  # noqa: E402
+from sweep.artist import Artist  # noqa: E402
+from sweep.config import Config, ModelSection, OptimizerSection, sweep_values, ContentWeightSweep  # noqa: E402
 from sweep.engine import SweepEngine, to_float_images  # noqa: E402
 from sweep.records import Callback  # noqa: E402
 from sweep.gradients import make_objective  # noqa: E402

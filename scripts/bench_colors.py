@@ -78,7 +78,7 @@ def main() -> None:
     result, timings = run(args.size, args.iterations, weights, first, second)
 
     from sweep.colors import color_statistics, match_colors, to_ycbcr, with_photo_chroma
-    from sweep.executors import build_engine
+    from sweep.engine import build_engine
     from sweep.weights import resolve_weights
 
     plan, out = result.plan, result.out_dir

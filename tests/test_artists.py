@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from sweep.colors import color_statistics, match_colors, to_ycbcr, with_photo_chroma
-from sweep.config import Artist, parse_config
+from sweep.artist import Artist
+from sweep.config import parse_config
 from sweep.errors import SweepError
 from sweep.images import load_image, resize_max_side, resize_to
 from sweep.store import config_hash
@@ -197,7 +198,7 @@ def test_match_targets_are_the_grams_of_the_colour_matched_painting(artists_run)
     photo's mean and covariance: the engine's targets equal those of that painting."""
     from keras import ops
 
-    from sweep.executors import build_engine
+    from sweep.engine import build_engine
     from sweep.records import Style
     from sweep.weights import resolve_weights
 
@@ -228,7 +229,7 @@ def test_blend_with_weights_1_0_equals_the_single_painting_run(artists_run):
 def test_a_half_half_blend_is_closer_to_each_painting_than_the_other_paintings_run(artists_run):
     """At the last frame, the 50/50 blend's style loss to A is below B's run's style
     loss to A, and the same the other way round."""
-    from sweep.executors import build_engine
+    from sweep.engine import build_engine
     from sweep.weights import resolve_weights
 
     plan = artists_run.plan
@@ -256,7 +257,7 @@ def test_frames_json_sheet_and_report_name_each_artists_paintings_weights_and_co
     report = (out / "index.html").read_text()
     assert "sample:brushstrokes 50% + sample:stained_glass 50%, the painting&#x27;s colours" in report
     assert "sample:brushstrokes, the photo&#x27;s colours" in report
-    from sweep.render.artist import artist_summary
+    from sweep.render.artist_summary import artist_summary
     assert artist_summary(records) == "sample:brushstrokes 50% + sample:stained_glass 50%, the painting's colours"
 
 

@@ -1,7 +1,8 @@
 """Config schema: defaults, types, overrides, paths and refusals."""
 import pytest
 
-from sweep.config import MAX_IMAGE_SIDE, Artist, Config, load_config, parse_config, sweep_values, ContentWeightSweep
+from sweep.artist import Artist
+from sweep.config import MAX_IMAGE_SIDE, Config, load_config, parse_config, sweep_values, ContentWeightSweep
 from sweep.errors import SweepError
 
 MINIMAL = "content: photo.jpg\nstyles: {van_gogh: starry.jpg}\n"

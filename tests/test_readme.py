@@ -5,7 +5,8 @@ import typing
 
 import yaml
 
-from sweep.config import ARTIST_KEYS, Artist, Config
+from sweep.artist import Artist
+from sweep.config import Config
 
 from .conftest import REPO
 
@@ -37,6 +38,6 @@ def test_config_reference_matches_the_schema():
 def test_config_reference_lists_every_artist_key():
     readme = (REPO / "README.md").read_text()
     rows = dict(re.findall(r"^\| `styles\.NAME\.([a-z_]+)` \| (.+?) \|", readme, flags=re.M))
-    assert set(rows) == set(ARTIST_KEYS)
+    assert set(rows) == set(Artist.YAML_KEYS)
     assert yaml.safe_load(rows["colors"].strip("`")) == Artist.colors
     assert yaml.safe_load(rows["weights"].strip("`")) == Artist.__dataclass_fields__["weights"].default_factory()

@@ -5,7 +5,7 @@ import imageio.v3 as iio
 import pytest
 
 import sweep
-from sweep.config import Artist
+from sweep.artist import Artist
 from sweep.images import load_image, resize_max_side
 from sweep.render.movie import movie_frame_count
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from sweep.config import SAMPLE_PREFIX
+from sweep.samples import SAMPLE_PREFIX
 
 COLOR_WORDS = {"style": "the painting's colours", "photo": "the photo's colours",
                "match": "colours matched to the photo"}
