@@ -3,6 +3,7 @@ and blends of several paintings. The quality properties run real sweeps with the
 VGG16 weights on tiny images; the schema and colour maths are unit tests."""
 from __future__ import annotations
 
+import html
 import json
 
 import numpy as np
@@ -254,9 +255,9 @@ def test_frames_json_sheet_and_report_name_each_artists_paintings_weights_and_co
     assert all(r["artist"] == {"name": "half", "paintings": [A, B], "weights": [0.5, 0.5], "colors": "style"}
                for r in records)
     assert _frames(artists_run, "a_photo")[0][0]["artist"]["colors"] == "photo"
-    report = (out / "index.html").read_text()
-    assert "sample:brushstrokes 50% + sample:stained_glass 50%, the painting&#x27;s colours" in report
-    assert "sample:brushstrokes, the photo&#x27;s colours" in report
+    report = html.unescape((out / "index.html").read_text())
+    assert "sample:brushstrokes 50% + sample:stained_glass 50%, the painting's colours" in report
+    assert "sample:brushstrokes, the photo's colours" in report
     from sweep.render.artist_summary import artist_summary
     assert artist_summary(records) == "sample:brushstrokes 50% + sample:stained_glass 50%, the painting's colours"
 
