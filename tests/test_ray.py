@@ -21,7 +21,7 @@ ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install '
 from sweep import api  # noqa: E402
 from sweep.ray_executor import RayExecutor as ProductRayExecutor  # noqa: E402
 
-from ._gallery import frame_files, pixel_differences, write_gallery  # noqa: E402
+from ._gallery import ARTIST_SPECS, frame_files, pixel_differences, write_gallery  # noqa: E402
 from ._ray_fault import FAIL_ONCE_ENV, optimise_task_failing_once  # noqa: E402
 
 # Every task of these tests can be made to fail once (see tests/_ray_fault.py).
@@ -167,7 +167,7 @@ def test_resumed_chain_task_starts_from_the_stored_neighbour(gallery, cluster, t
     frame 1, as the clean local run did."""
     config = tmp_path / "chain.yaml"
     config.write_text(gallery.read_text().replace("photos/*.png", str(gallery.parent / "photos" / "left.png"))
-                      .replace("  rings: sample:rings\n", "")
+                      .replace(f"  rings: {ARTIST_SPECS['rings']}\n", "")
                       .replace("runtime: {progress: false}", "runtime: {progress: false, chunk_size: 1}")
                       + "init: chain\n")
     clean = tmp_path / "clean"
