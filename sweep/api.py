@@ -111,7 +111,7 @@ def _run_locked(config: Config, store: RunStore, plan: Plan, resolved, executor:
                           frame_shapes={job.relative_dir: job.frame_size for job in plan.jobs}, warn=log)
     log(f"weights: {resolved.source} ({resolved.path})")  # not before a refusal: one line then
 
-    job_stores = {job.relative_dir: store.job(job.relative_dir) for job in plan.jobs}
+    job_stores = {job.relative_dir: store.job(job.relative_dir, job.artist_record()) for job in plan.jobs}
     todo = {job.relative_dir: [(i, w) for i, w in enumerate(job.weights)
                                if i not in job_stores[job.relative_dir].completed()]
             for job in plan.jobs}
