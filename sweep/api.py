@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .compiles import Compilations, since, snapshot
 from .config import Config, load_config
 from .executors import Executor, make_executor
 from .records import Callback, FrameResult
@@ -33,6 +34,9 @@ class RunResult:
     outputs: list[Path] = field(default_factory=list)
     executor: str = "local"
     tasks: int = 0                      # units of work submitted (local: jobs; ray: Ray tasks)
+    # Traces of the compiled functions in this process (sweep/compiles.py); a Ray run
+    # compiles in its workers, so it counts none here.
+    compilations: Compilations = field(default_factory=Compilations)
 
     def job_dir(self, relative_dir: str) -> Path:
         return self.out_dir / relative_dir
@@ -103,6 +107,7 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
     if missing < plan.frame_count:
         log(f"resuming: {plan.frame_count - missing} of {plan.frame_count} frames already done")
     writer = _StoreWriter(store, manifest, job_stores)
+    traces_before = snapshot()
     if missing:
         show = config.runtime.progress if progress is None else progress
         bar = executor.progress(missing, config.optimizer.iterations, enabled=show)
@@ -116,7 +121,7 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
         log(f"frame {index} of {job} failed: {message}")
     return RunResult(out_dir=store.directory, plan=plan, weights_source=resolved.source,
                      optimised=missing, failed=writer.failed, outputs=outputs,
-                     executor=executor.name, tasks=executor.tasks)
+                     executor=executor.name, tasks=executor.tasks, compilations=since(traces_before))
 
 
 def render(out_dir: str | Path, plan: Plan) -> list[Path]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 from keras import ops
 
+from .compiles import traced
 from .losses import frame_losses, weighted_total
 from .model import FeatureExtractor, preprocess
 
@@ -38,7 +39,6 @@ def make_objective(extractor: FeatureExtractor):
 def _tensorflow(model, losses):
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
     def evaluate(images01, content_weights, style_weight, tv_weight, target_args):
         # Only the images are watched: the frozen weights need no gradient.
         with tf.GradientTape(watch_accessed_variables=False) as tape:
@@ -47,7 +47,7 @@ def _tensorflow(model, losses):
             total, aux = losses(outputs, images01, content_weights, style_weight, tv_weight, target_args)
         return (*aux, tape.gradient(total, images01))
 
-    return evaluate
+    return tf.function(traced("objective", evaluate), reduce_retracing=True)
 
 
 def _jax(model, losses):
@@ -60,7 +60,7 @@ def _jax(model, losses):
         outputs, _ = model.stateless_call(weights[0], weights[1], preprocess(images01), training=False)
         return losses(outputs, images01, content_weights, style_weight, tv_weight, target_args)
 
-    value_and_grad = jax.jit(jax.value_and_grad(objective, has_aux=True))
+    value_and_grad = jax.jit(jax.value_and_grad(traced("objective", objective), has_aux=True))
 
     def evaluate(images01, content_weights, style_weight, tv_weight, target_args):
         (_, aux), grad = value_and_grad(images01, (trainable, non_trainable), content_weights,
@@ -117,12 +117,13 @@ def enable_compilation_cache() -> Path | None:
 
 def compile_function(fn):
     """`fn` (keras.ops on tensors, nested tuples allowed) compiled for the backend:
-    tf.function, jax.jit, or as is under torch. Traced once per argument structure."""
+    tf.function, jax.jit, or as is under torch. Traced once per argument structure;
+    the traces are counted under `fn`'s name (sweep/compiles.py)."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
-        return tf.function(fn, reduce_retracing=True)
+        return tf.function(traced(fn.__name__.lstrip("_"), fn), reduce_retracing=True)
     if backend == "jax":
         import jax
-        return jax.jit(fn)
+        return jax.jit(traced(fn.__name__.lstrip("_"), fn))
     return fn
