@@ -17,7 +17,7 @@ from .config import Config, load_config
 from .executors import Executor, make_executor
 from .records import Callback, FrameResult
 from .plan import Plan, make_plan
-from .store import JobStore, RunStore
+from .store import CONFIG as STORE_CONFIG, MANIFEST as STORE_MANIFEST, JobStore, RunStore
 
 
 def _stderr(message: str) -> None:
@@ -58,7 +58,12 @@ class _StoreWriter(Callback):
 
 
 def default_out_dir(config_path: str | Path) -> Path:
-    return Path("outputs") / Path(config_path).stem
+    """outputs/<config file stem>; a run directory's own DIR/config.yaml (beside its
+    manifest) runs in DIR, so `sweep run DIR/config.yaml` resumes that run."""
+    config_path = Path(config_path)
+    if config_path.name == STORE_CONFIG and (config_path.parent / STORE_MANIFEST).is_file():
+        return config_path.parent
+    return Path("outputs") / config_path.stem
 
 
 def resolve(config: Config | str | Path, overrides: Sequence[str] = ()) -> Config:
