@@ -127,3 +127,37 @@ def compile_function(fn):
         import jax
         return jax.jit(traced(fn.__name__.lstrip("_"), fn))
     return fn
+
+
+def network_gradient(model):
+    """The input gradient of the sum of `model`'s outputs (preprocessed images in, no
+    loss): forward and backward of the network alone, what no loss code can beat. The
+    benchmarks time it as the ceiling of an optimisation step (sweep/microbench.py)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        def gradient(images01):
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(images01)
+                total = tf.add_n([tf.reduce_sum(o) for o in model(preprocess(images01), training=False)])
+            return tape.gradient(total, images01)
+        return tf.function(traced("network_gradient", gradient), reduce_retracing=True)
+    if backend == "jax":
+        import jax
+        weights = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables])
+
+        def total(images01, weights):
+            outputs, _ = model.stateless_call(weights[0], weights[1], preprocess(images01), training=False)
+            return sum(ops.sum(o) for o in outputs)
+        compiled = jax.jit(jax.grad(traced("network_gradient", total)))
+        return lambda images01: compiled(images01, weights)
+    import torch
+
+    def gradient(images01):
+        with torch.enable_grad():
+            images01 = images01.detach().requires_grad_(True)
+            total = sum(o.sum() for o in model(preprocess(images01), training=False))
+            (grad,) = torch.autograd.grad(total, images01)
+        return grad
+    return gradient
