@@ -138,3 +138,25 @@ def describe(precision: str = "float32") -> str:
     if gpu:
         return f"{gpu.name} ({settings})"
     return f"CPU x{os.cpu_count()} ({settings})"
+
+
+def peak_accelerator_bytes() -> int | None:
+    """The most accelerator memory this process has held so far, where the backend
+    tracks it; None on a CPU or where it does not."""
+    if accelerator() is None:
+        return None
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+            peaks = [(d.memory_stats() or {}).get("peak_bytes_in_use") for d in jax.devices() if d.platform != "cpu"]
+            return max((p for p in peaks if p is not None), default=None)
+        if backend == "torch":
+            import torch
+            return int(torch.cuda.max_memory_allocated())
+        if backend == "tensorflow":
+            import tensorflow as tf
+            return int(tf.config.experimental.get_memory_info("GPU:0")["peak"])
+    except Exception:  # a backend without the statistic
+        return None
+    return None
