@@ -214,7 +214,8 @@ def _report_devices(backend: str, out: Callable[[str], None]) -> None:
 
     out("devices the backend sees:")
     for device in backend_devices(backend):
-        memory = f", {device.memory_bytes / 2**30:.1f} GiB" if device.memory_bytes else ""
+        available = " available" if device.id == "cpu" else ""
+        memory = f", {device.memory_bytes / 2**30:.1f} GiB{available}" if device.memory_bytes else ""
         out(f"  {device.id}: {device.name}{memory}")
     gpu = accelerator()
     out(f"a run uses: {gpu.name if gpu else 'the CPU'}")
