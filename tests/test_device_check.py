@@ -41,3 +41,6 @@ def test_tiny_device_check_writes_every_figure_without_tensorflow(tmp_path, real
         assert row["side"] == 48 and row["frame_iterations_per_s"] > 0 and row["steps"] >= 1
         assert 0 < row["efficiency_vs_network"] <= 1.5   # a step includes the network: about 1 or less
     assert report["check_seconds"] < 450
+    assert report["targets"]["quality_passed"] is True
+    assert set(report["targets"]) == {"warm_at_most_30_s_per_artist", "quality_passed",
+                                      "efficiency_vs_network_at_least_0.8"}
