@@ -24,6 +24,12 @@ if [ -x .venv/bin/python ] && [ -z "${PYTHON:-}" ]; then PYTHON=.venv/bin/python
 PYTHON=${PYTHON:-python3}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/device_check.XXXXXX")
 
+# The backend first: keras imports only with its backend there (the default, TensorFlow, may be absent).
+if [ -z "${KERAS_BACKEND:-}" ]; then
+    for backend in jax torch tensorflow; do
+        if "$PYTHON" -c "import $backend" 2>/dev/null; then export KERAS_BACKEND=$backend; break; fi
+    done
+fi
 if ! "$PYTHON" -c "import keras" 2>/dev/null; then
     if ! ls .whl/*.whl >/dev/null 2>&1; then
         echo "error: keras does not import and .whl/ holds no wheels: run scripts/device_wheels.sh on a machine with the package registry, then bring .whl/ along" >&2
@@ -38,11 +44,6 @@ if ls .whl/keras_home/models/*.h5 >/dev/null 2>&1; then
     mkdir -p "$WORK/keras_home"
     ln -s "$PWD/.whl/keras_home/models" "$WORK/keras_home/models"
     export KERAS_HOME="$WORK/keras_home"
-fi
-if [ -z "${KERAS_BACKEND:-}" ]; then
-    for backend in jax torch tensorflow; do
-        if "$PYTHON" -c "import $backend" 2>/dev/null; then export KERAS_BACKEND=$backend; break; fi
-    done
 fi
 export PYTHONUNBUFFERED=1
 exec timeout 480 "$PYTHON" scripts/device_check.py "${TINY[@]}" --out "$OUT_DIR"
