@@ -178,7 +178,11 @@ def doctor(config_path: str | None = None, overrides=(), *, benchmark: bool = Tr
         raise SweepError("--set needs a CONFIG to apply to")
     from .quiet import import_keras
 
-    keras = import_keras()
+    try:
+        keras = import_keras()
+    except ImportError as exc:
+        raise SweepError(f"Keras with the {os.environ.get('KERAS_BACKEND', 'tensorflow')} backend does not import "
+                         f"({exc}); install it, or pick an installed backend with KERAS_BACKEND=jax or torch") from None
     backend = keras.backend.backend()
     out(f"sweep {__version__}, Python {platform.python_version()}")
     out(f"backend: {backend} {backend_version(backend)} (keras {keras.__version__}); "

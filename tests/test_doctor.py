@@ -107,6 +107,20 @@ def test_bad_config_is_one_error_line(capsys, tmp_path):
     assert err.strip().splitlines() == [err.strip()] and "did you mean 'max_size'" in err
 
 
+def test_a_backend_that_does_not_import_cannot_run(capsys, monkeypatch):
+    import sweep.quiet
+
+    def absent():
+        raise ImportError("No module named 'tensorflow'")
+    monkeypatch.setattr(sweep.quiet, "import_keras", absent)
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    code, out, err = _doctor(capsys, "--no-benchmark")
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "error: Keras with the tensorflow backend does not import (No module named 'tensorflow'); "
+        "install it, or pick an installed backend with KERAS_BACKEND=jax or torch"]
+
+
 @pytest.mark.slow
 def test_benchmark_measures_and_estimates(capsys, monkeypatch, no_nvidia, real_weights):
     """A shrunken benchmark (the real one takes seconds to tens of seconds): rates are
