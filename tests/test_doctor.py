@@ -4,10 +4,11 @@ import stat
 
 import pytest
 
+import sweep.backend
 import sweep.device
 from sweep import cli, doctor
+from sweep.backend import Accelerator
 from sweep.config import parse_config
-from sweep.device import Accelerator
 
 from .conftest import REPO
 
@@ -15,6 +16,13 @@ from .conftest import REPO
 @pytest.fixture
 def no_nvidia(monkeypatch):
     monkeypatch.setattr(doctor, "nvidia_gpus", lambda: [])
+
+
+def _fake_accelerator(monkeypatch, fake):
+    """The GPU the backend would see: in backend.py, which owns it, and in device.py,
+    which imported it."""
+    monkeypatch.setattr(sweep.backend, "accelerator", lambda: fake)
+    monkeypatch.setattr(sweep.device, "accelerator", lambda: fake)
 
 
 def _doctor(capsys, *args):
@@ -48,12 +56,12 @@ def test_gpu_present_but_unseen_warns_with_the_install_line(capsys, monkeypatch)
 
 def test_gpu_seen_is_used_and_picks_bfloat16(capsys, monkeypatch):
     monkeypatch.setattr(doctor, "nvidia_gpus", lambda: ["NVIDIA H200"])
-    monkeypatch.setattr(sweep.device, "accelerator", lambda: Accelerator("NVIDIA H200", 140 * 2**30, (9, 0)))
+    _fake_accelerator(monkeypatch, Accelerator("NVIDIA H200", 140 * 2**30, (9, 0)))
     code, out, _ = _doctor(capsys, "--no-benchmark")
     assert code == 0
     assert "a run uses: NVIDIA H200" in out and "warning" not in out
     assert "precision auto: bfloat16 (NVIDIA H200 has compute capability 9.0" in out
-    monkeypatch.setattr(sweep.device, "accelerator", lambda: Accelerator("Tesla T4", 16 * 2**30, (7, 5)))
+    _fake_accelerator(monkeypatch, Accelerator("Tesla T4", 16 * 2**30, (7, 5)))
     assert doctor.precision_reason()[0] == "float32"
 
 
@@ -74,14 +82,14 @@ def test_nvidia_gpus_from_nvidia_smi_or_the_driver(tmp_path, monkeypatch):
 
 
 def test_missing_weights_cannot_run(tmp_path, capsys, monkeypatch, no_nvidia):
-    from sweep import weights
+    from sweep.weights import ONNX_FNAME, download, onnx_import
     models = tmp_path / "models"
     models.mkdir()
-    corrupt = models / weights.ONNX_FNAME
+    corrupt = models / ONNX_FNAME
     corrupt.write_bytes(b"not an h5 file")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(weights, "_reachable", lambda *a, **k: False)
-    monkeypatch.setattr(weights, "onnx_path", lambda: None)
+    monkeypatch.setattr(download, "reachable", lambda *a, **k: False)
+    monkeypatch.setattr(onnx_import, "onnx_path", lambda: None)
     code, out, err = _doctor(capsys)  # no benchmark either: it cannot run
     assert code == doctor.EXIT_CANNOT_RUN
     lines = err.strip().splitlines()
