@@ -21,7 +21,8 @@ from .samples import SAMPLE_PREFIX
 from .weight_text import format_weight
 
 # Bytes kept per activation value during forward + input-gradient: the forward
-# activation, its gradient, and the ReLU/conv temporaries (measured, see README).
+# activation, its gradient, and the ReLU/conv temporaries: a rough upper bound, which the plan's
+# chunk size and peak-memory estimate use.
 _BYTES_PER_ACTIVATION = 4 * 3
 _WEIGHTS_BYTES = 59 * 2**20
 
