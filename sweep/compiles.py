@@ -71,9 +71,9 @@ class Compilations(dict):
 
     def by_function(self) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for (name, _), count in sorted(self.items()):
+        for (name, _), count in self.items():
             counts[name] = counts.get(name, 0) + count
-        return counts
+        return dict(sorted(counts.items()))
 
     def repeated(self) -> list[tuple[str, Signature]]:
         """Signatures traced more than once: a compile that a cache should have saved."""

@@ -84,3 +84,32 @@ def test_counting_records_each_trace_by_shape():
     assert counted.repeated() == [("probe", ((2, 4, 4, 3), (2,), ()))]
     assert counted.summary()["repeated"] == ["probe [2, 4, 4, 3]"]
     assert shapes({"b": np.zeros(3), "a": [np.zeros((1, 2))]}) == ((1, 2), (3,))
+
+
+def test_the_default_backend_traces_the_objective_once_per_shape():
+    """In this process's backend (TensorFlow's tf.function by default): the same batch
+    shape again is no new trace, whatever the content weights; torch traces nothing."""
+    import keras
+    import numpy as np
+
+    from sweep.config import Config, ModelSection
+    from sweep.engine import SweepEngine, to_float_images
+    from sweep.model import build_extractor
+
+    model = ModelSection(content_layers=["block1_conv1"], style_layers=["block1_conv1", "block2_conv1"])
+    engine = SweepEngine(Config(content="x", styles={"a": "y"}, model=model), build_extractor(model))
+    rng = np.random.default_rng(0)
+    photo = to_float_images(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8))
+    targets = engine.targets(photo, to_float_images(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)))
+    settings = lambda weights: (keras.ops.convert_to_tensor(np.float32(weights)),  # noqa: E731
+                                keras.ops.convert_to_tensor(np.float32(1.0)),
+                                keras.ops.convert_to_tensor(np.float32(0.1)), targets.as_args())
+    before = snapshot()
+    for weights in ([100.0, 1.0], [10.0, 0.1], [3.0]):
+        engine.evaluate_objective(keras.ops.repeat(photo, len(weights), axis=0), *settings(weights))
+    counted = since(before)
+    if keras.backend.backend() == "torch":
+        assert counted.total == 0
+        return
+    assert counted.repeated() == []
+    assert 1 <= counted.by_function()["objective"] <= 2   # batches 2 and 1; the second batch-2 call reuses
