@@ -124,9 +124,22 @@ def _section(cls: Any, values: dict[str, Any], indent: int) -> list[str]:
         if isinstance(value, dict):
             lines.append(f"{pad}{f.name}:" + (f"  # {beside}" if beside else ""))
             lines += [f"{pad}  {_scalar(key)}: {_scalar(item)}" for key, item in value.items()]
+            lines += _mapping_example(tp, pad + "  ")
         else:
             lines.append(f"{pad}{f.name}: {_scalar(value)}" + (f"  # {beside}" if beside else ""))
     return lines
+
+
+def _mapping_example(tp: Any, pad: str) -> list[str]:
+    """For a mapping whose values are a dataclass (an artist): its long form, commented
+    out, every key at its default."""
+    if typing.get_origin(tp) is not dict or not dataclasses.is_dataclass(typing.get_args(tp)[1]):
+        return []
+    item = typing.get_args(tp)[1]
+    required = {f.name: ["painting.jpg"] for f in dataclasses.fields(item)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    example = _section(item, required, indent=2)
+    return [f"{pad}# Or, per name, a mapping with every key:", f"{pad}# NAME:"] + [f"{pad}# {line}" for line in example]
 
 
 def _default(f: dataclasses.Field) -> Any:

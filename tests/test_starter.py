@@ -28,7 +28,8 @@ def _all_keys(cls, prefix=""):
 def test_starter_config_parses_back_to_every_default():
     text = starter_yaml()
     parsed = parse_config(text)
-    assert parsed.to_dict() == Config(content=STARTER_CONTENT, styles=dict(STARTER_STYLES)).to_dict()
+    assert parsed.to_dict() == parse_config(yaml.safe_dump({"content": STARTER_CONTENT,
+                                                            "styles": dict(STARTER_STYLES)})).to_dict()
     # Every key of the schema is written out, none left implicit.
     raw = yaml.safe_load(text)
     for key in _all_keys(Config):
@@ -79,8 +80,9 @@ def test_implied_config_is_checked_like_a_file(tmp_path):
     config = implied_config(["sample:grace_hopper"], ["a=sample:rings", "b = x.jpg"], ["image.max_size=64"],
                             base_dir=tmp_path)
     assert config.content == "sample:grace_hopper"
-    assert config.styles == {"a": "sample:rings", "b": str(tmp_path / "x.jpg")}
-    assert config.image.max_size == 64 and config.optimizer == Config("x", {"y": "z"}).optimizer
+    assert {name: artist.paintings for name, artist in config.styles.items()} == {
+        "a": ["sample:rings"], "b": [str(tmp_path / "x.jpg")]}
+    assert config.image.max_size == 64 and config.optimizer == Config("x", {}).optimizer
     gallery = implied_config(["a.jpg", "b.jpg"], ["a=sample:rings"], base_dir=tmp_path)
     assert gallery.content == [str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg")]
 
@@ -114,7 +116,7 @@ def test_run_without_a_file_writes_its_config_and_resumes_from_it(tmp_path, monk
     out = tmp_path / "outputs" / "grace_hopper"
     assert capsys.readouterr().out.strip() == "wrote outputs/grace_hopper (2 frame(s) optimised, 0 failed)"
     saved = yaml.safe_load((out / "config.yaml").read_text())
-    assert saved["styles"] == {"rings": "sample:rings"} and saved["image"]["max_size"] == 32
+    assert saved["styles"]["rings"]["paintings"] == ["sample:rings"] and saved["image"]["max_size"] == 32
     frames = sorted((out / "rings" / "frames").iterdir())
     before = [p.read_bytes() for p in frames]
     # The saved config resumes into its own directory, with nothing left to optimise.
@@ -122,3 +124,17 @@ def test_run_without_a_file_writes_its_config_and_resumes_from_it(tmp_path, monk
     assert capsys.readouterr().out.strip() == f"wrote {out} (0 frame(s) optimised, 0 failed)"
     assert [p.read_bytes() for p in sorted((out / "rings" / "frames").iterdir())] == before
     assert sorted(p.name for p in (tmp_path / "outputs").iterdir()) == ["grace_hopper"]
+
+
+def test_the_commented_artist_mapping_is_valid_once_uncommented():
+    lines = starter_yaml().splitlines()
+    start = lines.index("  # NAME:")
+    block = [lines[start][:2] + lines[start][4:]]
+    for line in lines[start + 1:]:
+        if not line.startswith("  #   "):
+            break
+        block.append(line[:2] + line[4:])
+    text = "content: sample:grace_hopper\nstyles:\n" + "\n".join(block) + "\n"
+    artist = parse_config(text).styles["NAME"]
+    assert artist.paintings[0].endswith("painting.jpg")
+    assert artist.colors == "style" and artist.weights == [1.0]
