@@ -75,3 +75,48 @@ def _capability(value) -> tuple[int, int]:
         return int(major), int(minor)
     except (TypeError, ValueError):
         return 0, 0
+
+
+def accelerator_devices() -> list[tuple[str, str, int | None]]:
+    """(id, name, memory in bytes or None) of every accelerator the backend sees, the
+    memory where the backend says it without allocating. A backend whose GPU query
+    fails raises (`sweep doctor` says so)."""
+    backend = backend_name()
+    devices = []
+    if backend == "jax":
+        import jax
+        for d in jax.devices():
+            if d.platform != "cpu":
+                devices.append((f"{d.platform}:{d.id}", d.device_kind, (d.memory_stats() or {}).get("bytes_limit")))
+    elif backend == "torch":
+        import torch
+        for i in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
+            properties = torch.cuda.get_device_properties(i)
+            devices.append((f"cuda:{i}", properties.name, int(properties.total_memory)))
+    elif backend == "tensorflow":
+        import tensorflow as tf
+        for i, gpu in enumerate(tf.config.list_physical_devices("GPU")):
+            devices.append((f"gpu:{i}", tf.config.experimental.get_device_details(gpu).get("device_name", "GPU"), None))
+    return devices
+
+
+def peak_accelerator_bytes() -> int | None:
+    """The most accelerator memory this process has held so far, where the backend
+    tracks it; None on a CPU or where it does not."""
+    if accelerator() is None:
+        return None
+    backend = backend_name()
+    try:
+        if backend == "jax":
+            import jax
+            peaks = [(d.memory_stats() or {}).get("peak_bytes_in_use") for d in jax.devices() if d.platform != "cpu"]
+            return max((p for p in peaks if p is not None), default=None)
+        if backend == "torch":
+            import torch
+            return int(torch.cuda.max_memory_allocated())
+        if backend == "tensorflow":
+            import tensorflow as tf
+            return int(tf.config.experimental.get_memory_info("GPU:0")["peak"])
+    except Exception:  # a backend without the statistic
+        return None
+    return None

@@ -90,3 +90,4 @@ def describe(precision: str = "float32") -> str:
     if gpu:
         return f"{gpu.name} ({settings})"
     return f"CPU x{os.cpu_count()} ({settings})"
+
