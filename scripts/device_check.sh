@@ -46,4 +46,6 @@ if ls .whl/keras_home/models/*.h5 >/dev/null 2>&1; then
     export KERAS_HOME="$WORK/keras_home"
 fi
 export PYTHONUNBUFFERED=1
-exec timeout 480 "$PYTHON" scripts/device_check.py "${TINY[@]}" --out "$OUT_DIR"
+# The check's own temporaries (run folders, the JAX cache) go under WORK too, removed on exit.
+trap 'rm -rf "$WORK"' EXIT
+TMPDIR="$WORK" timeout 480 "$PYTHON" scripts/device_check.py "${TINY[@]}" --out "$OUT_DIR"

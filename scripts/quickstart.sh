@@ -3,7 +3,7 @@
 # built-in artworks (about 3 minutes on a 2-core CPU). Outputs: outputs/quickstart/
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# SWEEP_EXTRAS=gpu (or gpu-jax) installs the CUDA build of the backend (README, "On a GPU").
+# SWEEP_EXTRAS=gpu installs TensorFlow's CUDA build (README, "On a GPU"; docs/gpu.md for JAX and torch).
 scripts/setup.sh
 # What the run will use: backend, device (and a warning if an NVIDIA GPU goes unseen), precision.
 .venv/bin/sweep doctor --no-benchmark

@@ -38,6 +38,23 @@ class Accelerator(NamedTuple):
     compute_capability: tuple[int, int]  # (0, 0) where the backend does not say
 
 
+# Assumed when neither the backend nor the driver says how much memory the GPU has.
+ASSUMED_GPU_MEMORY = 16 * 2**30
+
+
+def _driver_gpu_memory() -> int:
+    """The first GPU's memory in bytes, as `nvidia-smi` reports it (TensorFlow does not
+    say); ASSUMED_GPU_MEMORY when the driver's tool is missing or says nothing usable."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits"],
+                              capture_output=True, text=True, timeout=10)
+        return int(done.stdout.split()[0]) * 2**20 if done.returncode == 0 else ASSUMED_GPU_MEMORY
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return ASSUMED_GPU_MEMORY
+
+
 @functools.lru_cache(maxsize=None)
 def accelerator() -> Accelerator | None:
     """The first GPU the backend uses, or None."""
@@ -48,7 +65,7 @@ def accelerator() -> Accelerator | None:
             gpus = [d for d in jax.devices() if d.platform == "gpu"]
             if gpus:
                 stats = gpus[0].memory_stats() or {}
-                return Accelerator(gpus[0].device_kind, int(stats.get("bytes_limit", 16 * 2**30)),
+                return Accelerator(gpus[0].device_kind, int(stats.get("bytes_limit") or _driver_gpu_memory()),
                                    _capability(getattr(gpus[0], "compute_capability", "")))
         elif backend == "torch":
             import torch
@@ -61,7 +78,7 @@ def accelerator() -> Accelerator | None:
             gpus = tf.config.list_physical_devices("GPU")
             if gpus:
                 details = tf.config.experimental.get_device_details(gpus[0])
-                return Accelerator(details.get("device_name", "GPU"), 16 * 2**30,
+                return Accelerator(details.get("device_name", "GPU"), _driver_gpu_memory(),
                                    _capability(details.get("compute_capability", "")))
     except Exception:  # a broken driver must not stop a CPU run
         return None

@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--style", action="append", default=[], metavar="NAME=PAINTING",
                      help="without a config: an artist and its painting (repeatable), e.g. van_gogh=starry.jpg")
     run.add_argument("--out", help="output directory (default: outputs/<config file stem>, or "
-                                   "outputs/<photo name> without a config)")
+                                   "outputs/<photo name> without a config, outputs/gallery for several --content; "
+                                   "DIR/config.yaml runs in DIR)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config key by its dotted path, e.g. image.max_size=96 (repeatable)")
     run.add_argument("--dry-run", action="store_true", help="print the plan and its estimated cost, then exit")

@@ -88,31 +88,17 @@ def backend_devices() -> list[Device]:
 def backend_version(backend: str) -> str:
     import importlib.metadata as metadata
 
-    package = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, backend)
     try:
-        return metadata.version(package)
+        return metadata.version(backend)
     except metadata.PackageNotFoundError:
         return "version unknown"
 
 
 def precision_reason() -> tuple[str, str]:
     """(the precision `auto` picks, why)."""
-    from .backend import accelerator, backend_name
-    from .device import cpu_flags, resolve_precision
+    from .device import bfloat16_decision, resolve_precision
 
-    picked = resolve_precision("auto")
-    gpu = accelerator()
-    if gpu:
-        major, minor = gpu.compute_capability
-        return picked, (f"{gpu.name} has compute capability {major}.{minor}; bfloat16 matrix units "
-                        f"come with 8.0 (Ampere) and later")
-    backend = backend_name()
-    amx = "amx_bf16" in cpu_flags()
-    if amx and backend == "jax":
-        return picked, "the CPU has AMX, but XLA's CPU convolutions run bfloat16 slower than float32"
-    if amx:
-        return picked, f"the CPU has AMX bfloat16 units, which {backend}'s oneDNN kernels use"
-    return picked, "the CPU has no AMX bfloat16 units (no amx_bf16 flag), so float32 is faster"
+    return resolve_precision("auto"), bfloat16_decision()[1]
 
 
 def weights_status(spec: str) -> tuple[str | None, str]:
@@ -188,8 +174,15 @@ def doctor(config_path: str | None = None, overrides=(), *, benchmark: bool = Tr
     if config and not has_ffmpeg and "mp4" in config.movie.formats:
         problems.append(f"{config_path} asks for MP4 movies and there is no ffmpeg: "
                         f"pip install imageio-ffmpeg, or --set movie.formats=[gif]")
+    plan = None
+    if config is not None:
+        from .plan import make_plan
+        try:
+            plan = make_plan(config)  # reads and checks every photo and painting
+        except SweepError as exc:
+            problems.append(str(exc))
     if benchmark and not problems:
-        _report_benchmark(config, weights_path, out)
+        _report_benchmark(config, plan, weights_path, out)
     if problems:
         print(f"error: {'; '.join(problems)}", file=sys.stderr)
         return EXIT_CANNOT_RUN
@@ -213,7 +206,7 @@ def _report_devices(backend: str, out: Callable[[str], None]) -> None:
             f"so runs use the CPU; install the GPU build: {GPU_INSTALL.get(backend, GPU_INSTALL['tensorflow'])}")
 
 
-def _report_benchmark(config, weights_path: str | None, out: Callable[[str], None]) -> None:
+def _report_benchmark(config, plan, weights_path: str | None, out: Callable[[str], None]) -> None:
     """Frame-iterations per second at 128 and 512 px, and the config's estimated time."""
     from . import weights
     from .config import ModelSection
@@ -239,9 +232,6 @@ def _report_benchmark(config, weights_path: str | None, out: Callable[[str], Non
     out(f"benchmark ({extractor.precision}, {time.perf_counter() - started:.1f} s): {measured}")
     if config is None:
         return
-    from .plan import make_plan
-
-    plan = make_plan(config)
     seconds = sum(estimate_seconds(config, job.frame_size, len(job.weights), rates) for job in plan.jobs)
     height, width = plan.jobs[0].frame_size
     out(f"estimated time: {format_duration(seconds)} for {plan.frame_count} frames x "

@@ -107,6 +107,26 @@ def test_mp4_without_ffmpeg_cannot_run(capsys, monkeypatch, no_nvidia):
     assert code == 0 and "ok: a sweep can run here" in out
 
 
+def test_gpu_memory_from_the_driver(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    smi = bin_dir / "nvidia-smi"
+    smi.write_text("#!/bin/sh\necho 143771\n")
+    smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert sweep.backend._driver_gpu_memory() == 143771 * 2**20
+    smi.unlink()
+    assert sweep.backend._driver_gpu_memory() == sweep.backend.ASSUMED_GPU_MEMORY
+
+
+def test_a_config_whose_inputs_cannot_be_read_cannot_run(capsys, tmp_path, no_nvidia):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("content: missing_photo.jpg\nstyles: {a: sample:brushstrokes}\n")
+    code, out, err = _doctor(capsys, str(bad), "--no-benchmark")
+    assert code == 2 and "ok:" not in out
+    assert len(err.strip().splitlines()) == 1 and "missing_photo.jpg" in err
+
+
 def test_bad_config_is_one_error_line(capsys, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("content: x.jpg\nstyles: {a: b.jpg}\nimage: {max_sise: 3}\n")
