@@ -30,6 +30,7 @@ FRAME_SECTIONS = ("content", "styles", "sweep", "image", "optimizer", "init", "m
 
 def config_hash(config: Config) -> str:
     relevant = {key: value for key, value in config.to_dict().items() if key in FRAME_SECTIONS}
+    relevant["styles"] = {name: _hashed_artist(artist) for name, artist in relevant["styles"].items()}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
@@ -38,6 +39,14 @@ def _changed_inputs(manifest: dict | None, inputs: dict[str, str]) -> list[str]:
     jobs = manifest.get("jobs", {}) if isinstance(manifest, dict) else {}
     return sorted(d for d, digest in inputs.items()
                   if jobs.get(d, {}).get("inputs_sha256") not in (None, digest))
+
+
+def _hashed_artist(artist: dict):
+    """An artist as the hash sees it: one painting in its own colours hashes as the bare
+    path it was before artists became mappings, so run directories made then still resume."""
+    if len(artist["paintings"]) == 1 and artist["colors"] == "style":
+        return artist["paintings"][0]
+    return artist
 
 
 def read_json(path: Path, default):
