@@ -121,6 +121,17 @@ class MovieSection:
 
 
 @dataclass
+class KeyframeSection:
+    """`init: keyframes` (see sweep/morph.py): every `every`-th frame and both ends are
+    keyframes, optimised first from the photo; the frames between them start from a
+    blend of their two keyframes and run `in_between_fraction` of the iterations.
+    `coupling` > 0 adds coupling x mean((x - blend)^2) to an in-between's objective."""
+    every: int = 5
+    in_between_fraction: float = 0.25
+    coupling: float = 0.0
+
+
+@dataclass
 class RuntimeSection:
     # Frames optimised together; 0 picks the largest chunk that fits memory_budget_mb.
     chunk_size: int = 0
@@ -136,9 +147,12 @@ class Config:
     sweep: SweepSection = field(default_factory=SweepSection)
     image: ImageSection = field(default_factory=ImageSection)
     optimizer: OptimizerSection = field(default_factory=OptimizerSection)
-    # Where frames start: the photo, seeded noise, or (chain) the finished result of
-    # the neighbouring frame of the previous chunk (the first chunk starts from the photo).
-    init: Literal["content", "noise", "chain"] = "content"
+    # Where frames start: (keyframes) keyframes from the photo, then the frames between
+    # them from a blend of their two keyframes (sweep/morph.py); the photo; seeded noise;
+    # or (chain) the finished result of the neighbouring frame of the previous chunk
+    # (the first chunk starts from the photo).
+    init: Literal["keyframes", "content", "noise", "chain"] = "keyframes"
+    keyframes: KeyframeSection = field(default_factory=KeyframeSection)
     model: ModelSection = field(default_factory=ModelSection)
     movie: MovieSection = field(default_factory=MovieSection)
     runtime: RuntimeSection = field(default_factory=RuntimeSection)
@@ -385,6 +399,13 @@ def validate(config: Config) -> None:
         raise SweepError("'movie.hold' and 'movie.crossfade' must be >= 0")
     if movie.progress_every < 0:
         raise SweepError(f"'movie.progress_every' must be >= 0 (0 = off); got {movie.progress_every}")
+    if config.keyframes.every < 1:
+        raise SweepError(f"'keyframes.every' must be at least 1; got {config.keyframes.every}")
+    if not 0 < config.keyframes.in_between_fraction <= 1:
+        raise SweepError(f"'keyframes.in_between_fraction' must be > 0 and <= 1; "
+                         f"got {config.keyframes.in_between_fraction:g}")
+    if config.keyframes.coupling < 0:
+        raise SweepError(f"'keyframes.coupling' must be >= 0; got {config.keyframes.coupling:g}")
     if config.runtime.chunk_size < 0 or config.runtime.memory_budget_mb < 0:
         raise SweepError("'runtime.chunk_size' and 'runtime.memory_budget_mb' must be >= 0 (0 = automatic)")
 

@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 from keras import ops
 
+from . import morph
 from .config import Config
 from .gradients import make_objective
 from .images import resize_to
@@ -101,10 +102,10 @@ class SweepEngine:
         """
         cfg = self.config
         photo01 = to_float_images(photo_uint8)
-        stages = self._stages(photo_uint8, painting_uint8)
+        stages = self._stages(photo_uint8, painting_uint8, cfg.optimizer.iterations)
         for callback in callbacks:
             callback.on_job_start(job, len(frames), cfg.optimizer.iterations)
-        results = []
+        results: list[FrameResult] = []
         finished: dict[int, np.ndarray] = {}
 
         def done_frame(index):
@@ -112,26 +113,40 @@ class SweepEngine:
                 return finished[index]
             return stored_frame(index) if stored_frame is not None else None
 
-        for chunk in chunk_frames(frames, chunk_size):
-            start = chain_start(chunk[0][0], chunk_size, done_frame) if cfg.init == "chain" else None
-            neighbour = start[1] if start else None
-            for result in self._optimise_chunk(job, photo01, stages, chunk, callbacks, start_images, neighbour):
-                results.append(result)
-                if result.image is not None:
-                    finished[result.index] = result.image
-                for callback in callbacks:
-                    callback.on_frame(job, result)
+        def run(frames_of_pass, stages_of_pass, starts, coupling=0.0):
+            for chunk in chunk_frames(frames_of_pass, chunk_size):
+                start = chain_start(chunk[0][0], chunk_size, done_frame) if cfg.init == "chain" else None
+                neighbour = start[1] if start else None
+                for result in self._optimise_chunk(job, photo01, stages_of_pass, chunk, callbacks, starts,
+                                                   neighbour, coupling):
+                    results.append(result)
+                    if result.image is not None:
+                        finished[result.index] = result.image
+                    for callback in callbacks:
+                        callback.on_frame(job, result)
+
+        if cfg.init == "keyframes":
+            count, every = cfg.sweep.content_weight.steps, cfg.keyframes.every
+            keys, betweens = morph.split_passes(frames, count, every)
+            run(keys, stages, start_images)
+            if betweens:
+                starts = morph.in_between_starts(betweens, cfg.content_weights(), every, done_frame)
+                iterations = morph.in_between_iterations(cfg.optimizer.iterations, cfg.keyframes.in_between_fraction)
+                run(betweens, self._stages(photo_uint8, painting_uint8, iterations),
+                    {**starts, **(start_images or {})}, cfg.keyframes.coupling)
+        else:
+            run(frames, stages, start_images)
         for callback in callbacks:
             callback.on_job_end(job)
         return results
 
-    def _stages(self, photo_uint8, painting_uint8) -> list[tuple[int, float, object, Targets]]:
-        """(iterations, scale, photo01, targets) per coarse-to-fine scale. At a coarse
-        scale the painting shrinks by the same factor, so brush strokes keep their
-        size relative to the frame."""
+    def _stages(self, photo_uint8, painting_uint8, total_iterations: int) -> list[tuple[int, float, object, Targets]]:
+        """(iterations, scale, photo01, targets) per coarse-to-fine scale, sharing
+        `total_iterations`. At a coarse scale the painting shrinks by the same factor,
+        so brush strokes keep their size relative to the frame."""
         opt = self.config.optimizer
         coarse = opt.scales[:-1]
-        coarse_total = int(round(opt.iterations * opt.coarse_fraction)) if coarse else 0
+        coarse_total = int(round(total_iterations * opt.coarse_fraction)) if coarse else 0
         stages = []
         for k, scale in enumerate(opt.scales):
             if scale < 1.0:
@@ -141,21 +156,25 @@ class SweepEngine:
                 photo = _resize_uint8(photo_uint8, scale)
                 painting = _resize_uint8(painting_uint8, scale)
             else:
-                iterations, photo, painting = opt.iterations - coarse_total, photo_uint8, painting_uint8
+                iterations, photo, painting = total_iterations - coarse_total, photo_uint8, painting_uint8
             photo01 = to_float_images(photo)
             stages.append((iterations, scale, photo01, self.targets(photo01, to_float_images(painting))))
         return stages
 
     def _optimise_chunk(self, job, photo01, stages, chunk, callbacks,
-                        start_images=None, neighbour=None) -> list[FrameResult]:
+                        start_images=None, neighbour=None, coupling: float = 0.0) -> list[FrameResult]:
+        """`coupling` > 0 adds coupling x mean((x - x0)^2) to every frame's objective, x0
+        its start image: it keeps an in-between near the blend of its keyframes. The
+        stored losses never include it."""
         cfg = self.config
         indices = [index for index, _ in chunk]
         weights = np.array([weight for _, weight in chunk], dtype=np.float32)
         if cfg.init == "chain" and neighbour is not None:
             x = ops.repeat(to_float_images(neighbour), len(chunk), axis=0)
         else:
-            x = initial_frames("content" if cfg.init == "chain" else cfg.init, photo01, indices, cfg.seed)
+            x = initial_frames("noise" if cfg.init == "noise" else "content", photo01, indices, cfg.seed)
         x = with_start_images(x, indices, start_images)
+        anchor = x if coupling > 0 else None
         full_size = tuple(int(d) for d in ops.shape(photo01)[1:3])
         failed = np.zeros(len(chunk), dtype=bool)
         iterations_done = np.zeros(len(chunk), dtype=int)
@@ -166,11 +185,12 @@ class SweepEngine:
             if tuple(ops.shape(x)[1:3]) != size:
                 # Only the change from the photo is resized: the photo's own detail comes
                 # from the photo at the new size, not from an upsampled (blurred) frame.
-                change = ops.image.resize(x - previous_photo, size, interpolation="bilinear")
-                x = stage_photo + change
+                x = stage_photo + ops.image.resize(x - previous_photo, size, interpolation="bilinear")
+                if anchor is not None:
+                    anchor = stage_photo + ops.image.resize(anchor - previous_photo, size, interpolation="bilinear")
             previous_photo = stage_photo
             x = self._run_stage(job, x, targets, indices, weights, iterations, offset, failed,
-                                iterations_done, full_size, callbacks)
+                                iterations_done, full_size, callbacks, (anchor, coupling))
             offset += iterations
         evaluate = self._evaluator(weights, stages[-1][3])
         # Score what is actually stored: the clipped frame, not the raw iterate.
@@ -188,24 +208,44 @@ class SweepEngine:
                 message="the loss became NaN or Inf twice, also with a smaller step" if bad else ""))
         return results
 
-    def _evaluator(self, weights, targets: Targets):
+    def _evaluator(self, weights, targets: Targets, anchor=None, coupling: float = 0.0):
+        """The batch's objective; with an `anchor` (B, H, W, 3) the coupling term
+        coupling x mean((x - anchor)^2) is added to the totals and the gradient (the
+        content, style and TV values stay the frame's own)."""
         cfg = self.config
         settings = (ops.convert_to_tensor(np.asarray(weights, dtype=np.float32)),
                     ops.convert_to_tensor(np.float32(cfg.sweep.style_weight)),
                     ops.convert_to_tensor(np.float32(cfg.sweep.tv_weight)),
                     targets.as_args())
-        return lambda x: self.evaluate_objective(x, *settings)
+        if anchor is None or coupling <= 0:
+            return lambda x: self.evaluate_objective(x, *settings)
+        pixels = float(np.prod(ops.shape(anchor)[1:]))
+
+        def coupled(x):
+            total, content, style, tv, gradient = self.evaluate_objective(x, *settings)
+            offset = x - anchor
+            total = total + coupling * ops.sum(ops.square(offset), axis=(1, 2, 3)) / pixels
+            return total, content, style, tv, gradient + (2.0 * coupling / pixels) * offset
+
+        return coupled
 
     def _run_stage(self, job, x, targets, indices, weights, iterations, offset, failed, iterations_done,
-                   full_size, callbacks):
+                   full_size, callbacks, coupling=(None, 0.0)):
         """Run one scale's iterations on the chunk; returns every frame's final iterate.
 
         Early stopping frees compute: once the active frames fit a smaller power of
         two, the batch is cut down to them (topped up with frozen frames to that
         size, so the objective is traced for a few batch sizes only).
-        `failed` and `iterations_done` are updated in place.
+        `failed` and `iterations_done` are updated in place. `coupling` is (anchor of the
+        whole chunk or None, weight): see `_evaluator`.
         """
         cfg = self.config
+        anchor, coupling_weight = coupling
+
+        def objective():
+            rows_anchor = None if anchor is None else ops.take(anchor, ops.convert_to_tensor(rows.astype("int32")), axis=0)
+            return self._evaluator(weights[rows], targets, rows_anchor, coupling_weight)
+
         opt = cfg.optimizer
         count = len(indices)
         store = np.array(ops.convert_to_numpy(x), dtype=np.float32)  # frames no longer in the batch
@@ -214,7 +254,7 @@ class SweepEngine:
             return x
         if rows.size < count:
             x = ops.convert_to_tensor(store[rows])
-        optimizer = make_optimizer(opt.name, self._evaluator(weights[rows], targets), x, opt)
+        optimizer = make_optimizer(opt.name, objective(), x, opt)
         converged = np.zeros(count, dtype=bool)
         quiet_steps = np.zeros(count, dtype=int)
         last = {key: np.full(count, np.nan) for key in ("total", "content", "style", "tv")}
@@ -247,7 +287,7 @@ class SweepEngine:
                 keep_local = np.concatenate([np.flatnonzero(active), np.flatnonzero(~active)])[:bucket]
                 keep_local.sort()
                 retire(keep_local)
-                optimizer.keep(keep_local, self._evaluator(weights[rows], targets))
+                optimizer.keep(keep_local, objective())
                 active = active[keep_local]
             values = optimizer.step(active)
             iterations_done[rows] += active

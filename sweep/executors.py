@@ -267,33 +267,43 @@ class RayExecutor(Executor):
                 ray.shutdown()
 
     def _execute(self, ray, plan, todo, weights, callbacks, started: bool, stored_frame) -> None:
+        """Under `init: keyframes` the keyframes' tasks run first; the in-betweens' tasks
+        start once every keyframe is stored, and receive the keyframes they start from."""
         config = plan.config
         per_task = self.per_task(plan)
-        tasks = split_tasks(plan, todo, per_task)
         remote = ray.remote(optimise_task).options(**self._task_options(ray, started))
         config_yaml = config.to_yaml()
-        photos: dict[str, Any] = {}
-        paintings: dict[str, Any] = {}
+        images: dict[tuple[str, str], Any] = {}   # each photo and painting is put once
+
+        def shared(key, array):
+            if key not in images:
+                images[key] = ray.put(array)
+            return images[key]
+
+        passes = [split_tasks(plan, frames, per_task) for frames in _passes(config, todo)]
         remaining: dict[str, int] = {}
-        pending: dict[Any, Task] = {}
-        for task in tasks:
-            job = task.job
-            if job.photo not in photos:
-                photos[job.photo] = ray.put(job.photo_image)
-            if job.artist not in paintings:
-                paintings[job.artist] = ray.put(job.style_image)
-            if job.relative_dir not in remaining:
-                remaining[job.relative_dir] = 0
-                frame_count = len(todo[job.relative_dir])
+        for task in (task for tasks in passes for task in tasks):
+            job = task.job.relative_dir
+            if job not in remaining:
+                remaining[job] = 0
                 for callback in callbacks:
-                    callback.on_job_start(job.relative_dir, frame_count, config.optimizer.iterations)
-            remaining[job.relative_dir] += 1
-            ref = remote.remote(config_yaml, weights.sha256, job.relative_dir, photos[job.photo],
-                                paintings[job.artist], task.frames,
-                                _chain_start_frames(config, task, per_task, stored_frame))
-            pending[ref] = task
-            self.tasks += 1
-            self.submitted_frames += len(task.frames)
+                    callback.on_job_start(job, len(todo[job]), config.optimizer.iterations)
+            remaining[job] += 1
+        for tasks in passes:
+            pending: dict[Any, Task] = {}
+            for task in tasks:
+                job = task.job
+                ref = remote.remote(config_yaml, weights.sha256, job.relative_dir,
+                                    shared(("photo", job.photo), job.photo_image),
+                                    shared(("style", job.artist), job.style_image), task.frames,
+                                    _start_frames(config, task, per_task, stored_frame))
+                pending[ref] = task
+                self.tasks += 1
+                self.submitted_frames += len(task.frames)
+            self._collect(ray, pending, remaining, callbacks)
+
+    def _collect(self, ray, pending: dict[Any, Task], remaining: dict[str, int], callbacks) -> None:
+        """Hand every frame of the pending tasks to the callbacks as its task finishes."""
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
@@ -311,6 +321,18 @@ class RayExecutor(Executor):
                 if not remaining[job]:
                     for callback in callbacks:
                         callback.on_job_end(job)
+
+
+def _passes(config, todo: dict[str, Frames]) -> list[dict[str, Frames]]:
+    """The missing frames in the order they can run: under `init: keyframes` the
+    keyframes, then the in-betweens; else all at once."""
+    if config.init != "keyframes":
+        return [todo]
+    from .morph import split_passes
+
+    count, every = config.sweep.content_weight.steps, config.keyframes.every
+    split = {job: split_passes(frames, count, every) for job, frames in todo.items()}
+    return [{job: keys for job, (keys, _) in split.items()}, {job: betweens for job, (_, betweens) in split.items()}]
 
 
 def _failed_frame(index: int, weight: float, message: str) -> FrameResult:
@@ -373,12 +395,22 @@ def _worker_chunk_size(config, photo, painting, frames: Frames) -> int:
     return _size_chunks(config, [job])[0]
 
 
-def _chain_start_frames(config, task: Task, per_task: int, stored_frame) -> dict[int, Any]:
-    """Under `init: chain`, the stored frame the task's first chunk starts from, by index.
-    Tasks run in parallel, so a frame that another task of this run optimises is not
-    there yet: such a task starts from the photo."""
-    if config.init != "chain" or stored_frame is None:
+def _start_frames(config, task: Task, per_task: int, stored_frame) -> dict[int, Any]:
+    """The stored frames a task starts from, by index. Under `init: keyframes`, the
+    keyframes around its in-betweens (all stored before the in-betweens' tasks start).
+    Under `init: chain`, the frame the task's first chunk starts from: tasks run in
+    parallel, so a frame that another task of this run optimises is not there yet,
+    and such a task starts from the photo."""
+    if stored_frame is None or config.init not in ("chain", "keyframes"):
         return {}
+    if config.init == "keyframes":
+        from .morph import neighbours, split_passes
+
+        count, every = config.sweep.content_weight.steps, config.keyframes.every
+        _, betweens = split_passes(task.frames, count, every)
+        wanted = {k for index, _ in betweens for k in neighbours(index, count, every)}
+        found = {k: stored_frame(task.job.relative_dir, k) for k in sorted(wanted)}
+        return {k: image for k, image in found.items() if image is not None}
     from .engine import chain_start
 
     start = chain_start(task.frames[0][0], per_task, lambda index: stored_frame(task.job.relative_dir, index))
@@ -388,7 +420,8 @@ def _chain_start_frames(config, task: Task, per_task: int, stored_frame) -> dict
 def optimise_task(config_yaml: str, weights_sha256: str, job: str, photo, painting,
                   frames: Frames, stored_frames: dict[int, Any] | None = None) -> list[FrameResult]:
     """A Ray task: optimise `frames` of one job; images travel as uint8 arrays both ways.
-    `stored_frames`: frames of earlier runs that `init: chain` starts from, by index."""
+    `stored_frames`: stored frames that `init: chain` or the in-betweens of `init: keyframes`
+    start from, by index."""
     _maybe_fail_once()
     engine = _worker_engine(config_yaml, weights_sha256)
     chunk_size = _worker_chunk_size(engine.config, photo, painting, frames)

@@ -29,7 +29,7 @@ from .images import read_png, save_png
 MANIFEST = "manifest.json"
 CONFIG = "config.yaml"
 # The sections that decide what a frame looks like; movie and runtime settings do not.
-FRAME_SECTIONS = ("content", "styles", "sweep", "image", "optimizer", "init", "model", "seed")
+FRAME_SECTIONS = ("content", "styles", "sweep", "image", "optimizer", "init", "keyframes", "model", "seed")
 
 
 def frame_filename(index: int, content_weight: float) -> str:

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from sweep.errors import SweepError
+from sweep.motion import write_summary as write_motion_summary
 from sweep.render.compare import compose_grid, grid_shape, write_compare
 from sweep.render.frames import draw_label, format_weight, load_frames, load_records, weight_label
 from sweep.render.movie import FORMATS, movie_frame_count, write_movie
@@ -32,9 +33,10 @@ def render_job(job_dir: str | os.PathLike, movie_cfg) -> list[Path]:
     `movie_cfg` is any object with attributes fps, formats (a list of "mp4"/"gif"),
     hold, crossfade, boomerang and label (bool). Writes `JOB/movie.mp4` and/or
     `JOB/movie.gif` (labelled "content weight 3.16" when `label` is true), flags the
-    balanced frame in `JOB/frames.json` (`mark_suggested`), and writes `JOB/sheet.png`.
+    balanced frame in `JOB/frames.json` (`mark_suggested`), writes the movie's jitter and
+    pace to `JOB/motion.json` (sweep/motion.py) and writes `JOB/sheet.png`.
     Returns the written paths: the movies in `formats` order, then the sheet
-    (frames.json is updated in place and not listed).
+    (frames.json is updated in place, and motion.json written, unlisted).
     """
     job = Path(job_dir)
     formats = list(dict.fromkeys(movie_cfg.formats))
@@ -53,5 +55,6 @@ def render_job(job_dir: str | os.PathLike, movie_cfg) -> list[Path]:
                     crossfade=movie_cfg.crossfade, boomerang=bool(movie_cfg.boomerang))
         written.append(path)
     mark_suggested(job)
+    write_motion_summary(job, frames)
     written.append(write_sheet(job))
     return written

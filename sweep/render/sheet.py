@@ -30,6 +30,7 @@ from PIL import Image, ImageDraw
 
 from sweep.atomic import atomic_path, write_json
 from sweep.errors import SweepError
+from sweep.motion import summary
 from sweep.render.frames import (
     ACCENT, INK, MUTED, PAPER, RECORDS_FILE, draw_label, draw_text, fit_tile, format_weight,
     load_frames, load_records, outline, resize, suggested_position, title_font,
@@ -122,7 +123,7 @@ def sheet_columns(n: int, height: int, width: int) -> int:
 # --------------------------------------------------------------------------- the plot
 
 def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
-                  background=PAPER) -> np.ndarray:
+                  background=PAPER, motion: dict | None = None) -> np.ndarray:
     """The trade-off curve as an RGB array `width` px wide (height 0.34 * width, at
     least 340 px).
 
@@ -130,7 +131,8 @@ def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
     as in the grid). y: each loss divided by its largest value over the sweep, so
     both curves share [0, 1] and keep their shape (a curve that is 0 everywhere
     stays 0). Frames with a NaN/missing loss are left out of that curve. The
-    suggested frame gets a dashed vertical line and ringed markers.
+    suggested frame gets a dashed vertical line and ringed markers. `motion`
+    (sweep.motion.summary) puts the movie's jitter and pace beside the title.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -188,6 +190,9 @@ def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
     ax.set_ylabel("loss / max", fontsize=10, color="#3a3a40")
     ax.set_title("Content / style trade-off", loc="left", fontsize=12, color="#222226",
                  fontweight="bold", pad=8 if one_row else 24)
+    if motion_text(motion):
+        ax.set_title(motion_text(motion), loc="center" if one_row else "right", fontsize=9.5,
+                     color="#4a4a50", pad=8 if one_row else 24)
     if not any(ok.any() for _, ok in curves):
         ax.text(0.5, 0.5, "no loss values recorded", transform=ax.transAxes, ha="center",
                 va="center", fontsize=11, color="#6e6e76")
@@ -211,8 +216,16 @@ def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
 
 # --------------------------------------------------------------------------- the sheet
 
+def motion_text(motion: dict | None) -> str:
+    """"movie: jitter 0.42, pace 1.3" from a sweep.motion summary ('' without one)."""
+    if not motion or motion.get("jitter") is None:
+        return ""
+    text = f"movie: jitter {motion['jitter']:.2f}"
+    return text + (f", pace {motion['pace']:.2f}" if motion.get("pace") is not None else "")
+
+
 def compose_sheet(frames: Sequence[np.ndarray], records: Sequence[dict], suggested: int | None, *,
-                  title: str = "") -> tuple[np.ndarray, tuple[int, int, int, int], list[tuple[int, int, int, int]]]:
+                  title: str = "", motion: dict | None = None) -> tuple[np.ndarray, tuple[int, int, int, int], list[tuple[int, int, int, int]]]:
     """Build the sheet image. Returns (image, grid_box, tile_boxes) with boxes as
     (top, left, height, width): the grid's bounding box and every frame's tile."""
     n = len(frames)
@@ -229,7 +242,7 @@ def compose_sheet(frames: Sequence[np.ndarray], records: Sequence[dict], suggest
     title_size = max(16, round(sheet_w * 0.018))
     sub_size = max(12, round(title_size * 0.7))
     header_h = margin + round(title_size * 1.3) + round(sub_size * 1.6) + round(gap * 1.2)
-    plot = tradeoff_plot(records, suggested, sheet_w - 2 * (margin // 2))
+    plot = tradeoff_plot(records, suggested, sheet_w - 2 * (margin // 2), motion=motion)
     plot_top = header_h + grid_h + 2 * gap
     sheet_h = plot_top + plot.shape[0] + margin // 2
 
@@ -279,7 +292,8 @@ def write_sheet(job_dir: str | os.PathLike, path: str | os.PathLike | None = Non
     the content weight (log x axis), each divided by its maximum over the sweep.
     The balanced frame -- the record flagged ``"suggested": true`` if there is one,
     otherwise `suggest_balanced` -- has a thick orange outline and a "balanced"
-    badge in the grid, and a dashed line and ringed markers on the plot.
+    badge in the grid, and a dashed line and ringed markers on the plot; the movie's
+    jitter and pace (sweep/motion.py) stand beside the plot's title.
     """
     job = Path(job_dir)
     records = load_records(job)
@@ -287,7 +301,8 @@ def write_sheet(job_dir: str | os.PathLike, path: str | os.PathLike | None = Non
     suggested = suggested_position(records)
     if suggested is None:
         suggested = suggest_balanced(records)
-    image, _, _ = compose_sheet(frames, records, suggested, title=title or job.resolve().name)
+    image, _, _ = compose_sheet(frames, records, suggested, title=title or job.resolve().name,
+                                motion=summary(frames) if len(frames) >= 3 else None)
     target = Path(path) if path is not None else job / SHEET_FILE
     with atomic_path(target) as tmp:
         Image.fromarray(image).save(tmp, format="PNG", optimize=False, compress_level=6)

@@ -1,0 +1,132 @@
+"""Morph quality and cost of a sweep: today's `init: content` against `init: keyframes`.
+
+    .venv/bin/python scripts/bench_morph.py                      # the issue's case, about an hour on 2 cores
+    .venv/bin/python scripts/bench_morph.py --size 64 --pairs brushstrokes --setups content keyframes
+
+Case: 30 frames, content weight 100 -> 0.1 (log), 128 px, the product's optimiser
+settings, every frame of a job in one chunk. Pairs: the built-in photo with
+`sample:brushstrokes`, and with the two public-domain paintings of ../shared/data/
+when that folder is there. Per pair and setup it prints the movie's jitter and pace
+(sweep/motion.py), the first frame's PSNR to the photo, the last frame's normalised
+content loss, the wall time and the optimiser's total frame-iterations. With
+--reference, every frame's loss is compared with an independent `init: content`
+run to convergence (L-BFGS history 20, 600 iterations, tolerance 1e-5). The last
+line printed is one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench import Bench, frame_objective, log
+
+from sweep import motion
+from sweep.config import ContentWeightSweep, KeyframeSection, SweepSection, sweep_values
+from sweep.engine import SweepEngine
+from sweep.images import load_image, resize_max_side
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+PAIRS = {"brushstrokes": "sample:brushstrokes", "starry_night": str(SHARED / "starry_night.jpg"),
+         "shipwreck": str(SHARED / "shipwreck.jpg")}
+# name -> config changes; "content" is today's default
+SETUPS = {
+    "content": dict(init="content"),
+    "keyframes": dict(init="keyframes"),
+}
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+
+
+def config_for(bench: Bench, setup: str, args) -> object:
+    changes = dict(SETUPS[setup])
+    keyframes = dataclasses.replace(KeyframeSection(), **changes.pop("keyframes", {}))
+    optimizer = dataclasses.replace(bench.config.optimizer, iterations=args.iterations,
+                                    **changes.pop("optimizer", {}))
+    sweep = dataclasses.replace(SweepSection(), content_weight=ContentWeightSweep(
+        start=args.start, stop=args.stop, steps=args.frames), **changes.pop("sweep", {}))
+    return dataclasses.replace(bench.config, optimizer=optimizer, sweep=sweep, keyframes=keyframes, **changes)
+
+
+def run_setup(bench: Bench, config, photo, painting) -> tuple[dict, list]:
+    engine = SweepEngine(config, bench.extractor)
+    frames = list(enumerate(config.content_weights()))
+    started = time.perf_counter()
+    results = engine.optimise("bench_morph", photo, painting, frames, len(frames))
+    seconds = time.perf_counter() - started
+    results.sort(key=lambda r: r.index)
+    images = [r.image for r in results]
+    row = dict(seconds=round(seconds, 1), frame_iterations=int(sum(r.iterations for r in results)),
+               jitter=round(motion.jitter(images), 3), pace=round(motion.pace(images), 3),
+               first_psnr_db=round(psnr(images[0], photo), 2),
+               last_content_loss=round(results[-1].content_loss, 4),
+               losses=[round(frame_objective(r, config.sweep), 5) for r in results],
+               iterations=[r.iterations for r in results])
+    return row, results
+
+
+def reference_losses(bench: Bench, config, photo, painting) -> list[float]:
+    optimizer = dataclasses.replace(config.optimizer, iterations=600, history=20, tolerance=1e-5, patience=10)
+    reference = dataclasses.replace(config, init="content", optimizer=optimizer)
+    row, _ = run_setup(bench, reference, photo, painting)
+    log(f"  reference: {row['seconds']} s, {row['frame_iterations']} frame-iterations")
+    return row["losses"]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--frames", type=int, default=30)
+    parser.add_argument("--start", type=float, default=100.0)
+    parser.add_argument("--stop", type=float, default=0.1)
+    parser.add_argument("--iterations", type=int, default=300)
+    parser.add_argument("--pairs", nargs="+", default=list(PAIRS), choices=list(PAIRS))
+    parser.add_argument("--setups", nargs="+", default=list(SETUPS), choices=list(SETUPS))
+    parser.add_argument("--reference", action="store_true", help="also run the converged references")
+    parser.add_argument("--save", type=Path, help="write each setup's frames as PNGs under this folder")
+    args = parser.parse_args(argv)
+    bench = Bench()
+    rows = []
+    for pair in args.pairs:
+        source = PAIRS[pair]
+        if not source.startswith("sample:") and not Path(source).is_file():
+            log(f"skipping {pair}: {source} is absent")
+            continue
+        photo = resize_max_side(bench.photo_raw, args.size)
+        painting = resize_max_side(load_image(source), args.size)
+        reference = None
+        for setup in args.setups:
+            config = config_for(bench, setup, args)
+            log(f"{pair} / {setup} ...")
+            row, results = run_setup(bench, config, photo, painting)
+            row = dict(pair=pair, setup=setup, **row)
+            if args.reference:
+                if reference is None:
+                    reference = reference_losses(bench, config, photo, painting)
+                gaps = np.array(row["losses"]) / np.minimum(reference, row["losses"]) - 1
+                row.update(worst_loss_gap=round(float(gaps.max()), 4), loss_gaps=[round(float(g), 4) for g in gaps])
+            if args.save:
+                from sweep.images import save_png
+                for r in results:
+                    save_png(args.save / pair / setup / f"f{r.index:03d}.png", r.image)
+            log(json.dumps({k: v for k, v in row.items() if k not in ("losses", "loss_gaps", "iterations")}))
+            rows.append(row)
+    for row in rows:
+        base = next((r for r in rows if r["pair"] == row["pair"] and r["setup"] == "content"), None)
+        if base:
+            row["seconds_vs_content"] = round(row["seconds"] / base["seconds"], 3)
+            row["frame_iterations_vs_content"] = round(row["frame_iterations"] / base["frame_iterations"], 3)
+    print(json.dumps({"case": dict(size=args.size, frames=args.frames, start=args.start, stop=args.stop,
+                                   iterations=args.iterations), "rows": rows}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
