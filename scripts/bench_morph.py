@@ -28,7 +28,7 @@ from bench import Bench, frame_objective, log
 
 from sweep import motion
 from sweep.config import ContentWeightSweep, KeyframeSection, SweepSection, sweep_values
-from sweep.engine import SweepEngine
+from sweep.engine import SweepEngine, to_float_images
 from sweep.images import load_image, resize_max_side
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -81,6 +81,27 @@ def reference_losses(bench: Bench, config, photo, painting) -> list[float]:
     return row["losses"]
 
 
+def ends(bench: Bench, photo, painting, iterations: int) -> dict:
+    """Both ends of the morph: the photo end's PSNR at content weights 1000, 300, 100
+    (from the photo), the style end's content loss at 0.1 and 0.01 from the photo and
+    from noise, and the photo's own style loss (what `weight 1` balances against)."""
+    out = {}
+    for init, weights in (("content", [1000.0, 300.0, 100.0, 0.1, 0.01]), ("noise", [0.1, 0.01])):
+        optimizer = dataclasses.replace(bench.config.optimizer, iterations=iterations)
+        engine = SweepEngine(dataclasses.replace(bench.config, init=init, optimizer=optimizer), bench.extractor)
+        results = engine.optimise("ends", photo, painting, list(enumerate(weights)), len(weights))
+        for r in results:
+            if init == "content" and r.content_weight >= 100:
+                out[f"psnr_db_cw{r.content_weight:g}"] = round(psnr(r.image, photo), 2)
+            else:
+                out[f"content_loss_cw{r.content_weight:g}_{init}"] = round(r.content_loss, 4)
+    engine = SweepEngine(dataclasses.replace(bench.config, init="content"), bench.extractor)
+    targets = engine.targets(to_float_images(photo), to_float_images(painting))
+    _, _, style, _, _ = engine._evaluator(np.array([1.0], np.float32), targets)(to_float_images(photo))
+    out["photo_style_loss"] = round(float(np.asarray(style)[0]), 4)
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=128)
@@ -91,6 +112,7 @@ def main(argv=None):
     parser.add_argument("--pairs", nargs="+", default=list(PAIRS), choices=list(PAIRS))
     parser.add_argument("--setups", nargs="+", default=list(SETUPS), choices=list(SETUPS))
     parser.add_argument("--reference", action="store_true", help="also run the converged references")
+    parser.add_argument("--ends", action="store_true", help="measure only both ends of the morph (see ends())")
     parser.add_argument("--save", type=Path, help="write each setup's frames as PNGs under this folder")
     args = parser.parse_args(argv)
     bench = Bench()
@@ -103,6 +125,10 @@ def main(argv=None):
         photo = resize_max_side(bench.photo_raw, args.size)
         painting = resize_max_side(load_image(source), args.size)
         reference = None
+        if args.ends:
+            rows.append(dict(pair=pair, **ends(bench, photo, painting, args.iterations)))
+            log(json.dumps(rows[-1]))
+            continue
         for setup in args.setups:
             config = config_for(bench, setup, args)
             log(f"{pair} / {setup} ...")
@@ -120,8 +146,8 @@ def main(argv=None):
             log(json.dumps({k: v for k, v in row.items() if k not in ("losses", "loss_gaps", "iterations")}))
             rows.append(row)
     for row in rows:
-        base = next((r for r in rows if r["pair"] == row["pair"] and r["setup"] == "content"), None)
-        if base:
+        base = next((r for r in rows if r["pair"] == row["pair"] and r.get("setup") == "content"), None)
+        if base and "seconds" in row:
             row["seconds_vs_content"] = round(row["seconds"] / base["seconds"], 3)
             row["frame_iterations_vs_content"] = round(row["frame_iterations"] / base["frame_iterations"], 3)
     print(json.dumps({"case": dict(size=args.size, frames=args.frames, start=args.start, stop=args.stop,

@@ -145,7 +145,7 @@ def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
     fig = Figure(figsize=(inches_w, inches_h), dpi=dpi, facecolor=face)
     canvas = FigureCanvasAgg(fig)
     # the legend shares the title's row when there is room, else gets a row below it
-    one_row = inches_w >= 9.5
+    one_row = inches_w >= 9.5 and not motion_text(motion)  # the movie's figures take the title's row
     left, right, bottom, top = 0.75, 0.3, 0.68, (0.55 if one_row else 0.85)  # inches
     ax = fig.add_axes((left / inches_w, bottom / inches_h,
                        1 - (left + right) / inches_w, 1 - (bottom + top) / inches_h))
@@ -188,11 +188,8 @@ def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
         ax.annotate(text, xy=(x, 0), xycoords="axes fraction", xytext=(0, -26),
                     textcoords="offset points", ha=align, va="top", fontsize=9.5, color="#6e6e76")
     ax.set_ylabel("loss / max", fontsize=10, color="#3a3a40")
-    ax.set_title("Content / style trade-off", loc="left", fontsize=12, color="#222226",
+    title = ax.set_title("Content / style trade-off", loc="left", fontsize=12, color="#222226",
                  fontweight="bold", pad=8 if one_row else 24)
-    if motion_text(motion):
-        ax.set_title(motion_text(motion), loc="center" if one_row else "right", fontsize=9.5,
-                     color="#4a4a50", pad=8 if one_row else 24)
     if not any(ok.any() for _, ok in curves):
         ax.text(0.5, 0.5, "no loss values recorded", transform=ax.transAxes, ha="center",
                 va="center", fontsize=11, color="#6e6e76")
@@ -210,6 +207,12 @@ def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
     ax.legend(loc="lower right" if one_row else "lower left", bbox_to_anchor=(1.0 if one_row else 0.0, 1.0),
               ncol=3, frameon=False, fontsize=9.5, borderaxespad=0.3, handlelength=2.2, columnspacing=1.6)
     canvas.draw()
+    if motion_text(motion):
+        # just after the title, on its baseline (the legend may share the title's row)
+        title_box = title.get_window_extent(canvas.get_renderer())
+        fig.text((title_box.x1 + 0.12 * dpi) / fig.bbox.width, title_box.y0 / fig.bbox.height,
+                 motion_text(motion), fontsize=9.5, color="#4a4a50", ha="left", va="baseline")
+        canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
     return np.ascontiguousarray(rgba[..., :3])
 
