@@ -125,10 +125,16 @@ class KeyframeSection:
     """`init: keyframes` (see sweep/morph.py): every `every`-th frame and both ends are
     keyframes, optimised first from the photo; the frames between them start from a
     blend of their two keyframes and run `in_between_fraction` of the iterations.
-    `coupling` > 0 adds coupling x mean((x - blend)^2) to an in-between's objective."""
+    `coupling` > 0 adds coupling x mean((x - blend)^2) to an in-between's objective.
+    Keyframes of content weight <= `noise_below` start from one shared seeded noise
+    image instead of the photo, so the style end loses the photo's layout."""
     every: int = 5
     in_between_fraction: float = 0.25
     coupling: float = 0.0
+    noise_below: float = 0.0
+    # Keyframes one after another, each starting from the keyframe before it, so they
+    # keep their strokes in place; false: all from the photo, as one batch.
+    continuation: bool = True
 
 
 @dataclass

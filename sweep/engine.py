@@ -128,7 +128,16 @@ class SweepEngine:
         if cfg.init == "keyframes":
             count, every = cfg.sweep.content_weight.steps, cfg.keyframes.every
             keys, betweens = morph.split_passes(frames, count, every)
-            run(keys, stages, start_images)
+            noise = morph.noise_starts(keys, cfg.keyframes.noise_below, photo_uint8.shape, cfg.seed)
+            if cfg.keyframes.continuation:
+                # one after another, each from the keyframe before it (done now or stored)
+                for key in keys:
+                    previous = morph.previous_keyframe(key[0], count, every)
+                    image = done_frame(previous) if previous is not None else None
+                    previous_start = {} if image is None else {key[0]: image}
+                    run([key], stages, {**previous_start, **noise, **(start_images or {})})
+            else:
+                run(keys, stages, {**noise, **(start_images or {})})
             if betweens:
                 starts = morph.in_between_starts(betweens, cfg.content_weights(), every, done_frame)
                 iterations = morph.in_between_iterations(cfg.optimizer.iterations, cfg.keyframes.in_between_fraction)

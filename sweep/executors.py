@@ -325,14 +325,21 @@ class RayExecutor(Executor):
 
 def _passes(config, todo: dict[str, Frames]) -> list[dict[str, Frames]]:
     """The missing frames in the order they can run: under `init: keyframes` the
-    keyframes, then the in-betweens; else all at once."""
+    keyframes (one at a time under continuation, every job's in parallel), then the
+    in-betweens; else all at once."""
     if config.init != "keyframes":
         return [todo]
-    from .morph import split_passes
+    from .morph import keyframe_indices, split_passes
 
     count, every = config.sweep.content_weight.steps, config.keyframes.every
     split = {job: split_passes(frames, count, every) for job, frames in todo.items()}
-    return [{job: keys for job, (keys, _) in split.items()}, {job: betweens for job, (_, betweens) in split.items()}]
+    keys = {job: keys for job, (keys, _) in split.items()}
+    if config.keyframes.continuation:
+        passes = [{job: [f for f in frames if f[0] == k] for job, frames in keys.items()}
+                  for k in keyframe_indices(count, every)]
+    else:
+        passes = [keys]
+    return passes + [{job: betweens for job, (_, betweens) in split.items()}]
 
 
 def _failed_frame(index: int, weight: float, message: str) -> FrameResult:
@@ -397,18 +404,21 @@ def _worker_chunk_size(config, photo, painting, frames: Frames) -> int:
 
 def _start_frames(config, task: Task, per_task: int, stored_frame) -> dict[int, Any]:
     """The stored frames a task starts from, by index. Under `init: keyframes`, the
-    keyframes around its in-betweens (all stored before the in-betweens' tasks start).
+    keyframes around its in-betweens (all stored before the in-betweens' tasks start)
+    and, under continuation, the keyframe before each of its keyframes.
     Under `init: chain`, the frame the task's first chunk starts from: tasks run in
     parallel, so a frame that another task of this run optimises is not there yet,
     and such a task starts from the photo."""
     if stored_frame is None or config.init not in ("chain", "keyframes"):
         return {}
     if config.init == "keyframes":
-        from .morph import neighbours, split_passes
+        from .morph import neighbours, previous_keyframe, split_passes
 
         count, every = config.sweep.content_weight.steps, config.keyframes.every
-        _, betweens = split_passes(task.frames, count, every)
+        keys, betweens = split_passes(task.frames, count, every)
         wanted = {k for index, _ in betweens for k in neighbours(index, count, every)}
+        if config.keyframes.continuation:
+            wanted |= {previous_keyframe(index, count, every) for index, _ in keys} - {None}
         found = {k: stored_frame(task.job.relative_dir, k) for k in sorted(wanted)}
         return {k: image for k, image in found.items() if image is not None}
     from .engine import chain_start

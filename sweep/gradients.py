@@ -38,7 +38,11 @@ def make_objective(extractor: FeatureExtractor):
 def _tensorflow(model, losses):
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
+    # One static graph per batch size (the engine uses powers of two): a relaxed
+    # [None, ...] graph computes differently, so with reduce_retracing a frame's pixels
+    # would depend on which batch sizes ran before it, and a resumed run (that skips
+    # the keyframes) would not match a clean one bit for bit.
+    @tf.function(reduce_retracing=False)
     def evaluate(images01, content_weights, style_weight, tv_weight, target_args):
         # Only the images are watched: the frozen weights need no gradient.
         with tf.GradientTape(watch_accessed_variables=False) as tape:

@@ -39,6 +39,13 @@ def split_passes(frames: Frames, count: int, every: int) -> tuple[Frames, Frames
     return [f for f in frames if f[0] in keys], [f for f in frames if f[0] not in keys]
 
 
+def previous_keyframe(index: int, count: int, every: int) -> int | None:
+    """The keyframe before keyframe `index` (None for the first): under continuation a
+    keyframe starts from it, so consecutive keyframes keep their strokes in place."""
+    earlier = [k for k in keyframe_indices(count, every) if k < index]
+    return earlier[-1] if earlier else None
+
+
 def neighbours(index: int, count: int, every: int) -> tuple[int, int]:
     """The keyframes (below, above) around in-between `index`."""
     keys = keyframe_indices(count, every)
@@ -75,5 +82,26 @@ def in_between_starts(frames: Frames, weights: Sequence[float], every: int,
     return starts
 
 
+def noise_starts(frames: Frames, below: float, shape: tuple[int, ...], seed: int) -> dict[int, np.ndarray]:
+    """Start images (float32, 0-255) of the keyframes whose content weight is at most
+    `below`: one seeded noise image shared by all of them, so that they grow their
+    strokes from the same seeds and stay alike, and lose the photo's layout."""
+    chosen = [index for index, weight in frames if weight <= below]
+    if not chosen:
+        return {}
+    noise = np.random.default_rng([seed, 0x5EED]).uniform(0, 255, shape).astype(np.float32)
+    return {index: noise for index in chosen}
+
+
 def in_between_iterations(iterations: int, fraction: float) -> int:
     return max(1, int(round(iterations * fraction)))
+
+
+def iteration_budget(config) -> int:
+    """The most frame-iterations one job of `config` can take: every frame runs all its
+    iterations (keyframes the full budget, in-betweens their fraction)."""
+    count, iterations = config.sweep.content_weight.steps, config.optimizer.iterations
+    if config.init != "keyframes":
+        return count * iterations
+    keys = len(keyframe_indices(count, config.keyframes.every))
+    return keys * iterations + (count - keys) * in_between_iterations(iterations, config.keyframes.in_between_fraction)

@@ -16,6 +16,7 @@ import numpy as np
 from .config import SAMPLE_PREFIX, VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
 from .errors import SweepError
 from .images import load_image, resize_max_side
+from .morph import iteration_budget
 
 # Bytes kept per activation value during forward + input-gradient: the forward
 # activation, its gradient, and the ReLU/conv temporaries (measured, see README).
@@ -196,7 +197,7 @@ def _size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
     chunk = min(config.runtime.chunk_size or fitting, fitting)
     chunk = int(max(1, min(chunk, frames_per_job)))
     from . import device  # imports Keras: only once the inputs have been read and checked
-    total_steps = sum(len(job.weights) for job in jobs) * config.optimizer.iterations
+    total_steps = len(jobs) * iteration_budget(config)
     seconds = total_steps * flops / device.flops_per_second(config.model.precision)
     estimate = Estimate(flops_per_frame_step=flops, seconds=seconds,
                         bytes_per_frame=per_frame, peak_bytes=chunk * per_frame + _WEIGHTS_BYTES,
