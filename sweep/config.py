@@ -60,6 +60,10 @@ class SweepSection:
     # Relative to the photo's own total variation (see losses.py); it keeps the
     # low-content-weight frames from turning into high-frequency noise.
     tv_weight: float = 0.1
+    # What a style loss of 1 means: (photo) as far from the painting's style as the
+    # photo itself, so a content weight means the same balance for every pair;
+    # (painting) the painting's own Gram norm only, as before.
+    style_scale: Literal["photo", "painting"] = "photo"
 
 
 @dataclass

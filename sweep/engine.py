@@ -84,7 +84,8 @@ class SweepEngine:
         n_content = len(self.extractor.content_layers)
         photo_features = self.extractor.model(preprocess(photo01), training=False)
         painting_features = self.extractor.model(preprocess(painting01), training=False)
-        return compute_targets(photo_features[:n_content], painting_features[n_content:], photo01)
+        photo_style = photo_features[n_content:] if self.config.sweep.style_scale == "photo" else None
+        return compute_targets(photo_features[:n_content], painting_features[n_content:], photo01, photo_style)
 
     def optimise(self, job: str, photo_uint8: np.ndarray, painting_uint8: np.ndarray,
                  frames: Sequence[tuple[int, float]], chunk_size: int,
