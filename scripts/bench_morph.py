@@ -3,8 +3,9 @@
     .venv/bin/python scripts/bench_morph.py                      # the issue's case, about an hour on 2 cores
     .venv/bin/python scripts/bench_morph.py --size 64 --pairs brushstrokes --setups content keyframes
 
-Case: 30 frames, content weight 100 -> 0.1 (log), 128 px, the product's optimiser
-settings, every frame of a job in one chunk. Pairs: the built-in photo with
+Case: 30 frames at 128 px, the product's optimiser settings, every frame of a job in
+one chunk; `content` is the default before keyframes (content weight 100 -> 0.1, style
+loss on the painting's scale), the other setups use today's default range and scale. Pairs: the built-in photo with
 `sample:brushstrokes`, and with the two public-domain paintings of ../shared/data/
 when that folder is there. Per pair and setup it prints the movie's jitter and pace
 (sweep/motion.py), the first frame's PSNR to the photo, the last frame's normalised
@@ -37,8 +38,10 @@ PAIRS = {"brushstrokes": "sample:brushstrokes", "stained_glass": "sample:stained
          "starry_night": str(SHARED / "starry_night.jpg"),
          "shipwreck": str(SHARED / "shipwreck.jpg")}
 # name -> config changes; "content" is today's default
+TODAY = dict(start=100.0, stop=0.1)   # the default range before the keyframes
 SETUPS = {
-    "content": dict(init="content"),
+    # the default before this benchmark's changes: every frame from the photo, one batch
+    "content": dict(init="content", sweep=dict(style_scale="painting"), keyframes=dict(continuation=False)),
     "keyframes": dict(init="keyframes"),
     # candidates measured for the default (docs/morph.md)
     "keyframes_batched": dict(init="keyframes", keyframes=dict(continuation=False)),
@@ -72,8 +75,12 @@ def config_for(bench: Bench, setup: str, args) -> object:
     keyframes = dataclasses.replace(KeyframeSection(), **{**changes.pop("keyframes", {}), **overrides})
     optimizer = dataclasses.replace(bench.config.optimizer, **{"iterations": args.iterations,
                                                                **changes.pop("optimizer", {})})
+    default_range = ContentWeightSweep()
+    if name == "content":
+        default_range = dataclasses.replace(default_range, **TODAY)
     sweep = dataclasses.replace(SweepSection(), content_weight=ContentWeightSweep(
-        start=args.start, stop=args.stop, steps=args.frames), **changes.pop("sweep", {}))
+        start=args.start or default_range.start, stop=args.stop or default_range.stop, steps=args.frames),
+        **changes.pop("sweep", {}))
     return dataclasses.replace(bench.config, optimizer=optimizer, sweep=sweep, keyframes=keyframes, **changes)
 
 
@@ -127,8 +134,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--frames", type=int, default=30)
-    parser.add_argument("--start", type=float, default=100.0)
-    parser.add_argument("--stop", type=float, default=0.1)
+    parser.add_argument("--start", type=float, help="first content weight (default: the setup's default)")
+    parser.add_argument("--stop", type=float, help="last content weight (default: the setup's default)")
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--pairs", nargs="+", default=["brushstrokes", "starry_night", "shipwreck"], choices=list(PAIRS))
     parser.add_argument("--setups", nargs="+", default=["content", "keyframes"],
