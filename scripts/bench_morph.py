@@ -41,7 +41,7 @@ PAIRS = {"brushstrokes": "sample:brushstrokes", "stained_glass": "sample:stained
 TODAY = dict(start=100.0, stop=0.1)   # the default range before the keyframes
 SETUPS = {
     # the default before this benchmark's changes: every frame from the photo, one batch
-    "content": dict(init="content", sweep=dict(style_scale="painting"), keyframes=dict(continuation=False)),
+    "content": dict(init="content", sweep=dict(style_unit="painting"), keyframes=dict(continuation=False)),
     "keyframes": dict(init="keyframes"),
     # candidates measured for the default (docs/morph.md)
     "keyframes_batched": dict(init="keyframes", keyframes=dict(continuation=False)),
@@ -122,7 +122,7 @@ def ends(bench: Bench, photo, painting, iterations: int) -> dict:
                 out[f"psnr_db_cw{r.content_weight:g}"] = round(psnr(r.image, photo), 2)
             else:
                 out[f"content_loss_cw{r.content_weight:g}_{init}"] = round(r.content_loss, 4)
-    painting_scale = dataclasses.replace(bench.config.sweep, style_scale="painting")
+    painting_scale = dataclasses.replace(bench.config.sweep, style_unit="painting")
     engine = SweepEngine(dataclasses.replace(bench.config, init="content", sweep=painting_scale), bench.extractor)
     targets = engine.targets(to_float_images(photo), to_float_images(painting))
     _, _, style, _, _ = engine._evaluator(np.array([1.0], np.float32), targets)(to_float_images(photo))

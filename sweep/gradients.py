@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 from keras import ops
 
+from .backend import backend_name
 from .losses import frame_losses, weighted_total
 from .model import FeatureExtractor, preprocess
 
@@ -25,7 +26,7 @@ def make_objective(extractor: FeatureExtractor):
         totals = weighted_total(content, style, tv, content_weights, style_weight, tv_weight)
         return ops.sum(totals), (totals, content, style, tv)
 
-    backend = keras.backend.backend()
+    backend = backend_name()
     if backend == "tensorflow":
         return _tensorflow(extractor.model, losses)
     if backend == "jax":
@@ -107,7 +108,7 @@ def enable_compilation_cache() -> Path | None:
     configured = jax.config.jax_compilation_cache_dir
     if configured:
         return Path(configured)
-    from .weights import keras_home
+    from .paths import keras_home
 
     directory = keras_home() / "sweep" / "jax_cache"
     try:

@@ -11,19 +11,14 @@ Pure numpy on uint8 frames (N, H, W, 3), all of one size, in sweep order:
 - pace: max step / median step. An evenly paced movie is close to 1; a movie that
   stands still and then jumps scores high.
 
-The renderer writes them per job into `JOB/motion.json` and onto the contact sheet.
+The store writes them per job into `JOB/motion.json` (`JobStore.write_motion`); the
+contact sheet shows them beside its plot.
 """
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-
-MOTION_FILE = "motion.json"
-
 
 def _stack(frames: Sequence[np.ndarray]) -> np.ndarray:
     stacked = np.stack([np.asarray(frame) for frame in frames]).astype(np.float64)
@@ -69,19 +64,3 @@ def summary(frames: Sequence[np.ndarray]) -> dict:
     return {"frames": len(frames), "jitter": finite(jitter(frames)), "pace": finite(pace(frames)),
             "mean_step": finite(values.mean()) if values.size else None,
             "steps": [round(float(v), 3) for v in values]}
-
-
-def write_summary(job_dir: str | os.PathLike, frames: Sequence[np.ndarray]) -> Path:
-    from .atomic import write_json
-
-    path = Path(job_dir) / MOTION_FILE
-    write_json(path, summary(frames))
-    return path
-
-
-def read_summary(job_dir: str | os.PathLike) -> dict | None:
-    path = Path(job_dir) / MOTION_FILE
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None

@@ -28,9 +28,7 @@ import numpy as np
 from .atomic import write_bytes
 from .config import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, load_config
 from .errors import SweepError
-from .store import CONFIG, frame_filename
-
-RECORDS = "frames.json"
+from .layout import CONFIG_FILE as CONFIG, RECORDS_FILE as RECORDS, frame_filename, load_records
 # How far up from a job directory config.yaml may be: RUN/ARTIST or RUN/PHOTO/ARTIST.
 MAX_DEPTH = 2
 
@@ -56,8 +54,6 @@ def find_run_dir(job_dir: Path) -> Path:
 
 
 def load_job_records(job_dir: Path) -> list[dict]:
-    from .render.frames import load_records
-
     if not job_dir.exists():
         raise SweepError(f"job directory not found: {job_dir}")
     if not job_dir.is_dir():
@@ -92,7 +88,7 @@ def choose(records: list[dict], *, frame: int | None = None, weight: float | Non
                                            -float(r["content_weight"])))
     flagged = [r for r in records if r.get("suggested") is True]
     if not flagged:
-        raise SweepError("this job has no suggested frame in frames.json (it is flagged when the movies and "
+        raise SweepError(f"this job has no suggested frame in {RECORDS} (it is flagged when the movies and "
                          "sheet are rendered); pick one with --frame or --weight")
     return flagged[0]
 
@@ -153,7 +149,7 @@ def rerender(job_dir: Path, record: dict, size: int, *, iterations: int | None =
     from .quiet import import_keras
 
     import_keras()
-    from .executors import build_engine
+    from .engine import build_engine
     from .images import read_png, resize_to
     from .plan import make_plan
     from .progress import ProgressBar

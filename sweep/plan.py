@@ -13,13 +13,17 @@ from typing import Sequence
 
 import numpy as np
 
-from .config import SAMPLE_PREFIX, VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
+from .config import MIN_IMAGE_SIDE, VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
 from .errors import SweepError
 from .images import load_image, resize_max_side
+from .layout import job_dirs
 from .morph import iteration_budget
+from .samples import SAMPLE_PREFIX
+from .weight_text import format_weight
 
 # Bytes kept per activation value during forward + input-gradient: the forward
-# activation, its gradient, and the ReLU/conv temporaries (measured, see README).
+# activation, its gradient, and the ReLU/conv temporaries: a rough upper bound, which the plan's
+# chunk size and peak-memory estimate use.
 _BYTES_PER_ACTIVATION = 4 * 3
 _WEIGHTS_BYTES = 59 * 2**20
 
@@ -67,7 +71,7 @@ class Plan:
             f"jobs: {len(self.jobs)} ({len({j.photo for j in self.jobs})} photo(s) x "
             f"{len(cfg.styles)} artist(s)), {self.frame_count} frames",
             f"content weights ({len(weights)}, {cfg.sweep.content_weight.spacing}): "
-            + ", ".join(f"{w:.3g}" for w in weights),
+            + ", ".join(format_weight(w) for w in weights),
             f"optimizer: {cfg.optimizer.name}, up to {cfg.optimizer.iterations} iterations per frame, "
             f"init {cfg.init}",
         ]
@@ -135,7 +139,7 @@ def frame_costs(height: int, width: int, config: Config) -> tuple[float, int]:
 def largest_fitting_size(config: Config, aspect: float, budget: int) -> int:
     """The largest max_size whose single frame fits `budget` bytes (0 if none)."""
     best = 0
-    for size in range(16, 4097, 16):
+    for size in range(MIN_IMAGE_SIDE, 4097, MIN_IMAGE_SIDE):
         h, w = (size, max(1, round(size * aspect))) if aspect <= 1 else (max(1, round(size / aspect)), size)
         if frame_costs(h, w, config)[1] + _WEIGHTS_BYTES <= budget:
             best = size
@@ -152,9 +156,12 @@ def photo_name(source: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._") or "photo"
 
 
-def make_plan(config: Config) -> Plan:
+def job_names(config: Config) -> list[tuple[str, str, str, str]]:
+    """(photo name, photo source, artist, job directory) of every job, photo-major,
+    without reading an image: each photo gets a unique name, and a gallery (several
+    photos, or a list of one) puts its jobs under the photo's name (`sweep.layout.job_dirs`)."""
     sources = content_sources(config)
-    names = []
+    names: list[str] = []
     for source in sources:
         name = photo_name(source)
         while name in names:
@@ -162,22 +169,39 @@ def make_plan(config: Config) -> Plan:
         check_safe_name(name, "photo name")
         names.append(name)
     gallery = isinstance(config.content, list) or len(sources) > 1
+    artists = list(config.styles)
+    relative_dirs = iter(job_dirs(names, artists, gallery))
+    return [(name, source, artist, next(relative_dirs)) for name, source in zip(names, sources) for artist in artists]
+
+
+def make_plan(config: Config) -> Plan:
     max_size = config.image.max_size
-    style_side = max(16, round(max_size * config.image.style_scale))
+    style_side = max(MIN_IMAGE_SIDE, round(max_size * config.image.style_scale))
     paintings = {artist: resize_max_side(load_image(path), style_side) for artist, path in config.styles.items()}
     weights = config.content_weights()
     jobs = []
-    for name, source in zip(names, sources):
-        photo = resize_max_side(load_image(source), max_size)
-        for artist, painting in paintings.items():
-            jobs.append(Job(photo=name, artist=artist, photo_source=source, style_source=config.styles[artist],
-                            relative_dir=f"{name}/{artist}" if gallery else artist,
-                            photo_image=photo, style_image=painting, weights=list(weights)))
-    chunk_size, estimate = _size_chunks(config, jobs)
+    photos: dict[str, np.ndarray] = {}
+    for name, source, artist, relative_dir in job_names(config):
+        if source not in photos:
+            photos[source] = resize_max_side(load_image(source), max_size)
+        jobs.append(Job(photo=name, artist=artist, photo_source=source, style_source=config.styles[artist],
+                        relative_dir=relative_dir, photo_image=photos[source], style_image=paintings[artist],
+                        weights=list(weights)))
+    chunk_size, estimate = size_chunks(config, jobs)
     return Plan(config=config, jobs=jobs, chunk_size=chunk_size, estimate=estimate)
 
 
-def _size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
+def chunk_size_for(config: Config, photo: np.ndarray, painting: np.ndarray, weights: Sequence[float]) -> int:
+    """Frames per batch for one job's frames on this machine (`size_chunks` of that job):
+    a Ray worker sizes its own batches with it, the driver may have planned on another machine."""
+    job = Job(photo="", artist="", photo_source="", style_source="", relative_dir="",
+              photo_image=photo, style_image=painting, weights=list(weights))
+    return size_chunks(config, [job])[0]
+
+
+def size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
+    """(frames per batch, the run's estimate): `runtime.chunk_size` when set, capped by
+    what fits the memory budget, else as many frames as fit it."""
     height = max(job.frame_size[0] for job in jobs)
     width = max(job.frame_size[1] for job in jobs)
     flops, per_frame = frame_costs(height, width, config)
@@ -189,7 +213,7 @@ def _size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
     if per_frame + _WEIGHTS_BYTES > budget:
         fits = largest_fitting_size(config, width / height, budget)
         hint = (f"; the largest image.max_size that fits is {fits}" if fits else
-                "; not even image.max_size=16 fits: raise runtime.memory_budget_mb")
+                f"; not even image.max_size={MIN_IMAGE_SIDE} fits: raise runtime.memory_budget_mb")
         raise SweepError(f"one {width}x{height} frame needs about {per_frame / 2**20:.0f} MB, more than the "
                          f"{budget / 2**20:.0f} MB memory budget{hint}")
     fitting = max(1, (budget - _WEIGHTS_BYTES) // per_frame)

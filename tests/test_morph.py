@@ -94,13 +94,13 @@ def test_a_run_killed_between_the_passes_resumes_bit_identical(tmp_path, real_we
 
 @pytest.mark.slow
 def test_the_photo_scores_a_style_loss_of_one_under_the_photo_scale(real_weights):
-    """sweep.style_scale: photo divides the style loss by the photo's own, so the photo
+    """sweep.style_unit: photo divides the style loss by the photo's own, so the photo
     end weighs the same for every pair; the painting scale leaves it as it was."""
     import dataclasses
 
     from sweep.config import parse_config
     from sweep.engine import SweepEngine, to_float_images
-    from sweep.executors import build_engine
+    from sweep.engine import build_engine
     from sweep.images import load_image, resize_max_side
 
     config = parse_config(CONFIG)
@@ -108,7 +108,7 @@ def test_the_photo_scores_a_style_loss_of_one_under_the_photo_scale(real_weights
     photo = to_float_images(resize_max_side(load_image("sample:grace_hopper"), 32))
     scores = {}
     for scale in ("photo", "painting"):
-        scaled = dataclasses.replace(config, sweep=dataclasses.replace(config.sweep, style_scale=scale))
+        scaled = dataclasses.replace(config, sweep=dataclasses.replace(config.sweep, style_unit=scale))
         scaled_engine = SweepEngine(scaled, engine.extractor)
         for painting in ("rings", "stained_glass"):
             targets = scaled_engine.targets(photo, to_float_images(resize_max_side(load_image(f"sample:{painting}"), 32)))
