@@ -40,15 +40,28 @@ def test_a_movie_that_stands_still_then_jumps_has_a_high_pace():
     assert motion.pace(frames) == pytest.approx(37.0)
 
 
-def test_degenerate_movies_give_none_in_the_summary(tmp_path):
+def test_degenerate_movies_give_none_in_the_summary():
     still = np.zeros((4, 4, 3), np.uint8)
     assert motion.summary([still])["jitter"] is None
     summary = motion.summary([still, still, still])
     assert summary["jitter"] is None and summary["pace"] is None and summary["steps"] == [0.0, 0.0]
-    motion.write_summary(tmp_path, fade(5))
-    written = motion.read_summary(tmp_path)
-    assert written["frames"] == 5 and written["jitter"] == pytest.approx(0.0, abs=1e-4)
-    assert motion.read_summary(tmp_path / "nowhere") is None
+    faded = motion.summary(fade(5))
+    assert faded["frames"] == 5 and faded["jitter"] == pytest.approx(0.0, abs=1e-4) and len(faded["steps"]) == 4
+
+
+def test_the_store_writes_the_jobs_motion_next_to_its_frames(tmp_path):
+    import json
+
+    from sweep.records import FrameResult
+    from sweep.store import JobStore
+
+    store = JobStore(tmp_path / "job")
+    for index, frame in enumerate(fade(4)):
+        store.save(FrameResult(index=index, content_weight=10.0 ** -index, image=np.rint(frame).astype(np.uint8),
+                               content_loss=0.1, style_loss=0.2, tv_loss=0.3, iterations=1))
+    written = store.write_motion()
+    assert json.loads((tmp_path / "job" / "motion.json").read_text()) == written
+    assert written["frames"] == 4 and written["jitter"] < 0.05 and written["pace"] == pytest.approx(1.0, abs=0.05)
 
 
 def test_frames_of_another_shape_are_refused():
