@@ -129,12 +129,12 @@ class MovieSection:
 
 @dataclass
 class KeyframeSection:
-    """`init: keyframes` (see sweep/morph.py): every `every`-th frame and both ends are
-    keyframes, optimised first from the photo; the frames between them start from a
+    """`init: keyframes` (see sweep/morph.py and docs/morph.md): every `every`-th frame
+    and both ends are keyframes, optimised first; the frames between them start from a
     blend of their two keyframes and run `in_between_fraction` of the iterations.
-    `coupling` > 0 adds coupling x mean((x - blend)^2) to an in-between's objective.
-    Keyframes of content weight <= `noise_below` start from one shared seeded noise
-    image instead of the photo, so the style end loses the photo's layout."""
+    `coupling` > 0 adds coupling x mean((x - blend)^2) (pixels in [0, 1]) to an
+    in-between's objective, never to its stored losses. Keyframes of content weight
+    <= `noise_below` start from one shared seeded noise image instead."""
     every: int = 5
     in_between_fraction: float = 0.25
     coupling: float = 30.0

@@ -135,28 +135,36 @@ class SweepEngine:
                         callback.on_frame(job, result)
 
         if cfg.init == "keyframes":
-            count, every = cfg.sweep.content_weight.steps, cfg.keyframes.every
-            keys, betweens = morph.split_passes(frames, count, every)
-            noise = morph.noise_starts(keys, cfg.keyframes.noise_below, photo_uint8.shape, cfg.seed)
-            if cfg.keyframes.continuation:
-                # one after another, each from the keyframe before it (done now or stored)
-                for key in keys:
-                    previous = morph.previous_keyframe(key[0], count, every)
-                    image = done_frame(previous) if previous is not None else None
-                    previous_start = {} if image is None else {key[0]: image}
-                    run([key], stages, {**previous_start, **noise, **(start_images or {})})
-            else:
-                run(keys, stages, {**noise, **(start_images or {})})
-            if betweens:
-                starts = morph.in_between_starts(betweens, cfg.content_weights(), every, done_frame)
-                iterations = morph.in_between_iterations(cfg.optimizer.iterations, cfg.keyframes.in_between_fraction)
-                run(betweens, self._stages(photo_uint8, painting_uint8, iterations),
-                    {**starts, **(start_images or {})}, cfg.keyframes.coupling)
+            self._keyframes_then_in_betweens(run, frames, stages, photo_uint8, painting_uint8, start_images,
+                                             done_frame)
         else:
             run(frames, stages, start_images)
         for callback in callbacks:
             callback.on_job_end(job)
         return results
+
+    def _keyframes_then_in_betweens(self, run, frames, stages, photo_uint8, painting_uint8, start_images,
+                                    done_frame) -> None:
+        """`init: keyframes` (sweep/morph.py): `run(frames, stages, starts, coupling)`
+        first on the keyframes among `frames`, then on the in-betweens."""
+        cfg = self.config
+        count, every = cfg.sweep.content_weight.steps, cfg.keyframes.every
+        keys, betweens = morph.split_passes(frames, count, every)
+        noise = morph.noise_starts(keys, cfg.keyframes.noise_below, photo_uint8.shape, cfg.seed)
+        if cfg.keyframes.continuation:
+            # one after another, each from the keyframe before it (done now or stored)
+            for key in keys:
+                previous = morph.previous_keyframe(key[0], count, every)
+                image = done_frame(previous) if previous is not None else None
+                previous_start = {} if image is None else {key[0]: image}
+                run([key], stages, {**previous_start, **noise, **(start_images or {})})
+        else:
+            run(keys, stages, {**noise, **(start_images or {})})
+        if betweens:
+            starts = morph.in_between_starts(betweens, cfg.content_weights(), every, done_frame)
+            iterations = morph.in_between_iterations(cfg.optimizer.iterations, cfg.keyframes.in_between_fraction)
+            run(betweens, self._stages(photo_uint8, painting_uint8, iterations),
+                {**starts, **(start_images or {})}, cfg.keyframes.coupling)
 
     def _stages(self, photo_uint8, painting_uint8, total_iterations: int) -> list[tuple[int, float, object, Targets]]:
         """(iterations, scale, photo01, targets) per coarse-to-fine scale, sharing
