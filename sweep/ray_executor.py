@@ -144,7 +144,7 @@ class RayExecutor(Executor):
         start once every keyframe is stored, and receive the keyframes they start from."""
         config = plan.config
         per_task = self.per_task(plan)
-        remote = ray.remote(optimise_task).options(**self._task_options(ray, started))
+        remote = ray.remote(self.task).options(**self._task_options(ray, started))
         config_yaml = config.to_yaml()
         images: dict[tuple[str, str], Any] = {}   # each photo and painting is put once
 
