@@ -50,7 +50,11 @@ def _tensorflow(model, losses):
             total, aux = losses(outputs, seen, content_weights, style_weight, tv_weight, target_args)
         return (*aux, tape.gradient(total, images01))
 
-    return tf.function(traced("objective", evaluate), reduce_retracing=True)
+    # One static graph per batch size (the engine uses powers of two): a relaxed
+    # [None, ...] graph computes differently, so with reduce_retracing a frame's pixels
+    # would depend on which batch sizes ran before it, and a resumed run (that skips
+    # the keyframes) would not match a clean one bit for bit.
+    return tf.function(traced("objective", evaluate), reduce_retracing=False)
 
 
 def _jax(model, losses):

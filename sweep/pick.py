@@ -158,7 +158,8 @@ def rerender(job_dir: Path, record: dict, size: int, *, iterations: int | None =
     config = load_config(run_dir / CONFIG)
     optimizer = config.optimizer if iterations is None else dataclasses.replace(config.optimizer,
                                                                                 iterations=int(iterations))
-    config = dataclasses.replace(config, image=dataclasses.replace(config.image, max_size=int(size)),
+    # The frame starts from its own upsampled preview: no keyframes or chain apply.
+    config = dataclasses.replace(config, init="content", image=dataclasses.replace(config.image, max_size=int(size)),
                                  optimizer=optimizer, runtime=dataclasses.replace(config.runtime, chunk_size=1))
     plan = make_plan(config)  # reads the photo and the paintings at the new size
     job = _job_of(plan, run_dir, job_dir)

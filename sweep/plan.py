@@ -18,6 +18,7 @@ from .errors import SweepError
 from .images import load_image, resize_max_side
 from .layout import job_dirs
 from .records import Style
+from .morph import iteration_budget
 from .samples import SAMPLE_PREFIX
 from .weight_text import format_weight
 
@@ -245,7 +246,7 @@ def size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
     chunk = min(config.runtime.chunk_size or fitting, fitting)
     chunk = int(max(1, min(chunk, frames_per_job)))
     from . import device  # imports Keras: only once the inputs have been read and checked
-    total_steps = sum(len(job.weights) for job in jobs) * config.optimizer.iterations
+    total_steps = len(jobs) * iteration_budget(config)
     seconds = total_steps * flops / device.flops_per_second(config.model.precision)
     estimate = Estimate(flops_per_frame_step=flops, seconds=seconds,
                         bytes_per_frame=per_frame, peak_bytes=chunk * per_frame + _WEIGHTS_BYTES,

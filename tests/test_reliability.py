@@ -495,9 +495,10 @@ def test_sigkill_then_rerun_keeps_finished_frames_and_completes(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_stops_cleanly_keeps_frames_and_says_how_to_resume(tmp_path, signum, code):
-    # No early stopping: every frame takes its full 200 iterations, so the signal
-    # lands while frames are still missing, however loaded the machine is.
-    _write_config(tmp_path, _config(tmp_path, iterations=200, optimizer={"tolerance": 0.0}))
+    # No early stopping and no shorter in-betweens (init: content): every frame takes its
+    # full 200 iterations, so the signal lands while frames are still missing, however
+    # loaded the machine is.
+    _write_config(tmp_path, _config(tmp_path, iterations=200, optimizer={"tolerance": 0.0}, init="content"))
     out = tmp_path / "out"
     process = _start_and_wait_for_frames(tmp_path, out, 1, "--set", "runtime.progress=true")
     process.send_signal(signum)
