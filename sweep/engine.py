@@ -20,6 +20,8 @@ from .model import FeatureExtractor, preprocess
 from .optimizers import make_optimizer
 from .plan import chunk_frames
 from .records import Callback, FrameResult, StepRecord
+from .tiled import TiledFrame, TiledTargets
+from .tiles import budget_bytes, tile_grid
 
 
 def to_float_images(image_uint8: np.ndarray):
@@ -78,6 +80,7 @@ class SweepEngine:
         self.config = config
         self.extractor = extractor
         self.evaluate_objective = make_objective(extractor)
+        self.tiled = TiledFrame(self)
 
     def targets(self, photo01, painting01) -> Targets:
         n_content = len(self.extractor.content_layers)
@@ -102,6 +105,8 @@ class SweepEngine:
         cfg = self.config
         photo01 = to_float_images(photo_uint8)
         stages = self._stages(photo_uint8, painting_uint8)
+        if isinstance(stages[-1][3], TiledTargets):
+            chunk_size = 1  # a frame that needs tiles is optimised alone
         for callback in callbacks:
             callback.on_job_start(job, len(frames), cfg.optimizer.iterations)
         results = []
@@ -125,11 +130,13 @@ class SweepEngine:
             callback.on_job_end(job)
         return results
 
-    def _stages(self, photo_uint8, painting_uint8) -> list[tuple[int, float, object, Targets]]:
+    def _stages(self, photo_uint8, painting_uint8) -> list[tuple[int, float, object, Targets | TiledTargets]]:
         """(iterations, scale, photo01, targets) per coarse-to-fine scale. At a coarse
         scale the painting shrinks by the same factor, so brush strokes keep their
-        size relative to the frame."""
+        size relative to the frame. A scale whose frame does not fit the memory budget
+        gets `TiledTargets` and is optimised in tiles."""
         opt = self.config.optimizer
+        budget = None
         coarse = opt.scales[:-1]
         coarse_total = int(round(opt.iterations * opt.coarse_fraction)) if coarse else 0
         stages = []
@@ -143,7 +150,11 @@ class SweepEngine:
             else:
                 iterations, photo, painting = opt.iterations - coarse_total, photo_uint8, painting_uint8
             photo01 = to_float_images(photo)
-            stages.append((iterations, scale, photo01, self.targets(photo01, to_float_images(painting))))
+            budget = budget_bytes(self.config) if budget is None else budget
+            grid = tile_grid(self.config, photo.shape[0], photo.shape[1], painting.shape[:2], budget)
+            targets = (self.tiled.targets(photo, painting, grid) if grid is not None
+                       else self.targets(photo01, to_float_images(painting)))
+            stages.append((iterations, scale, photo01, targets))
         return stages
 
     def _optimise_chunk(self, job, photo01, stages, chunk, callbacks,
@@ -161,6 +172,10 @@ class SweepEngine:
         iterations_done = np.zeros(len(chunk), dtype=int)
         offset = 0
         previous_photo = photo01
+        # Tiles of the tiled stages: one evaluation per iteration, plus the optimiser's
+        # first and the final score.
+        self.tiled.track(job, callbacks, sum((n + 2) * t.grid.visit_count // t.grid.passes
+                                             for n, _, _, t in stages if isinstance(t, TiledTargets)))
         for iterations, _, stage_photo, targets in stages:
             size = tuple(int(d) for d in ops.shape(stage_photo)[1:3])
             if tuple(ops.shape(x)[1:3]) != size:
@@ -172,10 +187,9 @@ class SweepEngine:
             x = self._run_stage(job, x, targets, indices, weights, iterations, offset, failed,
                                 iterations_done, full_size, callbacks)
             offset += iterations
-        evaluate = self._evaluator(weights, stages[-1][3])
         # Score what is actually stored: the clipped frame, not the raw iterate.
         final = ops.clip(x, 0.0, 1.0)
-        total, content, style, tv, _ = evaluate(final)
+        total, content, style, tv, _ = self._evaluator(weights, stages[-1][3])(final)
         content, style, tv = (np.asarray(ops.convert_to_numpy(v), dtype=np.float64) for v in (content, style, tv))
         images = to_uint8(final)
         results = []
@@ -188,8 +202,10 @@ class SweepEngine:
                 message="the loss became NaN or Inf twice, also with a smaller step" if bad else ""))
         return results
 
-    def _evaluator(self, weights, targets: Targets):
+    def _evaluator(self, weights, targets: Targets | TiledTargets):
         cfg = self.config
+        if isinstance(targets, TiledTargets):  # a frame larger than the memory budget
+            return self.tiled.objective(targets, float(weights[0]), cfg.sweep.style_weight, cfg.sweep.tv_weight)
         settings = (ops.convert_to_tensor(np.asarray(weights, dtype=np.float32)),
                     ops.convert_to_tensor(np.float32(cfg.sweep.style_weight)),
                     ops.convert_to_tensor(np.float32(cfg.sweep.tv_weight)),

@@ -9,13 +9,15 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from .config import SAMPLE_PREFIX, VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
-from .errors import SweepError
 from .images import load_image, resize_max_side
+
+if TYPE_CHECKING:
+    from .tiles import TileGrid
 
 # Bytes kept per activation value during forward + input-gradient: the forward
 # activation, its gradient, and the ReLU/conv temporaries (measured, see README).
@@ -46,6 +48,7 @@ class Estimate:
     bytes_per_frame: int
     peak_bytes: int
     device: str
+    tiles: "TileGrid | None" = None   # set when the frames are optimised in tiles (sweep/tiles.py)
 
 
 @dataclass
@@ -76,8 +79,12 @@ class Plan:
             lines.append(f"  {job.relative_dir}: {w}x{h} frames from {job.photo_source}, "
                          f"style {job.artist} ({sw}x{sh}) from {job.style_source}")
         est = self.estimate
-        lines.append(f"chunks of {self.chunk_size} frame(s); estimated peak memory "
-                     f"{est.peak_bytes / 2**20:.0f} MB ({est.bytes_per_frame / 2**20:.0f} MB per frame)")
+        if est.tiles is not None:
+            lines.append(f"{est.tiles.describe()}; estimated peak memory {est.peak_bytes / 2**20:.0f} MB "
+                         f"(a whole frame would need {est.bytes_per_frame / 2**20:.0f} MB)")
+        else:
+            lines.append(f"chunks of {self.chunk_size} frame(s); estimated peak memory "
+                         f"{est.peak_bytes / 2**20:.0f} MB ({est.bytes_per_frame / 2**20:.0f} MB per frame)")
         lines.append(f"estimated time: {format_duration(est.seconds)} on {est.device} "
                      f"(upper bound: every frame runs all its iterations)")
         return "\n".join(lines)
@@ -131,18 +138,6 @@ def frame_costs(height: int, width: int, config: Config) -> tuple[float, int]:
     return 2.0 * forward, activations * _BYTES_PER_ACTIVATION + pixels * 4 * optimizer_copies
 
 
-def largest_fitting_size(config: Config, aspect: float, budget: int) -> int:
-    """The largest max_size whose single frame fits `budget` bytes (0 if none)."""
-    best = 0
-    for size in range(16, 4097, 16):
-        h, w = (size, max(1, round(size * aspect))) if aspect <= 1 else (max(1, round(size / aspect)), size)
-        if frame_costs(h, w, config)[1] + _WEIGHTS_BYTES <= budget:
-            best = size
-        else:
-            break
-    return best
-
-
 def photo_name(source: str) -> str:
     if source.startswith(SAMPLE_PREFIX):
         stem = source[len(SAMPLE_PREFIX):]
@@ -177,28 +172,29 @@ def make_plan(config: Config) -> Plan:
 
 
 def _size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
+    from .tiles import budget_bytes, tile_grid, tiled_flops, tiled_peak_bytes
+
     height = max(job.frame_size[0] for job in jobs)
     width = max(job.frame_size[1] for job in jobs)
+    style_shape = max((job.style_image.shape[:2] for job in jobs), key=lambda shape: shape[0] * shape[1])
     flops, per_frame = frame_costs(height, width, config)
-    budget = config.runtime.memory_budget_mb * 2**20
-    if not budget:
-        from . import device  # imports Keras: only once the inputs have been read and checked
-        budget = device.memory_budget_bytes()
-    frames_per_job = len(jobs[0].weights)
-    if per_frame + _WEIGHTS_BYTES > budget:
-        fits = largest_fitting_size(config, width / height, budget)
-        hint = (f"; the largest image.max_size that fits is {fits}" if fits else
-                "; not even image.max_size=16 fits: raise runtime.memory_budget_mb")
-        raise SweepError(f"one {width}x{height} frame needs about {per_frame / 2**20:.0f} MB, more than the "
-                         f"{budget / 2**20:.0f} MB memory budget{hint}")
+    budget = budget_bytes(config)
+    from . import device  # imports Keras: only once the inputs have been read and checked
+    frames = sum(len(job.weights) for job in jobs)
+    rate = device.flops_per_second(config.model.precision)
+    described = device.describe(config.model.precision)
+    # A frame that does not fit is optimised alone, in tiles.
+    tiles = tile_grid(config, height, width, style_shape, budget)
+    if tiles is not None:
+        return 1, Estimate(flops_per_frame_step=flops, seconds=frames * tiled_flops(tiles, config) / rate,
+                           bytes_per_frame=per_frame, peak_bytes=tiled_peak_bytes(tiles, config, style_shape),
+                           device=described, tiles=tiles)
     fitting = max(1, (budget - _WEIGHTS_BYTES) // per_frame)
     # An explicit runtime.chunk_size is honoured up to what fits the budget.
     chunk = min(config.runtime.chunk_size or fitting, fitting)
-    chunk = int(max(1, min(chunk, frames_per_job)))
-    from . import device  # imports Keras: only once the inputs have been read and checked
-    total_steps = sum(len(job.weights) for job in jobs) * config.optimizer.iterations
-    seconds = total_steps * flops / device.flops_per_second(config.model.precision)
+    chunk = int(max(1, min(chunk, len(jobs[0].weights))))
+    seconds = frames * config.optimizer.iterations * flops / rate
     estimate = Estimate(flops_per_frame_step=flops, seconds=seconds,
                         bytes_per_frame=per_frame, peak_bytes=chunk * per_frame + _WEIGHTS_BYTES,
-                        device=device.describe(config.model.precision))
+                        device=described)
     return chunk, estimate

@@ -1,0 +1,200 @@
+"""Frames larger than memory: where the tiles go, what they cost, and the seam measure.
+
+A frame whose optimisation does not fit `runtime.memory_budget_mb` is optimised one
+window at a time (sweep/tiled.py). A window is `tile_size` pixels square (or the
+frame's side, where that is smaller); only its *core* changes, the `tile_overlap`
+pixels around the core are the current frame, seen by the network as context but
+held fixed. So the total-variation term and every convolution see the real
+neighbours across a core's border, and the core grows into them instead of
+meeting them at a seam. Cores tile the frame; each `tile_passes` sweep over the grid
+shifts the cuts between cores by a fraction of the core size, so the border of one
+pass lies inside a core of the next. Windows keep one shape (those at the frame's
+edge are moved inward), so the objective is compiled once.
+
+This module imports no Keras: the plan uses it to describe and size a run.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from .errors import SweepError
+
+# VGG16 halves the frame four times before block5: automatic tile sizes and the
+# shifts between passes are multiples of 16, so feature grids line up between windows.
+ALIGN = 16
+# Bytes held per frame pixel outside the window while a tiled frame is optimised: the
+# iterate and the photo as float32 (12 B each), the start image and the result in
+# float32 and uint8, and the engine's copies between stages (measured by
+# scripts/bench_tiles.py, see docs/tiles.md).
+RESIDENT_BYTES_PER_PIXEL = 48
+
+
+@dataclass(frozen=True)
+class Window:
+    """One tile visit: the window's top-left corner and its core, in frame pixels."""
+    pass_index: int
+    top: int
+    left: int
+    rows: tuple[int, int]      # core rows [start, stop)
+    cols: tuple[int, int]      # core columns [start, stop)
+
+
+@dataclass(frozen=True)
+class TileGrid:
+    height: int                # the frame
+    width: int
+    tile: int                  # window side (clipped to the frame's side per axis)
+    overlap: int
+    passes: int
+
+    @property
+    def window_size(self) -> tuple[int, int]:
+        return min(self.tile, self.height), min(self.tile, self.width)
+
+    def axis(self, length: int, shift: int) -> list[tuple[int, int, int]]:
+        """(window start, core start, core stop) along one axis for one pass."""
+        if self.tile >= length:
+            return [(0, 0, length)]
+        step = self.tile - 2 * self.overlap
+        # A cut nearer the frame's edge than `overlap` would leave a sliver of a core.
+        cuts = [c for c in range(shift or step, length, step) if max(self.overlap, 1) <= c <= length - self.overlap]
+        bounds = [0, *cuts, length]
+        return [(min(max(0, a - self.overlap), length - self.tile), a, b) for a, b in zip(bounds, bounds[1:])]
+
+    def shift(self, pass_index: int) -> int:
+        """Where the first cut of a pass lies: passes spread evenly over one core size."""
+        step = self.tile - 2 * self.overlap
+        shift = pass_index * step // self.passes
+        return shift // ALIGN * ALIGN if step >= ALIGN * self.passes else shift
+
+    def windows(self, pass_index: int) -> list[Window]:
+        shift = self.shift(pass_index)
+        return [Window(pass_index, top, left, (r0, r1), (c0, c1))
+                for top, r0, r1 in self.axis(self.height, shift)
+                for left, c0, c1 in self.axis(self.width, shift)]
+
+    def visits(self) -> Iterator[Window]:
+        for pass_index in range(self.passes):
+            yield from self.windows(pass_index)
+
+    @property
+    def visit_count(self) -> int:
+        return sum(len(self.windows(p)) for p in range(self.passes))
+
+    def grid_shape(self, pass_index: int = 0) -> tuple[int, int]:
+        """(rows, columns) of tiles in one pass."""
+        shift = self.shift(pass_index)
+        return len(self.axis(self.height, shift)), len(self.axis(self.width, shift))
+
+    def borders(self) -> tuple[list[int], list[int]]:
+        """The frame rows and columns where a core of some pass begins (the seams to check)."""
+        rows, cols = set(), set()
+        for window in self.visits():
+            if window.rows[0] > 0:
+                rows.add(window.rows[0])
+            if window.cols[0] > 0:
+                cols.add(window.cols[0])
+        return sorted(rows), sorted(cols)
+
+    def iterations(self, total: int) -> list[int]:
+        """Optimiser iterations of each window visit, per pass: `total` shared among the passes."""
+        return [total // self.passes + (p < total % self.passes) for p in range(self.passes)]
+
+    def describe(self) -> str:
+        rows, cols = self.grid_shape()
+        th, tw = self.window_size
+        return (f"tiles: {tw}x{th} px windows, {self.overlap} px overlap, a {cols}x{rows} grid, "
+                f"{self.passes} shifted pass(es), {self.visit_count} tile visits per frame")
+
+
+def budget_bytes(config) -> int:
+    """`runtime.memory_budget_mb` in bytes, or the device's share when it is 0."""
+    if config.runtime.memory_budget_mb:
+        return config.runtime.memory_budget_mb * 2**20
+    from . import device  # imports Keras: only once the inputs have been read and checked
+    return device.memory_budget_bytes()
+
+
+def resident_bytes(height: int, width: int, style_shape: tuple[int, int]) -> int:
+    """What a tiled frame holds outside its window: frame-sized arrays and the painting."""
+    return height * width * RESIDENT_BYTES_PER_PIXEL + style_shape[0] * style_shape[1] * 3
+
+
+def tile_grid(config, height: int, width: int, style_shape: tuple[int, int], budget: int) -> TileGrid | None:
+    """The tiles for a height x width frame, or None when it is optimised whole.
+
+    Automatic (`runtime.tile_size: 0`): whole when one frame fits `budget`, else the
+    largest window (a multiple of ALIGN) whose optimisation fits beside the frame-sized
+    arrays. Refused with the budget that would do when not even the smallest fits."""
+    from .plan import _WEIGHTS_BYTES as WEIGHTS_BYTES, frame_costs
+
+    runtime = config.runtime
+    passes = max(1, min(runtime.tile_passes, config.optimizer.iterations))
+    if runtime.tile_size:
+        if runtime.tile_size >= max(height, width):
+            return None
+        return TileGrid(height, width, runtime.tile_size, runtime.tile_overlap, passes)
+    if frame_costs(height, width, config)[1] + WEIGHTS_BYTES <= budget:
+        return None
+    fixed = WEIGHTS_BYTES + resident_bytes(height, width, style_shape)
+
+    def cost(tile: int) -> int:
+        return frame_costs(min(tile, height), min(tile, width), config)[1] + fixed
+
+    smallest = math.ceil((2 * runtime.tile_overlap + 2 * ALIGN) / ALIGN) * ALIGN
+    fitting = [t for t in range(smallest, max(height, width), ALIGN) if cost(t) <= budget]
+    if not fitting:
+        raise SweepError(f"a {width}x{height} frame does not fit the {budget / 2**20:.0f} MB memory budget even "
+                         f"in {smallest} px tiles (runtime.tile_overlap={runtime.tile_overlap}): that needs "
+                         f"about {math.ceil(cost(smallest) / 2**20)} MB; raise runtime.memory_budget_mb")
+    return TileGrid(height, width, fitting[-1], runtime.tile_overlap, passes)
+
+
+def tiled_peak_bytes(grid: TileGrid, config, style_shape: tuple[int, int]) -> int:
+    from .plan import _WEIGHTS_BYTES as WEIGHTS_BYTES, frame_costs
+
+    th, tw = grid.window_size
+    return frame_costs(th, tw, config)[1] + WEIGHTS_BYTES + resident_bytes(grid.height, grid.width, style_shape)
+
+
+def tiled_flops(grid: TileGrid, config) -> float:
+    """FLOPs of one tiled frame: every visit's steps, plus the forward passes of the
+    painting's Grams, the photo's content features and the final losses."""
+    from .plan import frame_costs
+
+    th, tw = grid.window_size
+    step = frame_costs(th, tw, config)[0]
+    per_pass = grid.iterations(config.optimizer.iterations)
+    steps = sum(len(grid.windows(p)) * per_pass[p] for p in range(grid.passes))
+    # A forward pass is about half a step (the input gradient costs another one).
+    forwards = grid.visit_count + 3 * len(grid.windows(0))
+    return steps * step + forwards * step / 2
+
+
+def seam_ratios(image: np.ndarray, rows: list[int], cols: list[int], distance: int = 8) -> list[float]:
+    """For every border, the mean absolute difference between the two pixel rows (or
+    columns) across it, divided by the mean of the same measure `distance` pixels to
+    either side (only the sides inside the frame). About 1 where there is no seam."""
+    pixels = image.astype(np.float64)
+    ratios = []
+    for axis, cuts in ((0, rows), (1, cols)):
+        length = pixels.shape[axis]
+
+        def step_at(position: int) -> float:
+            after = np.take(pixels, position, axis=axis)
+            before = np.take(pixels, position - 1, axis=axis)
+            return float(np.abs(after - before).mean())
+
+        for cut in cuts:
+            near = [step_at(p) for p in (cut - distance, cut + distance) if 1 <= p < length]
+            if near:
+                ratios.append(step_at(cut) / max(float(np.mean(near)), 1e-6))
+    return ratios
+
+
+__all__ = ["ALIGN", "TileGrid", "Window", "budget_bytes", "resident_bytes", "seam_ratios", "tile_grid",
+           "tiled_flops", "tiled_peak_bytes"]
