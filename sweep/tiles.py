@@ -52,30 +52,47 @@ class TileGrid:
     passes: int
 
     @property
-    def window_size(self) -> tuple[int, int]:
-        return min(self.tile, self.height), min(self.tile, self.width)
+    def align(self) -> int:
+        """The largest power of two up to ALIGN dividing the tile and the overlap: window
+        starts are multiples of it, so pools see the same grid in a window as in the frame."""
+        align = ALIGN
+        while align > 1 and (self.tile % align or self.overlap % align):
+            align //= 2
+        return align
 
-    def axis(self, length: int, shift: int) -> list[tuple[int, int, int]]:
-        """(window start, core start, core stop) along one axis for one pass."""
+    def window_side(self, length: int) -> int:
+        """The window's side along an axis of `length` pixels: at most `tile`, and
+        congruent to `length` modulo `align`, so the last window (which ends at the
+        frame's edge) starts on the grid too."""
         if self.tile >= length:
+            return length
+        return self.tile - (self.tile - length) % self.align
+
+    @property
+    def window_size(self) -> tuple[int, int]:
+        return self.window_side(self.height), self.window_side(self.width)
+
+    def axis(self, length: int, pass_index: int) -> list[tuple[int, int, int]]:
+        """(window start, core start, core stop) along one axis for one pass; the passes'
+        first cuts spread evenly over one core size."""
+        side = self.window_side(length)
+        if side >= length:
             return [(0, 0, length)]
-        step = self.tile - 2 * self.overlap
+        step = self.step(length)
+        shift = pass_index * step // self.passes // self.align * self.align
         # A cut nearer the frame's edge than `overlap` would leave a sliver of a core.
         cuts = [c for c in range(shift or step, length, step) if max(self.overlap, 1) <= c <= length - self.overlap]
         bounds = [0, *cuts, length]
-        return [(min(max(0, a - self.overlap), length - self.tile), a, b) for a, b in zip(bounds, bounds[1:])]
+        return [(min(max(0, a - self.overlap), length - side), a, b) for a, b in zip(bounds, bounds[1:])]
 
-    def shift(self, pass_index: int) -> int:
-        """Where the first cut of a pass lies: passes spread evenly over one core size."""
-        step = self.tile - 2 * self.overlap
-        shift = pass_index * step // self.passes
-        return shift // ALIGN * ALIGN if step >= ALIGN * self.passes else shift
+    def step(self, length: int) -> int:
+        """Core size along an axis: the window less the overlap on both sides, on the grid."""
+        return (self.window_side(length) - 2 * self.overlap) // self.align * self.align
 
     def windows(self, pass_index: int) -> list[Window]:
-        shift = self.shift(pass_index)
         return [Window(pass_index, top, left, (r0, r1), (c0, c1))
-                for top, r0, r1 in self.axis(self.height, shift)
-                for left, c0, c1 in self.axis(self.width, shift)]
+                for top, r0, r1 in self.axis(self.height, pass_index)
+                for left, c0, c1 in self.axis(self.width, pass_index)]
 
     def visits(self) -> Iterator[Window]:
         for pass_index in range(self.passes):
@@ -87,8 +104,7 @@ class TileGrid:
 
     def grid_shape(self, pass_index: int = 0) -> tuple[int, int]:
         """(rows, columns) of tiles in one pass."""
-        shift = self.shift(pass_index)
-        return len(self.axis(self.height, shift)), len(self.axis(self.width, shift))
+        return len(self.axis(self.height, pass_index)), len(self.axis(self.width, pass_index))
 
     def borders(self) -> tuple[list[int], list[int]]:
         """The frame rows and columns where a core of some pass begins (the seams to check)."""

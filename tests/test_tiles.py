@@ -93,9 +93,12 @@ def test_progress_bar_counts_tiles():
 
 
 def test_tiled_frame_matches_the_untiled_frame(real_weights):
-    """96 px, tiles of 48 with 12 px of context: with layers whose zero padding reaches
-    less than the context (block2_conv1: 4 px), the tiled objective is the untiled one,
-    so the losses agree and no border shows."""
+    """96 px, tiles of 48 with 12 px of context, from the upsampled half-size frame as
+    `pick --size` starts. The layers here are shallow (zero padding reaches 6 px into
+    block2_conv2), so the overlap covers their context and the tiled objective is the
+    untiled one: value and gradient agree to float rounding, and so do the frames."""
+    from keras import ops
+
     from sweep.quiet import import_keras
 
     import_keras()
@@ -117,18 +120,27 @@ def test_tiled_frame_matches_the_untiled_frame(real_weights):
     tiled_config = dataclasses.replace(config, runtime=dataclasses.replace(config.runtime, tile_size=48))
     tiled_engine = SweepEngine(tiled_config, whole_engine.extractor)
     tiled = tiled_engine.optimise("tiled", photo, painting, [(0, 1.0)], 1, start_images=start)[0]
+    assert tiled.iterations > 0
 
-    untiled_targets = whole_engine._stages(photo, painting)[-1][3]
-    evaluate = whole_engine._evaluator(np.ones(1, dtype=np.float32), untiled_targets)
-    _, content, style, _, _ = evaluate(tiled.image[None].astype(np.float32) / 255)
-    content, style = float(np.asarray(content)[0]), float(np.asarray(style)[0])
-    assert abs(content / whole.content_loss - 1) < 0.05 and abs(style / whole.style_loss - 1) < 0.05
-    # The tiled run's own report is the untiled objective, accumulated over tiles.
-    assert tiled.content_loss == pytest.approx(content, rel=1e-3)
-    assert tiled.style_loss == pytest.approx(style, rel=1e-3)
-    rows, cols = TileGrid(96, photo.shape[1], 48, 12, 2).borders()
-    assert rows and cols
-    assert max(seam_ratios(tiled.image, rows, cols)) <= 1.5
+    # The two objectives at the start image: same losses, same gradient.
+    x = start[0][None].astype(np.float32) / 255
+    untiled = whole_engine._evaluator(np.ones(1, dtype=np.float32), whole_engine._stages(photo, painting)[-1][3])(x)
+    by_tiles = tiled_engine._evaluator(np.ones(1, dtype=np.float32), tiled_engine._stages(photo, painting)[-1][3])(x)
+    for a, b in zip(untiled[:4], by_tiles[:4]):
+        assert float(np.asarray(b)[0]) == pytest.approx(float(np.asarray(a)[0]), rel=1e-4)
+    gradients = [np.asarray(ops.convert_to_numpy(g)) for g in (untiled[4], by_tiles[4])]
+    assert np.linalg.norm(gradients[1] - gradients[0]) < 1e-4 * np.linalg.norm(gradients[0])
+
+    assert abs(tiled.content_loss / whole.content_loss - 1) < 0.05
+    assert abs(tiled.style_loss / whole.style_loss - 1) < 0.05
+    rows, cols = TileGrid(photo.shape[0], photo.shape[1], 48, 12, 2).borders()
+    tiled_seams = seam_ratios(tiled.image, rows, cols)
+    whole_seams = seam_ratios(whole.image, rows, cols)
+    assert len(tiled_seams) >= 8 and np.mean(tiled_seams) <= 1.5
+    # A border may lie on an edge of the picture itself (rows 12 and 84 of this photo
+    # measure 3-4 in the photo): there the untiled frame measures the same.
+    for tiled_ratio, whole_ratio in zip(tiled_seams, whole_seams):
+        assert tiled_ratio <= 1.5 or tiled_ratio <= 1.05 * whole_ratio
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +179,10 @@ def test_run_dry_run_plans_4096_px_frames_in_tiles(tmp_path):
                      "--set", "runtime.memory_budget_mb=8000")
     assert result.returncode == 0, result.stderr
     assert "3496x4096 frames" in result.stdout and "tiles: " in result.stdout
+
+
+@pytest.mark.parametrize("height,width,tile,overlap,passes", GRIDS)
+def test_window_starts_lie_on_the_pooling_grid(height, width, tile, overlap, passes):
+    grid = TileGrid(height, width, tile, overlap, passes)
+    for window in grid.visits():
+        assert window.top % grid.align == 0 and window.left % grid.align == 0
