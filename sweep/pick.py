@@ -193,7 +193,7 @@ def _job_plan(plan) -> list[str]:
     frames = plan.frame_count
     lines = [f"optimizer: {plan.config.optimizer.name}, up to {plan.config.optimizer.iterations} iterations"]
     if est.tiles is not None:
-        lines.append(f"{est.tiles.describe()}; estimated peak memory {est.peak_bytes / 2**20:.0f} MB "
+        lines.append(f"{est.tiles.describe(plan.config.model.deepest_layer)}; estimated peak memory {est.peak_bytes / 2**20:.0f} MB "
                      f"(a whole frame would need {est.bytes_per_frame / 2**20:.0f} MB)")
     else:
         lines.append(f"no tiles: the whole frame fits; estimated peak memory {est.peak_bytes / 2**20:.0f} MB")
@@ -223,7 +223,7 @@ def rerender(job_dir: Path, record: dict, size: int, *, iterations: int | None =
         log(f"re-rendering frame {int(record['index'])} of {job.relative_dir} (content weight "
             f"{float(record['content_weight']):.4g}) at {w}x{h}, up to {config.optimizer.iterations} iterations")
         if plan.estimate.tiles is not None:
-            log(plan.estimate.tiles.describe())
+            log(plan.estimate.tiles.describe(config.model.deepest_layer))
     engine = build_engine(config, resolved)
     index, weight = int(record["index"]), float(record["content_weight"])
     bar = ProgressBar(1, config.optimizer.iterations, enabled=progress)

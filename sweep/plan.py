@@ -80,7 +80,7 @@ class Plan:
                          f"style {job.artist} ({sw}x{sh}) from {job.style_source}")
         est = self.estimate
         if est.tiles is not None:
-            lines.append(f"{est.tiles.describe()}; estimated peak memory {est.peak_bytes / 2**20:.0f} MB "
+            lines.append(f"{est.tiles.describe(cfg.model.deepest_layer)}; estimated peak memory {est.peak_bytes / 2**20:.0f} MB "
                          f"(a whole frame would need {est.bytes_per_frame / 2**20:.0f} MB)")
         else:
             lines.append(f"chunks of {self.chunk_size} frame(s); estimated peak memory "

@@ -120,11 +120,26 @@ class TileGrid:
         """Optimiser iterations of each window visit, per pass: `total` shared among the passes."""
         return [total // self.passes + (p < total % self.passes) for p in range(self.passes)]
 
-    def describe(self) -> str:
+    def describe(self, deepest_layer: str) -> str:
         rows, cols = self.grid_shape()
         th, tw = self.window_size
-        return (f"tiles: {tw}x{th} px windows, {self.overlap} px overlap, a {cols}x{rows} grid, "
-                f"{self.passes} shifted pass(es), {self.visit_count} tile visits per frame")
+        needed = context_pixels(deepest_layer)
+        exact = ("exact" if self.overlap >= needed else
+                 f"approximate near the tile borders: raise runtime.tile_overlap to {needed} for exact")
+        return (f"tiles: {tw}x{th} px windows, {self.overlap} px overlap ({deepest_layer} needs {needed}: "
+                f"{exact}), a {cols}x{rows} grid, {self.passes} shifted pass(es), "
+                f"{self.visit_count} tile visits per frame")
+
+
+def context_pixels(deepest_layer: str) -> int:
+    """How far (in frame pixels) the zero padding at a window's edge reaches into the
+    features of `deepest_layer`: each 3x3 convolution at scale s adds s pixels. With
+    `tile_overlap` at least this (58 for block5_conv1), a core's features are the
+    untiled frame's, and the tiled objective is the untiled one."""
+    from .config import VGG16_FEATURE_LAYERS
+
+    layers = VGG16_FEATURE_LAYERS[:VGG16_FEATURE_LAYERS.index(deepest_layer) + 1]
+    return sum(2 ** (int(name[len("block")]) - 1) for name in layers if "conv" in name)
 
 
 def budget_bytes(config) -> int:
