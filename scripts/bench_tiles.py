@@ -82,9 +82,9 @@ def seams(png: Path, job: Path, size: int, budget_mb: int, iterations: int) -> d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=2048)
-    parser.add_argument("--budget-mb", type=int, default=2000, help="runtime.memory_budget_mb of the re-render")
-    parser.add_argument("--iterations", type=int, default=4)
-    parser.add_argument("--passes", type=int, default=4, help="runtime.tile_passes")
+    parser.add_argument("--budget-mb", type=int, default=2500, help="runtime.memory_budget_mb of the re-render")
+    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--passes", type=int, default=3, help="runtime.tile_passes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_tiles_") as tmp:
         base = Path(tmp)

@@ -135,8 +135,8 @@ class RuntimeSection:
     # Pixels of context around the part of a tile that is optimised: 64 covers the 58 px
     # that zero padding reaches into block5_conv1 (the deepest default layer); see docs/tiles.md.
     tile_overlap: int = 64
-    # Sweeps over the tile grid, each shifted so that no tile border stays in place;
-    # optimizer.iterations are shared among them.
+    # Positions the tile grid takes in turn, one per evaluation of the objective, each
+    # shifted by a fraction of a tile, so that no tile border stays in place.
     tile_passes: int = 4
 
 

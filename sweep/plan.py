@@ -127,15 +127,24 @@ def layer_shapes(height: int, width: int, deepest: str) -> list[tuple[int, int, 
     return shapes
 
 
+def activation_bytes(height: int, width: int, config: Config) -> int:
+    """Bytes of VGG16's activations (and their gradients) for one height x width image."""
+    shapes = layer_shapes(height, width, config.model.deepest_layer)
+    return sum(h * w * c_out for h, w, _, c_out in shapes) * _BYTES_PER_ACTIVATION
+
+
+def optimiser_bytes(height: int, width: int, config: Config) -> int:
+    """Bytes of the optimiser's frame-sized state (iterate, gradient, history) for one frame."""
+    copies = 2 * config.optimizer.history + 9 if config.optimizer.name == "lbfgs" else 6
+    return height * width * 3 * 4 * copies
+
+
 def frame_costs(height: int, width: int, config: Config) -> tuple[float, int]:
     """FLOPs of one optimisation step and bytes held, for one frame."""
     shapes = layer_shapes(height, width, config.model.deepest_layer)
     forward = sum(2 * 9 * h * w * c_in * c_out for h, w, c_in, c_out in shapes)
-    activations = sum(h * w * c_out for h, w, _, c_out in shapes)
-    pixels = height * width * 3
-    optimizer_copies = 2 * config.optimizer.history + 9 if config.optimizer.name == "lbfgs" else 6
     # The input gradient costs about one more forward pass (no weight gradients).
-    return 2.0 * forward, activations * _BYTES_PER_ACTIVATION + pixels * 4 * optimizer_copies
+    return 2.0 * forward, activation_bytes(height, width, config) + optimiser_bytes(height, width, config)
 
 
 def photo_name(source: str) -> str:

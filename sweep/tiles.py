@@ -1,15 +1,15 @@
 """Frames larger than memory: where the tiles go, what they cost, and the seam measure.
 
-A frame whose optimisation does not fit `runtime.memory_budget_mb` is optimised one
-window at a time (sweep/tiled.py). A window is `tile_size` pixels square (or the
-frame's side, where that is smaller); only its *core* changes, the `tile_overlap`
-pixels around the core are the current frame, seen by the network as context but
-held fixed. So the total-variation term and every convolution see the real
-neighbours across a core's border, and the core grows into them instead of
-meeting them at a seam. Cores tile the frame; each `tile_passes` sweep over the grid
-shifts the cuts between cores by a fraction of the core size, so the border of one
-pass lies inside a core of the next. Windows keep one shape (those at the frame's
-edge are moved inward), so the objective is compiled once.
+A frame whose optimisation does not fit `runtime.memory_budget_mb` is still optimised
+as one image (its pixels and optimiser state are small), but VGG16 runs on one window
+at a time (sweep/tiled.py). A window is at most `tile_size` pixels square; its *core*
+is where its features count, the `tile_overlap` pixels around the core are context,
+so that the core's features are those of the whole frame (exactly so when the overlap
+covers `context_pixels` of the deepest layer and windows start on the pooling grid).
+Cores tile the frame. The grid takes `tile_passes` positions in turn, one per
+evaluation of the objective, each shifted by a fraction of the core size, so no tile
+border stays in place. Windows keep one shape (those at the frame's edge are moved
+inward), so the objective is compiled once.
 
 This module imports no Keras: the plan uses it to describe and size a run.
 """
@@ -26,11 +26,11 @@ from .errors import SweepError
 # VGG16 halves the frame four times before block5: automatic tile sizes and the
 # shifts between passes are multiples of 16, so feature grids line up between windows.
 ALIGN = 16
-# Bytes held per frame pixel outside the window while a tiled frame is optimised: the
-# iterate and the photo as float32 (12 B each), the start image and the result in
-# float32 and uint8, and the engine's copies between stages (measured by
-# scripts/bench_tiles.py, see docs/tiles.md).
-RESIDENT_BYTES_PER_PIXEL = 48
+# Bytes held per frame pixel besides the optimiser's state while a tiled frame is
+# optimised: the photo, the iterate's copies (engine, objective), the assembled
+# gradient and the total variation's differences, all float32 RGB (12 B each), and the
+# uint8 start and result (sized by scripts/bench_tiles.py, see docs/tiles.md).
+RESIDENT_BYTES_PER_PIXEL = 96
 
 
 @dataclass(frozen=True)
@@ -116,10 +116,6 @@ class TileGrid:
                 cols.add(window.cols[0])
         return sorted(rows), sorted(cols)
 
-    def iterations(self, total: int) -> list[int]:
-        """Optimiser iterations of each window visit, per pass: `total` shared among the passes."""
-        return [total // self.passes + (p < total % self.passes) for p in range(self.passes)]
-
     def describe(self, deepest_layer: str) -> str:
         rows, cols = self.grid_shape()
         th, tw = self.window_size
@@ -150,9 +146,13 @@ def budget_bytes(config) -> int:
     return device.memory_budget_bytes()
 
 
-def resident_bytes(height: int, width: int, style_shape: tuple[int, int]) -> int:
-    """What a tiled frame holds outside its window: frame-sized arrays and the painting."""
-    return height * width * RESIDENT_BYTES_PER_PIXEL + style_shape[0] * style_shape[1] * 3
+def resident_bytes(height: int, width: int, style_shape: tuple[int, int], config) -> int:
+    """What a tiled frame holds besides the window's activations: the optimiser's state
+    and the other frame-sized arrays, and the painting."""
+    from .plan import optimiser_bytes
+
+    return (optimiser_bytes(height, width, config) + height * width * RESIDENT_BYTES_PER_PIXEL
+            + style_shape[0] * style_shape[1] * 3)
 
 
 def tile_grid(config, height: int, width: int, style_shape: tuple[int, int], budget: int) -> TileGrid | None:
@@ -161,7 +161,7 @@ def tile_grid(config, height: int, width: int, style_shape: tuple[int, int], bud
     Automatic (`runtime.tile_size: 0`): whole when one frame fits `budget`, else the
     largest window (a multiple of ALIGN) whose optimisation fits beside the frame-sized
     arrays. Refused with the budget that would do when not even the smallest fits."""
-    from .plan import _WEIGHTS_BYTES as WEIGHTS_BYTES, frame_costs
+    from .plan import _WEIGHTS_BYTES as WEIGHTS_BYTES, activation_bytes, frame_costs
 
     runtime = config.runtime
     passes = max(1, min(runtime.tile_passes, config.optimizer.iterations))
@@ -171,10 +171,10 @@ def tile_grid(config, height: int, width: int, style_shape: tuple[int, int], bud
         return TileGrid(height, width, runtime.tile_size, runtime.tile_overlap, passes)
     if frame_costs(height, width, config)[1] + WEIGHTS_BYTES <= budget:
         return None
-    fixed = WEIGHTS_BYTES + resident_bytes(height, width, style_shape)
+    fixed = WEIGHTS_BYTES + resident_bytes(height, width, style_shape, config)
 
     def cost(tile: int) -> int:
-        return frame_costs(min(tile, height), min(tile, width), config)[1] + fixed
+        return activation_bytes(min(tile, height), min(tile, width), config) + fixed
 
     smallest = math.ceil((2 * runtime.tile_overlap + 2 * ALIGN) / ALIGN) * ALIGN
     fitting = [t for t in range(smallest, max(height, width), ALIGN) if cost(t) <= budget]
@@ -186,24 +186,24 @@ def tile_grid(config, height: int, width: int, style_shape: tuple[int, int], bud
 
 
 def tiled_peak_bytes(grid: TileGrid, config, style_shape: tuple[int, int]) -> int:
-    from .plan import _WEIGHTS_BYTES as WEIGHTS_BYTES, frame_costs
+    from .plan import _WEIGHTS_BYTES as WEIGHTS_BYTES, activation_bytes
 
     th, tw = grid.window_size
-    return frame_costs(th, tw, config)[1] + WEIGHTS_BYTES + resident_bytes(grid.height, grid.width, style_shape)
+    return (activation_bytes(th, tw, config) + WEIGHTS_BYTES
+            + resident_bytes(grid.height, grid.width, style_shape, config))
 
 
 def tiled_flops(grid: TileGrid, config) -> float:
-    """FLOPs of one tiled frame: every visit's steps, plus the forward passes of the
-    painting's Grams, the photo's content features and the final losses."""
+    """FLOPs of one tiled frame: per evaluation (one per iteration, plus the first and
+    the final score), every window's step (forward and input gradient) plus two more
+    forward passes (the frame's Gram matrices, the photo's content features)."""
     from .plan import frame_costs
 
     th, tw = grid.window_size
     step = frame_costs(th, tw, config)[0]
-    per_pass = grid.iterations(config.optimizer.iterations)
-    steps = sum(len(grid.windows(p)) * per_pass[p] for p in range(grid.passes))
+    windows = grid.visit_count / grid.passes
     # A forward pass is about half a step (the input gradient costs another one).
-    forwards = grid.visit_count + 3 * len(grid.windows(0))
-    return steps * step + forwards * step / 2
+    return (config.optimizer.iterations + 2) * windows * 2 * step
 
 
 def seam_ratios(image: np.ndarray, rows: list[int], cols: list[int], distance: int = 8) -> list[float]:

@@ -51,7 +51,7 @@ def _config(**runtime):
 def test_tiles_only_when_the_frame_does_not_fit_and_then_within_the_budget():
     from sweep.tiles import tiled_peak_bytes
 
-    budget = 1000 * 2**20
+    budget = 2000 * 2**20
     assert tile_grid(_config(), 256, 256, (256, 256), budget) is None
     grid = tile_grid(_config(), 2048, 1536, (2048, 2048), budget)
     assert grid is not None and grid.tile < 2048 and grid.tile % 16 == 0
