@@ -186,3 +186,32 @@ def test_window_starts_lie_on_the_pooling_grid(height, width, tile, overlap, pas
     grid = TileGrid(height, width, tile, overlap, passes)
     for window in grid.visits():
         assert window.top % grid.align == 0 and window.left % grid.align == 0
+
+
+def test_default_layers_are_exact_with_the_default_overlap(real_weights):
+    """The default layers reach 58 px into a window (block5_conv1); the default 64 px
+    overlap covers that, so the tiled objective of a 257x300 frame in 176 px tiles is
+    the untiled one, at a random image."""
+    from keras import ops
+
+    from sweep.quiet import import_keras
+
+    import_keras()
+    from sweep.engine import SweepEngine
+    from sweep.executors import build_engine
+    from sweep.images import load_image, resize_max_side
+
+    config = parse_config("content: sample:grace_hopper\nstyles: {a: sample:brushstrokes}\nimage: {max_size: 300}\n")
+    photo = resize_max_side(load_image("sample:grace_hopper"), 300)
+    painting = resize_max_side(load_image("sample:brushstrokes"), 300)
+    whole = build_engine(config, real_weights)
+    tiled = SweepEngine(dataclasses.replace(config, runtime=dataclasses.replace(config.runtime, tile_size=176)),
+                        whole.extractor)
+    x = ops.convert_to_tensor(np.random.default_rng(0).uniform(0, 1, (1, *photo.shape)).astype(np.float32))
+    results = [engine._evaluator(np.ones(1, dtype=np.float32), engine._stages(photo, painting)[-1][3])(x)
+               for engine in (whole, tiled)]
+    assert isinstance(tiled._stages(photo, painting)[-1][3].grid, TileGrid)
+    for a, b in zip(results[0][:4], results[1][:4]):
+        assert float(np.asarray(b)[0]) == pytest.approx(float(np.asarray(a)[0]), rel=1e-4)
+    gradients = [np.asarray(ops.convert_to_numpy(r[4])) for r in results]
+    assert np.linalg.norm(gradients[1] - gradients[0]) < 1e-4 * np.linalg.norm(gradients[0])
