@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .config import Config, load_config
-from .executors import Executor, make_executor
+from .errors import SweepError
+from .executors import Executor, LocalExecutor
 from .records import Callback, FrameResult
 from .plan import Plan, make_plan
 from .store import JobStore, RunStore
@@ -73,7 +74,7 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
     """Optimise every missing frame of every job, then render movies, sheets and comparisons.
 
     `executor` is "local" (this process), "ray" (one Ray task per chunk of frames; see
-    sweep/executors.py for `address`, `gpus_per_task` and `frames_per_task`) or an
+    sweep/ray_executor.py for `address`, `gpus_per_task` and `frames_per_task`) or an
     `Executor` instance. Whichever optimises the frames, this process saves them.
     """
     from . import weights as weights_module
@@ -133,6 +134,7 @@ def render(out_dir: str | Path, plan: Plan) -> list[Path]:
         job_dir = out_dir / job.relative_dir
         records = JobStore(job_dir).records()
         if records:
+            JobStore(job_dir).mark_suggested()
             outputs += render_job(job_dir, movie)
             by_photo.setdefault(job.photo, {})[job.artist] = job_dir
             if len(records) == len(job.weights):
@@ -166,8 +168,32 @@ def _render_extras(out_dir: Path, plan: Plan, by_photo: dict[str, dict[str, Path
             gif = write_progress_gif(job_dir, fps=plan.config.movie.fps)
             if gif is not None:
                 outputs.append(gif)
-    outputs.append(write_report(out_dir, plan))
+    groups: dict[str, dict[str, Path]] = {}
+    for job in plan.jobs:
+        groups.setdefault(job.photo, {})[job.artist] = out_dir / job.relative_dir
+    outputs.append(write_report(out_dir, groups))
     return outputs
+
+
+EXECUTORS = ("local", "ray")
+
+
+def make_executor(executor: str | Executor = "local", *, address: str | None = None,
+                  gpus_per_task: float | None = None, frames_per_task: int | None = None) -> Executor:
+    """An executor by name; an `Executor` instance is used as it is."""
+    if isinstance(executor, Executor):
+        return executor
+    if executor == "local":
+        ignored = [name for name, value in (("--address", address), ("--gpus-per-task", gpus_per_task),
+                                            ("--frames-per-task", frames_per_task)) if value is not None]
+        if ignored:
+            raise SweepError(f"{' and '.join(ignored)} only apply to --executor ray")
+        return LocalExecutor()
+    if executor == "ray":
+        from .ray_executor import RayExecutor
+
+        return RayExecutor(address=address, gpus_per_task=gpus_per_task, frames_per_task=frames_per_task)
+    raise SweepError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
 
 
 __all__ = ["RunResult", "default_out_dir", "load_config", "make_executor", "make_plan", "render", "resolve", "run"]

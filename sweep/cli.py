@@ -10,6 +10,7 @@ import signal
 import sys
 
 from .errors import SweepError
+from .weight_text import format_weight
 
 EXIT_BAD_INPUT = 2
 EXIT_SIGINT = 130   # 128 + SIGINT, as shells report a Ctrl-C'd command
@@ -153,7 +154,8 @@ def _dispatch(args) -> int:
             print(result.plan)
             return 0
         how = f"re-rendered at {result.size[1]}x{result.size[0]}" if result.rerendered else "copied"
-        print(f"wrote {result.path} (frame {result.index}, content weight {result.content_weight:.4g}, {how})")
+        weight = format_weight(result.content_weight)
+        print(f"wrote {result.path} (frame {result.index}, content weight {weight}, {how})")
         return 0
     if args.command == "weights":
         from . import weights

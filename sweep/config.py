@@ -10,7 +10,6 @@ as `config.yaml`.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import glob
 import math
 import os
@@ -23,8 +22,10 @@ from typing import Any, Literal, Union
 import yaml
 
 from .errors import SweepError
+from .layout import RESERVED_NAMES
+from .samples import SAMPLE_PREFIX
+from .schema import build, check_key, field_type
 
-SAMPLE_PREFIX = "sample:"
 
 # VGG16's feature layers in network order; the losses may use any of them.
 VGG16_FEATURE_LAYERS = (
@@ -224,121 +225,16 @@ def apply_override(raw: dict, override: str) -> None:
     node = raw
     schema: Any = Config
     for depth, part in enumerate(parts[:-1]):
-        _check_key(schema, part, ".".join(parts[:depth]))
-        schema = _field_type(schema, part)
+        check_key(schema, part, ".".join(parts[:depth]))
+        schema = field_type(schema, part)
         child = node.get(part)
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
             raise SweepError(f"--set {key}: {'.'.join(parts[:depth + 1])} is not a section")
         node = child
-    _check_key(schema, parts[-1], ".".join(parts[:-1]))
+    check_key(schema, parts[-1], ".".join(parts[:-1]))
     node[parts[-1]] = value
-
-
-def _field_type(schema: Any, name: str) -> Any:
-    if dataclasses.is_dataclass(schema):
-        return typing.get_type_hints(schema)[name]
-    return None  # inside a free-form mapping such as `styles`
-
-
-def _check_key(schema: Any, name: str, where: str) -> None:
-    if not dataclasses.is_dataclass(schema):
-        return
-    names = [f.name for f in dataclasses.fields(schema)]
-    if name not in names:
-        raise SweepError(_unknown_key_message(name, names, where))
-
-
-def _unknown_key_message(name: str, allowed: list[str], where: str) -> str:
-    full = f"{where}.{name}" if where else name
-    close = difflib.get_close_matches(name, allowed, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"unknown config key '{full}'{hint} (allowed: {', '.join(allowed)})"
-
-
-# ---------------------------------------------------------------------------
-# Type checking against the dataclass annotations
-
-def build(cls: Any, data: Any, where: str) -> Any:
-    if not isinstance(data, dict):
-        raise SweepError(f"'{where or 'config'}' must be a mapping, got {_describe(data)}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    for key in data:
-        if key not in names:
-            raise SweepError(_unknown_key_message(str(key), names, where))
-    values = {}
-    for f in dataclasses.fields(cls):
-        path = f"{where}.{f.name}" if where else f.name
-        if f.name in data:
-            values[f.name] = _coerce(hints[f.name], data[f.name], path)
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise SweepError(f"missing required config key '{path}'")
-    return cls(**values)
-
-
-def _coerce(tp: Any, value: Any, path: str) -> Any:
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        return build(tp, value if value is not None else {}, path)
-    if origin is Literal:
-        allowed = typing.get_args(tp)
-        if value not in allowed:
-            raise SweepError(f"'{path}' must be one of {', '.join(map(str, allowed))}; got {value!r}")
-        return value
-    if origin in (Union, types.UnionType):
-        errors = []
-        for option in typing.get_args(tp):
-            try:
-                return _coerce(option, value, path)
-            except SweepError as exc:
-                errors.append(str(exc))
-        names = " or ".join(_type_name(o) for o in typing.get_args(tp))
-        raise SweepError(f"'{path}' must be {names}; got {_describe(value)}")
-    if origin is list:
-        (item_type,) = typing.get_args(tp)
-        if not isinstance(value, list):
-            raise SweepError(f"'{path}' must be a list of {_type_name(item_type)}; got {_describe(value)}")
-        return [_coerce(item_type, item, f"{path}[{i}]") for i, item in enumerate(value)]
-    if origin is dict:
-        key_type, value_type = typing.get_args(tp)
-        if not isinstance(value, dict):
-            raise SweepError(f"'{path}' must be a mapping; got {_describe(value)}")
-        return {_coerce(key_type, k, f"{path} key"): _coerce(value_type, v, f"{path}.{k}")
-                for k, v in value.items()}
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise SweepError(f"'{path}' must be true or false; got {_describe(value)}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise SweepError(f"'{path}' must be an integer; got {_describe(value)}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SweepError(f"'{path}' must be a number; got {_describe(value)}")
-        if not math.isfinite(value):
-            raise SweepError(f"'{path}' must be a finite number; got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise SweepError(f"'{path}' must be a string; got {_describe(value)}")
-        return value
-    raise TypeError(f"unsupported schema type {tp!r} at {path}")
-
-
-def _type_name(tp: Any) -> str:
-    if typing.get_origin(tp) is list:
-        return f"a list of {_type_name(typing.get_args(tp)[0])}"
-    return {str: "a string", int: "an integer", float: "a number", bool: "true/false"}.get(tp, str(tp))
-
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{text} ({type(value).__name__})"
 
 
 # ---------------------------------------------------------------------------
@@ -411,12 +307,6 @@ def _validate_tiles(runtime: "RuntimeSection") -> None:
         raise SweepError(f"'runtime.tile_size' must be 0 (automatic) or between {smallest} (twice "
                          f"runtime.tile_overlap={runtime.tile_overlap}, plus {MIN_IMAGE_SIDE}) and "
                          f"{MAX_IMAGE_SIDE} pixels; got {runtime.tile_size}")
-
-
-# Files a run writes next to its job directories; a style or photo of that name would collide.
-RESERVED_NAMES = frozenset({"config.yaml", "manifest.json", "compare.png", "compare.mp4", "compare.gif",
-                            "frames", "frames.json", "movie.mp4", "movie.gif", "sheet.png", "index.html",
-                            "progress", "progress.gif"})
 
 
 def check_safe_name(name: str, what: str) -> None:

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import NamedTuple
 
-from .quiet import import_keras
-
-keras = import_keras()
+from .backend import accelerator, backend_name
 
 # Sustained fp32 throughput of VGG16 forward + input gradient, measured on a
 # 2-core CI machine (about 180 GFLOP/s at 128 px, losses included); scaled by
@@ -26,51 +23,6 @@ GPU_FLOPS = 60e12
 # Share of the free memory a run may plan for; the rest is the framework's own.
 CPU_MEMORY_SHARE = 0.6
 GPU_MEMORY_SHARE = 0.8
-
-
-class Accelerator(NamedTuple):
-    name: str
-    memory_bytes: int
-    compute_capability: tuple[int, int]  # (0, 0) where the backend does not say
-
-
-@functools.lru_cache(maxsize=None)
-def accelerator() -> Accelerator | None:
-    """The first GPU the backend uses, or None."""
-    backend = keras.backend.backend()
-    try:
-        if backend == "jax":
-            import jax
-            gpus = [d for d in jax.devices() if d.platform == "gpu"]
-            if gpus:
-                stats = gpus[0].memory_stats() or {}
-                return Accelerator(gpus[0].device_kind, int(stats.get("bytes_limit", 16 * 2**30)),
-                                   _capability(getattr(gpus[0], "compute_capability", "")))
-        elif backend == "torch":
-            import torch
-            if torch.cuda.is_available():
-                free, _ = torch.cuda.mem_get_info()
-                return Accelerator(torch.cuda.get_device_name(0), int(free),
-                                   tuple(torch.cuda.get_device_capability(0)))
-        elif backend == "tensorflow":
-            import tensorflow as tf
-            gpus = tf.config.list_physical_devices("GPU")
-            if gpus:
-                details = tf.config.experimental.get_device_details(gpus[0])
-                return Accelerator(details.get("device_name", "GPU"), 16 * 2**30,
-                                   _capability(details.get("compute_capability", "")))
-    except Exception:  # a broken driver must not stop a CPU run
-        return None
-    return None
-
-
-def _capability(value) -> tuple[int, int]:
-    """(major, minor) from "9.0" or (9, 0); (0, 0) if unreadable."""
-    try:
-        major, minor = (value.split(".") if isinstance(value, str) else value)[:2]
-        return int(major), int(minor)
-    except (TypeError, ValueError):
-        return 0, 0
 
 
 @functools.lru_cache(maxsize=None)
@@ -96,7 +48,7 @@ def bfloat16_is_faster() -> bool:
     gpu = accelerator()
     if gpu:
         return gpu.compute_capability >= (8, 0)
-    return keras.backend.backend() in ("tensorflow", "torch") and "amx_bf16" in cpu_flags()
+    return backend_name() in ("tensorflow", "torch") and "amx_bf16" in cpu_flags()
 
 
 def resolve_precision(requested: str) -> str:
@@ -134,7 +86,7 @@ def flops_per_second(precision: str = "float32") -> float:
 def describe(precision: str = "float32") -> str:
     """The device, the backend and the precision `model.precision` resolves to here."""
     gpu = accelerator()
-    settings = f"{keras.backend.backend()}, {resolve_precision(precision)}"
+    settings = f"{backend_name()}, {resolve_precision(precision)}"
     if gpu:
         return f"{gpu.name} ({settings})"
     return f"CPU x{os.cpu_count()} ({settings})"

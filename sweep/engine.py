@@ -6,31 +6,25 @@ to its callbacks; saving, progress and previews hang off those.
 """
 from __future__ import annotations
 
-import time
 from typing import Callable, Sequence
 
 import numpy as np
 from keras import ops
 
-from .config import Config
+from .config import MIN_IMAGE_SIDE, Config
 from .gradients import make_objective
 from .images import resize_to
 from .losses import Targets, compute_targets
 from .model import FeatureExtractor, preprocess
-from .optimizers import make_optimizer
 from .plan import chunk_frames
-from .records import Callback, FrameResult, StepRecord
+from .batch import StageBatch, to_uint8
+from .records import Callback, FrameResult
 from .tiled import TiledFrame, TiledTargets
 from .tiles import budget_bytes, tile_grid
 
 
 def to_float_images(image_uint8: np.ndarray):
     return ops.convert_to_tensor(image_uint8[None].astype(np.float32) / 255.0)
-
-
-def to_uint8(images01) -> np.ndarray:
-    array = np.asarray(ops.convert_to_numpy(images01), dtype=np.float32)
-    return np.clip(np.rint(array * 255.0), 0, 255).astype(np.uint8)
 
 
 def initial_frames(init: str, photo01, indices: Sequence[int], seed: int):
@@ -71,6 +65,17 @@ def chain_start(first_index: int, chunk_size: int, done_frame: Callable[[int], n
         if image is not None:
             return index, image
     return None
+
+
+def build_engine(config: Config, weights) -> "SweepEngine":
+    """The engine for `config`, with the verified weights `weights` (`ResolvedWeights`) loaded."""
+    from .gradients import enable_compilation_cache
+    from .model import build_extractor
+    from .weights import load_into
+
+    enable_compilation_cache()
+    extractor = build_extractor(config.model, lambda model: load_into(model, weights))
+    return SweepEngine(config, extractor)
 
 
 class SweepEngine:
@@ -184,8 +189,12 @@ class SweepEngine:
                 change = ops.image.resize(x - previous_photo, size, interpolation="bilinear")
                 x = stage_photo + change
             previous_photo = stage_photo
-            x = self._run_stage(job, x, targets, indices, weights, iterations, offset, failed,
-                                iterations_done, full_size, callbacks)
+            if iterations > 0 and not failed.all():
+                batch = StageBatch(x, failed, iterations_done, indices, weights,
+                                   lambda rows_weights, t=targets: self._evaluator(rows_weights, t),
+                                   cfg.optimizer, full_size)
+                x = self._run_stage(job, batch, iterations, offset, callbacks)
+                failed, iterations_done = batch.failed, batch.iterations_done
             offset += iterations
         # Score what is actually stored: the clipped frame, not the raw iterate.
         final = ops.clip(x, 0.0, 1.0)
@@ -212,90 +221,20 @@ class SweepEngine:
                     targets.as_args())
         return lambda x: self.evaluate_objective(x, *settings)
 
-    def _run_stage(self, job, x, targets, indices, weights, iterations, offset, failed, iterations_done,
-                   full_size, callbacks):
-        """Run one scale's iterations on the chunk; returns every frame's final iterate.
-
-        Early stopping frees compute: once the active frames fit a smaller power of
-        two, the batch is cut down to them (topped up with frozen frames to that
-        size, so the objective is traced for a few batch sizes only).
-        `failed` and `iterations_done` are updated in place.
-        """
-        cfg = self.config
-        opt = cfg.optimizer
-        count = len(indices)
-        store = np.array(ops.convert_to_numpy(x), dtype=np.float32)  # frames no longer in the batch
-        rows = np.flatnonzero(~failed)
-        if rows.size == 0 or iterations <= 0:
-            return x
-        if rows.size < count:
-            x = ops.convert_to_tensor(store[rows])
-        optimizer = make_optimizer(opt.name, self._evaluator(weights[rows], targets), x, opt)
-        converged = np.zeros(count, dtype=bool)
-        quiet_steps = np.zeros(count, dtype=int)
-        last = {key: np.full(count, np.nan) for key in ("total", "content", "style", "tv")}
-        previous = np.full(count, np.nan)
-        started = time.perf_counter()
-
-        def retire(keep_local):
-            nonlocal rows
-            dropped = np.setdiff1d(np.arange(rows.size), keep_local)
-            if dropped.size:
-                store[rows[dropped]] = np.asarray(ops.convert_to_numpy(ops.take(
-                    optimizer.x, ops.convert_to_tensor(dropped.astype("int32")), axis=0)))
-            failed[rows] |= optimizer.failed
-            rows = rows[keep_local]
-
-        def current_images():
-            images = store.copy()
-            images[rows] = np.asarray(ops.convert_to_numpy(optimizer.x))
-            images = ops.clip(ops.convert_to_tensor(images), 0.0, 1.0)
-            if tuple(images.shape[1:3]) != full_size:
-                images = ops.image.resize(images, full_size, interpolation="bilinear")
-            return to_uint8(images)
-
+    def _run_stage(self, job: str, batch: StageBatch, iterations: int, offset: int, callbacks) -> object:
+        """Run one scale's iterations on the chunk; returns every frame's final iterate."""
         for iteration in range(1, iterations + 1):
-            active = ~converged[rows] & ~optimizer.failed & ~optimizer.stalled
+            active = batch.active()
             if not active.any():
                 break
-            bucket = 1 << int(np.ceil(np.log2(active.sum())))
-            if bucket < rows.size:
-                keep_local = np.concatenate([np.flatnonzero(active), np.flatnonzero(~active)])[:bucket]
-                keep_local.sort()
-                retire(keep_local)
-                optimizer.keep(keep_local, self._evaluator(weights[rows], targets))
-                active = active[keep_local]
-            values = optimizer.step(active)
-            iterations_done[rows] += active
-            for key in last:
-                last[key][rows] = getattr(values, key)
-            # Only moves count: a rejected line-search trial changes nothing and says
-            # nothing about convergence.
-            moved = optimizer.moved
-            if opt.tolerance > 0:
-                change = np.abs(previous[rows] - values.total) / np.maximum(np.abs(previous[rows]), 1e-12)
-                quiet = np.where(change < opt.tolerance, quiet_steps[rows] + 1, 0)
-                quiet_steps[rows] = np.where(moved, quiet, quiet_steps[rows])
-                converged[rows] |= moved & (quiet_steps[rows] >= opt.patience)
-            previous[rows] = np.where(moved, values.total, previous[rows])
-            full_active = np.zeros(count, dtype=bool)
-            full_active[rows] = active
-            record = StepRecord(
-                job=job, iteration=offset + iteration, iterations=opt.iterations,
-                frame_indices=list(indices), content_weights=weights, total=last["total"].copy(),
-                content_loss=last["content"].copy(), style_loss=last["style"].copy(), tv_loss=last["tv"].copy(),
-                active=full_active, elapsed=time.perf_counter() - started, current_images=current_images)
+            active = batch.shrink(active)
+            batch.step(active)
+            record = batch.record(job, offset + iteration, active)
             for callback in callbacks:
                 callback.on_step(record)
-        retire(np.arange(rows.size))
-        return ops.convert_to_tensor(store) if rows.size == 0 else _merge(store, rows, optimizer.x)
-
-
-def _merge(store, rows, x):
-    store[rows] = np.asarray(ops.convert_to_numpy(x))
-    return ops.convert_to_tensor(store)
+        return batch.finish()
 
 
 def _resize_uint8(image: np.ndarray, scale: float) -> np.ndarray:
     height, width = image.shape[:2]
-    return resize_to(image, (max(16, round(height * scale)), max(16, round(width * scale))))
+    return resize_to(image, (max(MIN_IMAGE_SIDE, round(height * scale)), max(MIN_IMAGE_SIDE, round(width * scale))))

@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 from keras import ops
 
+from .backend import backend_name
 from .losses import frame_losses, weighted_total
 from .model import FeatureExtractor, preprocess
 
@@ -33,7 +34,7 @@ def value_and_input_gradient(extractor: FeatureExtractor, losses):
     (*aux, gradient of the scalar w.r.t. the images), where `losses(outputs, images01,
     content_weights, style_weight, tv_weight, target_args)` returns (scalar, aux) from
     the extractor's outputs. sweep/tiled.py uses it for the windows of a tiled frame."""
-    backend = keras.backend.backend()
+    backend = backend_name()
     if backend == "tensorflow":
         return _tensorflow(extractor.model, losses)
     if backend == "jax":
@@ -111,7 +112,7 @@ def enable_compilation_cache() -> Path | None:
     configured = jax.config.jax_compilation_cache_dir
     if configured:
         return Path(configured)
-    from .weights import keras_home
+    from .paths import keras_home
 
     directory = keras_home() / "sweep" / "jax_cache"
     try:

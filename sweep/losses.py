@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from keras import ops
 
+from .backend import upstream_gradient
+
 # Keeps the normalisers away from zero for a flat (e.g. single-colour) target.
 EPSILON = 1e-8
 
@@ -42,12 +44,6 @@ def _gram_of_flat(flat):
     """(B, n, C) -> (B, C, C) = F^T F, as one batched product that reads F transposed
     (no transposed copy of the activations is made)."""
     return ops.einsum("bnc,bnd->bcd", flat, flat)
-
-
-def _upstream(args, upstream):
-    """The incoming gradient of a custom-gradient function: TensorFlow and JAX pass it
-    positionally, torch as `upstream=`."""
-    return args[0] if upstream is None else upstream
 
 
 def mean_square_per_frame(values):
@@ -79,7 +75,7 @@ def style_loss(features, gram_target, gram_norm):
         value = ops.sum(ops.square(difference), axis=(1, 2)) / gram_norm
 
         def gradient(*args, upstream=None):
-            factor = _upstream(args, upstream) * (4.0 / (positions * gram_norm))
+            factor = upstream_gradient(args, upstream) * (4.0 / (positions * gram_norm))
             scaled = difference * ops.reshape(factor, (-1, 1, 1))
             return ops.reshape(ops.einsum("bnc,bcd->bnd", flat, scaled), ops.shape(features))
 
@@ -104,7 +100,7 @@ def total_variation(images):
         value = mean_square_per_frame(dy) + mean_square_per_frame(dx)
 
         def gradient(*args, upstream=None):
-            factor = ops.reshape(_upstream(args, upstream), (-1, 1, 1, 1)) * 2.0
+            factor = ops.reshape(upstream_gradient(args, upstream), (-1, 1, 1, 1)) * 2.0
             along_y = (ops.pad(dy, ((0, 0), (1, 0), (0, 0), (0, 0))) -
                        ops.pad(dy, ((0, 0), (0, 1), (0, 0), (0, 0)))) / count_y
             along_x = (ops.pad(dx, ((0, 0), (0, 0), (1, 0), (0, 0))) -

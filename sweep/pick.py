@@ -31,9 +31,7 @@ import numpy as np
 from .atomic import write_bytes
 from .config import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, load_config
 from .errors import SweepError
-from .store import CONFIG, frame_filename
-
-RECORDS = "frames.json"
+from .layout import CONFIG_FILE as CONFIG, RECORDS_FILE as RECORDS, frame_filename, load_records
 # How far up from a job directory config.yaml may be: RUN/ARTIST or RUN/PHOTO/ARTIST.
 MAX_DEPTH = 2
 
@@ -60,8 +58,6 @@ def find_run_dir(job_dir: Path) -> Path:
 
 
 def load_job_records(job_dir: Path) -> list[dict]:
-    from .render.frames import load_records
-
     if not job_dir.exists():
         raise SweepError(f"job directory not found: {job_dir}")
     if not job_dir.is_dir():
@@ -96,7 +92,7 @@ def choose(records: list[dict], *, frame: int | None = None, weight: float | Non
                                            -float(r["content_weight"])))
     flagged = [r for r in records if r.get("suggested") is True]
     if not flagged:
-        raise SweepError("this job has no suggested frame in frames.json (it is flagged when the movies and "
+        raise SweepError(f"this job has no suggested frame in {RECORDS} (it is flagged when the movies and "
                          "sheet are rendered); pick one with --frame or --weight")
     return flagged[0]
 
@@ -193,8 +189,8 @@ def _job_plan(plan) -> list[str]:
     frames = plan.frame_count
     lines = [f"optimizer: {plan.config.optimizer.name}, up to {plan.config.optimizer.iterations} iterations"]
     if est.tiles is not None:
-        lines.append(f"{est.tiles.describe(plan.config.model.deepest_layer)}; estimated peak memory {est.peak_bytes / 2**20:.0f} MB "
-                     f"(a whole frame would need {est.bytes_per_frame / 2**20:.0f} MB)")
+        lines.append(f"{est.tiles.describe(plan.config.model.deepest_layer)}; estimated peak memory "
+                     f"{est.peak_bytes / 2**20:.0f} MB (a whole frame would need {est.bytes_per_frame / 2**20:.0f} MB)")
     else:
         lines.append(f"no tiles: the whole frame fits; estimated peak memory {est.peak_bytes / 2**20:.0f} MB")
     lines.append(f"estimated time: {format_duration(est.seconds / frames)} on {est.device}")
@@ -210,7 +206,7 @@ def rerender(job_dir: Path, record: dict, size: int, *, iterations: int | None =
     from .quiet import import_keras
 
     import_keras()
-    from .executors import build_engine
+    from .engine import build_engine
     from .images import read_png, resize_to
     from .progress import ProgressBar
 

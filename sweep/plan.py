@@ -5,7 +5,6 @@ before anything is written.
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,16 +12,16 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .config import SAMPLE_PREFIX, VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
+from .config import MIN_IMAGE_SIDE, Config, check_safe_name, content_sources
+from .costs import _WEIGHTS_BYTES, frame_costs
 from .images import load_image, resize_max_side
+from .layout import job_dirs
+from .samples import SAMPLE_PREFIX
+from .weight_text import format_weight
 
 if TYPE_CHECKING:
     from .tiles import TileGrid
 
-# Bytes kept per activation value during forward + input-gradient: the forward
-# activation, its gradient, and the ReLU/conv temporaries (measured, see README).
-_BYTES_PER_ACTIVATION = 4 * 3
-_WEIGHTS_BYTES = 59 * 2**20
 
 
 @dataclass
@@ -69,7 +68,7 @@ class Plan:
             f"jobs: {len(self.jobs)} ({len({j.photo for j in self.jobs})} photo(s) x "
             f"{len(cfg.styles)} artist(s)), {self.frame_count} frames",
             f"content weights ({len(weights)}, {cfg.sweep.content_weight.spacing}): "
-            + ", ".join(f"{w:.3g}" for w in weights),
+            + ", ".join(format_weight(w) for w in weights),
             f"optimizer: {cfg.optimizer.name}, up to {cfg.optimizer.iterations} iterations per frame, "
             f"init {cfg.init}",
         ]
@@ -80,8 +79,8 @@ class Plan:
                          f"style {job.artist} ({sw}x{sh}) from {job.style_source}")
         est = self.estimate
         if est.tiles is not None:
-            lines.append(f"{est.tiles.describe(cfg.model.deepest_layer)}; estimated peak memory {est.peak_bytes / 2**20:.0f} MB "
-                         f"(a whole frame would need {est.bytes_per_frame / 2**20:.0f} MB)")
+            lines.append(f"{est.tiles.describe(cfg.model.deepest_layer)}; estimated peak memory "
+                         f"{est.peak_bytes / 2**20:.0f} MB (a whole frame would need {est.bytes_per_frame / 2**20:.0f} MB)")
         else:
             lines.append(f"chunks of {self.chunk_size} frame(s); estimated peak memory "
                          f"{est.peak_bytes / 2**20:.0f} MB ({est.bytes_per_frame / 2**20:.0f} MB per frame)")
@@ -113,40 +112,6 @@ def format_duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def layer_shapes(height: int, width: int, deepest: str) -> list[tuple[int, int, int, int]]:
-    """(h, w, c_in, c_out) of every conv layer up to `deepest`, for a frame of height x width."""
-    shapes = []
-    c_in = 3
-    for name in VGG16_FEATURE_LAYERS[:VGG16_FEATURE_LAYERS.index(deepest) + 1]:
-        block = int(name[5])
-        scale = 2 ** (block - 1)
-        if "conv" in name:
-            c_out = VGG16_BLOCK_CHANNELS[block]
-            shapes.append((math.ceil(height / scale), math.ceil(width / scale), c_in, c_out))
-            c_in = c_out
-    return shapes
-
-
-def activation_bytes(height: int, width: int, config: Config) -> int:
-    """Bytes of VGG16's activations (and their gradients) for one height x width image."""
-    shapes = layer_shapes(height, width, config.model.deepest_layer)
-    return sum(h * w * c_out for h, w, _, c_out in shapes) * _BYTES_PER_ACTIVATION
-
-
-def optimiser_bytes(height: int, width: int, config: Config) -> int:
-    """Bytes of the optimiser's frame-sized state (iterate, gradient, history) for one frame."""
-    copies = 2 * config.optimizer.history + 9 if config.optimizer.name == "lbfgs" else 6
-    return height * width * 3 * 4 * copies
-
-
-def frame_costs(height: int, width: int, config: Config) -> tuple[float, int]:
-    """FLOPs of one optimisation step and bytes held, for one frame."""
-    shapes = layer_shapes(height, width, config.model.deepest_layer)
-    forward = sum(2 * 9 * h * w * c_in * c_out for h, w, c_in, c_out in shapes)
-    # The input gradient costs about one more forward pass (no weight gradients).
-    return 2.0 * forward, activation_bytes(height, width, config) + optimiser_bytes(height, width, config)
-
-
 def photo_name(source: str) -> str:
     if source.startswith(SAMPLE_PREFIX):
         stem = source[len(SAMPLE_PREFIX):]
@@ -155,9 +120,12 @@ def photo_name(source: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._") or "photo"
 
 
-def make_plan(config: Config) -> Plan:
+def job_names(config: Config) -> list[tuple[str, str, str, str]]:
+    """(photo name, photo source, artist, job directory) of every job, photo-major,
+    without reading an image: each photo gets a unique name, and a gallery (several
+    photos, or a list of one) puts its jobs under the photo's name (`sweep.layout.job_dirs`)."""
     sources = content_sources(config)
-    names = []
+    names: list[str] = []
     for source in sources:
         name = photo_name(source)
         while name in names:
@@ -165,22 +133,40 @@ def make_plan(config: Config) -> Plan:
         check_safe_name(name, "photo name")
         names.append(name)
     gallery = isinstance(config.content, list) or len(sources) > 1
+    artists = list(config.styles)
+    relative_dirs = iter(job_dirs(names, artists, gallery))
+    return [(name, source, artist, next(relative_dirs)) for name, source in zip(names, sources) for artist in artists]
+
+
+def make_plan(config: Config) -> Plan:
     max_size = config.image.max_size
-    style_side = max(16, round(max_size * config.image.style_scale))
+    style_side = max(MIN_IMAGE_SIDE, round(max_size * config.image.style_scale))
     paintings = {artist: resize_max_side(load_image(path), style_side) for artist, path in config.styles.items()}
     weights = config.content_weights()
     jobs = []
-    for name, source in zip(names, sources):
-        photo = resize_max_side(load_image(source), max_size)
-        for artist, painting in paintings.items():
-            jobs.append(Job(photo=name, artist=artist, photo_source=source, style_source=config.styles[artist],
-                            relative_dir=f"{name}/{artist}" if gallery else artist,
-                            photo_image=photo, style_image=painting, weights=list(weights)))
-    chunk_size, estimate = _size_chunks(config, jobs)
+    photos: dict[str, np.ndarray] = {}
+    for name, source, artist, relative_dir in job_names(config):
+        if source not in photos:
+            photos[source] = resize_max_side(load_image(source), max_size)
+        jobs.append(Job(photo=name, artist=artist, photo_source=source, style_source=config.styles[artist],
+                        relative_dir=relative_dir, photo_image=photos[source], style_image=paintings[artist],
+                        weights=list(weights)))
+    chunk_size, estimate = size_chunks(config, jobs)
     return Plan(config=config, jobs=jobs, chunk_size=chunk_size, estimate=estimate)
 
 
-def _size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
+def chunk_size_for(config: Config, photo: np.ndarray, painting: np.ndarray, weights: Sequence[float]) -> int:
+    """Frames per batch for one job's frames on this machine (`size_chunks` of that job):
+    a Ray worker sizes its own batches with it, the driver may have planned on another machine."""
+    job = Job(photo="", artist="", photo_source="", style_source="", relative_dir="",
+              photo_image=photo, style_image=painting, weights=list(weights))
+    return size_chunks(config, [job])[0]
+
+
+def size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
+    """(frames per batch, the run's estimate): `runtime.chunk_size` when set, capped by
+    what fits the memory budget, else as many frames as fit it; 1 for frames that do
+    not fit the budget, which are optimised in tiles (sweep/tiles.py)."""
     from .tiles import budget_bytes, tile_grid, tiled_flops, tiled_peak_bytes
 
     height = max(job.frame_size[0] for job in jobs)

@@ -1,4 +1,5 @@
-"""A progress bar over every frame-iteration of a run, with an ETA (tqdm)."""
+"""The progress bars (tqdm, on stderr): over every frame-iteration of a local run, or
+over the frames of a Ray run, whose steps run remotely."""
 from __future__ import annotations
 
 import sys
@@ -47,6 +48,26 @@ class ProgressBar(Callback):
         self.frames_done += 1
         if not self.tiles_per_frame:
             self.bar.update(self.iterations - result.iterations)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+class FrameProgress(Callback):
+    """The driver's bar under Ray: frames done of the gallery's missing frames."""
+
+    def __init__(self, total_frames: int, enabled: bool = True):
+        self.bar = tqdm(total=total_frames, unit="frame", dynamic_ncols=True, disable=not enabled,
+                        file=sys.stderr, desc="gallery",
+                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} frames [{elapsed}<{remaining}]{postfix}")
+        self.failed = 0
+
+    def on_frame(self, job: str, result: FrameResult) -> None:
+        if result.status != "done":
+            self.failed += 1
+            self.bar.set_postfix_str(f"{self.failed} failed", refresh=False)
+        self.bar.set_description(job, refresh=False)
+        self.bar.update(1)
 
     def close(self) -> None:
         self.bar.close()

@@ -19,16 +19,7 @@ from pathlib import Path
 
 from .records import Callback, FrameResult, StepRecord
 from .images import save_png
-
-PROGRESS_DIR = "progress"
-
-
-def frame_progress_dir(job_dir: str | Path, index: int) -> Path:
-    return Path(job_dir) / PROGRESS_DIR / f"f{index:03d}"
-
-
-def snapshot_filename(step: int) -> str:
-    return f"s{step:04d}.png"
+from .layout import snapshot_dir, snapshot_filename
 
 
 class ProgressSnapshots(Callback):
@@ -46,7 +37,7 @@ class ProgressSnapshots(Callback):
             return
         images = record.current_images()
         for k, index in enumerate(record.frame_indices):
-            folder = frame_progress_dir(self.run_dir / record.job, index)
+            folder = snapshot_dir(self.run_dir / record.job, index)
             if first:  # a frame optimised again starts its snapshots afresh
                 for old in folder.glob("s*.png") if folder.is_dir() else ():
                     old.unlink()
@@ -57,5 +48,5 @@ class ProgressSnapshots(Callback):
     def on_frame(self, job: str, result: FrameResult) -> None:
         if result.image is None:
             return
-        folder = frame_progress_dir(self.run_dir / job, result.index)
+        folder = snapshot_dir(self.run_dir / job, result.index)
         save_png(folder / snapshot_filename(max(1, result.iterations)), result.image)

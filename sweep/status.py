@@ -14,9 +14,11 @@ from pathlib import Path
 
 import yaml
 
-from .config import content_sources, parse_config
+from .config import parse_config
 from .errors import SweepError
-from .store import CONFIG, MANIFEST, JobStore, config_hash, read_json
+from .layout import CONFIG_FILE as CONFIG, MANIFEST_FILE as MANIFEST
+from .store import JobStore, config_hash, read_json
+from .weight_text import format_weight
 
 
 @dataclass
@@ -49,22 +51,14 @@ class RunStatus:
         return all(job.complete for job in self.jobs)
 
 
-def _job_dirs(directory: Path, config) -> list[str]:
+def _job_dirs(config) -> list[str]:
     """The jobs' relative directories, as plan.make_plan names them, without reading images."""
-    from .plan import photo_name
+    from .plan import job_names
 
     try:
-        sources = content_sources(config)
+        return [relative_dir for _, _, _, relative_dir in job_names(config)]
     except SweepError:  # a glob that no longer matches: fall back on what the manifest lists
         return []
-    names: list[str] = []
-    for source in sources:
-        name = photo_name(source)
-        while name in names:
-            name += "_"
-        names.append(name)
-    gallery = isinstance(config.content, list) or len(sources) > 1
-    return [f"{name}/{artist}" if gallery else artist for name in names for artist in config.styles]
 
 
 def run_status(directory: str | Path) -> RunStatus:
@@ -87,7 +81,7 @@ def run_status(directory: str | Path) -> RunStatus:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("jobs"), dict):
         raise SweepError(f"{manifest_path} is not a sweep manifest")
     weights = config.content_weights()
-    relative_dirs = _job_dirs(directory, config) or list(manifest["jobs"])
+    relative_dirs = _job_dirs(config) or list(manifest["jobs"])
     jobs = []
     for relative_dir in relative_dirs:
         status = JobStatus(relative_dir=relative_dir, weights=weights)
@@ -130,10 +124,10 @@ def format_status(status: RunStatus) -> str:
         lines.append(f"  {job.relative_dir}: {len(job.done)} done, {len(job.failed)} failed, "
                      f"{len(job.missing)} missing")
         if job.missing:
-            weights = ", ".join(f"{job.weights[i]:.3g}" for i in job.missing)
+            weights = ", ".join(format_weight(job.weights[i]) for i in job.missing)
             lines.append(f"    missing frames {_ranges(job.missing)} (content weights {weights})")
         for index, message in sorted(job.failed.items()):
-            lines.append(f"    failed frame {index} (content weight {job.weights[index]:.3g}): {message}")
+            lines.append(f"    failed frame {index} (content weight {format_weight(job.weights[index])}): {message}")
     if status.complete:
         lines.append("complete")
     else:

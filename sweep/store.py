@@ -1,14 +1,7 @@
 """The frame store: where finished frames live, written atomically, and how a run resumes.
 
-Layout of a run directory:
-
-    DIR/config.yaml           the resolved config
-    DIR/manifest.json         config hash, weights checksum, every frame's status
-    DIR/<job>/frames/f007_cw-3.162.png
-    DIR/<job>/frames.json     [{index, content_weight, content_loss, style_loss, file}, ...]
-
-A frame is done when its PNG and its frames.json record both exist; both are
-written with a rename, so a killed run leaves only whole files behind. Running the
+The layout of a run directory is `sweep.layout`'s. A frame is done when its PNG and
+its frames.json record both exist; both are written with a rename, so a killed run leaves only whole files behind. Running the
 same config into the same directory optimises only the frames that are missing.
 """
 from __future__ import annotations
@@ -21,19 +14,16 @@ from pathlib import Path
 
 
 from . import atomic
+from .balance import suggest_balanced
 from .config import Config
 from .records import FrameResult
 from .errors import SweepError
 from .images import read_png, save_png
+from .layout import (CONFIG_FILE, FRAMES_DIR, FrameRecord, MANIFEST_FILE, RECORDS_FILE, SHEET_FILE, compare_file,
+                     frame_record, load_records, movie_file, MOVIE_KINDS)
 
-MANIFEST = "manifest.json"
-CONFIG = "config.yaml"
 # The sections that decide what a frame looks like; movie and runtime settings do not.
 FRAME_SECTIONS = ("content", "styles", "sweep", "image", "optimizer", "init", "model", "seed")
-
-
-def frame_filename(index: int, content_weight: float) -> str:
-    return f"f{index:03d}_cw-{content_weight:.3f}.png"
 
 
 def config_hash(config: Config) -> str:
@@ -57,13 +47,13 @@ class JobStore:
 
     @property
     def frames_dir(self) -> Path:
-        return self.directory / "frames"
+        return self.directory / FRAMES_DIR
 
     @property
     def records_path(self) -> Path:
-        return self.directory / "frames.json"
+        return self.directory / RECORDS_FILE
 
-    def records(self) -> list[dict]:
+    def records(self) -> list[FrameRecord]:
         """Records of frames whose PNG exists, in sweep order."""
         records = read_json(self.records_path, [])
         return [r for r in records if (self.directory / r["file"]).is_file()]
@@ -78,17 +68,24 @@ class JobStore:
                 return read_png(self.directory / record["file"])
         return None
 
-    def save(self, result: FrameResult) -> dict:
-        filename = frame_filename(result.index, result.content_weight)
-        save_png(self.frames_dir / filename, result.image)
-        record = {"index": result.index, "content_weight": result.content_weight,
-                  "content_loss": result.content_loss, "style_loss": result.style_loss,
-                  "tv_loss": result.tv_loss, "iterations": result.iterations,
-                  "file": f"frames/{filename}"}
+    def save(self, result: FrameResult) -> FrameRecord:
+        record = frame_record(result.index, result.content_weight, result.content_loss, result.style_loss,
+                              result.tv_loss, result.iterations)
+        save_png(self.directory / record["file"], result.image)
         records = {r["index"]: r for r in self.records()}
         records[result.index] = record
         atomic.write_json(self.records_path, [records[i] for i in sorted(records)])
         return record
+
+    def mark_suggested(self) -> int:
+        """Flag the balanced frame (`sweep.balance`) in `frames.json`: ``"suggested": true``
+        on it and false on every other record, written atomically. Returns its position."""
+        records = load_records(self.directory)
+        chosen = suggest_balanced(records)
+        for position, record in enumerate(records):
+            record["suggested"] = position == chosen
+        atomic.write_json(self.records_path, records)
+        return chosen
 
 
 class RunStore:
@@ -99,7 +96,7 @@ class RunStore:
 
     @property
     def manifest_path(self) -> Path:
-        return self.directory / MANIFEST
+        return self.directory / MANIFEST_FILE
 
     def job(self, relative_dir: str) -> JobStore:
         return JobStore(self.directory / relative_dir)
@@ -151,7 +148,7 @@ class RunStore:
         orphans = manifest is None and self._has_frames(relative_dirs)
         if not force:
             if orphans:
-                raise SweepError(f"{self.directory} holds frames but no {MANIFEST}, so their config is unknown; "
+                raise SweepError(f"{self.directory} holds frames but no {MANIFEST_FILE}, so their config is unknown; "
                                  f"choose another --out, or pass --force to replace them")
             if manifest is not None and manifest.get("config_hash") != digest:
                 raise SweepError(f"{self.directory} holds frames of a different config; choose another --out, "
@@ -180,7 +177,7 @@ class RunStore:
                 entry = frames.get(str(record["index"]), {})
                 if entry.get("status") != "done":
                     frames[str(record["index"])] = {"status": "done", "content_weight": record["content_weight"]}
-        atomic.write_text(self.directory / CONFIG, config.to_yaml())
+        atomic.write_text(self.directory / CONFIG_FILE, config.to_yaml())
         atomic.write_json(self.manifest_path, manifest)
         return manifest
 
@@ -200,10 +197,11 @@ class RunStore:
                 continue
             for path in job.frames_dir.glob("f*.png") if job.frames_dir.is_dir() else ():
                 path.unlink()
-            for name in ("frames.json", "movie.mp4", "movie.gif", "sheet.png"):
+            for name in (RECORDS_FILE, *map(movie_file, MOVIE_KINDS), SHEET_FILE):
                 (job.directory / name).unlink(missing_ok=True)
-        for path in self.directory.rglob("compare.*"):
-            if path.is_file() and path.suffix in (".png", ".mp4", ".gif"):
+        compared = {compare_file(kind) for kind in ("png", *MOVIE_KINDS)}
+        for path in self.directory.rglob(compare_file("*")):
+            if path.is_file() and path.name in compared:
                 path.unlink()
 
     def record(self, manifest: dict, relative_dir: str, result: FrameResult) -> None:

@@ -21,6 +21,8 @@ from typing import Iterator
 
 import numpy as np
 
+from .config import VGG16_FEATURE_LAYERS
+from .costs import _WEIGHTS_BYTES as WEIGHTS_BYTES, activation_bytes, frame_costs, optimiser_bytes
 from .errors import SweepError
 
 # VGG16 halves the frame four times before block5: automatic tile sizes and the
@@ -132,8 +134,6 @@ def context_pixels(deepest_layer: str) -> int:
     features of `deepest_layer`: each 3x3 convolution at scale s adds s pixels. With
     `tile_overlap` at least this (58 for block5_conv1), a core's features are the
     untiled frame's, and the tiled objective is the untiled one."""
-    from .config import VGG16_FEATURE_LAYERS
-
     layers = VGG16_FEATURE_LAYERS[:VGG16_FEATURE_LAYERS.index(deepest_layer) + 1]
     return sum(2 ** (int(name[len("block")]) - 1) for name in layers if "conv" in name)
 
@@ -149,8 +149,6 @@ def budget_bytes(config) -> int:
 def resident_bytes(height: int, width: int, style_shape: tuple[int, int], config) -> int:
     """What a tiled frame holds besides the window's activations: the optimiser's state
     and the other frame-sized arrays, and the painting."""
-    from .plan import optimiser_bytes
-
     return (optimiser_bytes(height, width, config) + height * width * RESIDENT_BYTES_PER_PIXEL
             + style_shape[0] * style_shape[1] * 3)
 
@@ -161,8 +159,6 @@ def tile_grid(config, height: int, width: int, style_shape: tuple[int, int], bud
     Automatic (`runtime.tile_size: 0`): whole when one frame fits `budget`, else the
     largest window (a multiple of ALIGN) whose optimisation fits beside the frame-sized
     arrays. Refused with the budget that would do when not even the smallest fits."""
-    from .plan import _WEIGHTS_BYTES as WEIGHTS_BYTES, activation_bytes, frame_costs
-
     runtime = config.runtime
     passes = max(1, min(runtime.tile_passes, config.optimizer.iterations))
     if runtime.tile_size:
@@ -186,8 +182,6 @@ def tile_grid(config, height: int, width: int, style_shape: tuple[int, int], bud
 
 
 def tiled_peak_bytes(grid: TileGrid, config, style_shape: tuple[int, int]) -> int:
-    from .plan import _WEIGHTS_BYTES as WEIGHTS_BYTES, activation_bytes
-
     th, tw = grid.window_size
     return (activation_bytes(th, tw, config) + WEIGHTS_BYTES
             + resident_bytes(grid.height, grid.width, style_shape, config))
@@ -197,8 +191,6 @@ def tiled_flops(grid: TileGrid, config) -> float:
     """FLOPs of one tiled frame: per evaluation (one per iteration, plus the first and
     the final score), every window's step (forward and input gradient) plus two more
     forward passes (the frame's Gram matrices, the photo's content features)."""
-    from .plan import frame_costs
-
     th, tw = grid.window_size
     step = frame_costs(th, tw, config)[0]
     windows = grid.visit_count / grid.passes

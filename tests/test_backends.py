@@ -68,7 +68,7 @@ def test_jax_keeps_compiled_steps_on_disk(tmp_path, real_weights):
     home.mkdir()
     (home / "models").symlink_to(real_weights.path.parent, target_is_directory=True)
     config = tmp_path / "tiny.yaml"
-    config.write_text(CONFIG)
+    config.write_text(CONFIG + "runtime: {chunk_size: 3}\n")  # the same shapes, whatever memory is free
     env = {"KERAS_BACKEND": "jax", "KERAS_HOME": str(home)}
     cache = home / "sweep" / "jax_cache"
 
@@ -79,7 +79,13 @@ def test_jax_keeps_compiled_steps_on_disk(tmp_path, real_weights):
 
     second = run_cli("run", config, "--out", tmp_path / "second", env=env)
     assert second.returncode == 0, second.stderr[-2000:]
-    assert _cached_programs(cache) == programs
+    added = _cached_programs(cache) - programs
+    # The objective (0.1-0.4 s to compile) comes from the cache. Small eager helpers
+    # compile in about the caching threshold (0.1 s), so on a loaded machine the second
+    # run may cache one that the first compiled a little faster: those are not counted.
+    assert programs <= _cached_programs(cache)
+    assert not [name for name in added if name.startswith("jit_objective")], sorted(added)
+    programs = _cached_programs(cache)
 
     own = tmp_path / "own_cache"
     third = run_cli("run", config, "--out", tmp_path / "third",

@@ -2,6 +2,7 @@
 import pytest
 
 from sweep import device
+from sweep.backend import Accelerator, _capability
 
 
 @pytest.fixture
@@ -10,14 +11,14 @@ def machine(monkeypatch):
     def set_machine(gpu=None, flags=(), backend="tensorflow"):
         monkeypatch.setattr(device, "accelerator", lambda: gpu)
         monkeypatch.setattr(device, "cpu_flags", lambda: frozenset(flags))
-        monkeypatch.setattr(device.keras.backend, "backend", lambda: backend)
+        monkeypatch.setattr(device, "backend_name", lambda: backend)
     return set_machine
 
 
 @pytest.mark.parametrize("gpu, flags, backend, expected", [
-    (device.Accelerator("H100", 80 * 2**30, (9, 0)), (), "jax", "bfloat16"),
-    (device.Accelerator("A100", 40 * 2**30, (8, 0)), (), "torch", "bfloat16"),
-    (device.Accelerator("V100", 16 * 2**30, (7, 0)), ("amx_bf16",), "torch", "float32"),  # no bf16 tensor cores
+    (Accelerator("H100", 80 * 2**30, (9, 0)), (), "jax", "bfloat16"),
+    (Accelerator("A100", 40 * 2**30, (8, 0)), (), "torch", "bfloat16"),
+    (Accelerator("V100", 16 * 2**30, (7, 0)), ("amx_bf16",), "torch", "float32"),  # no bf16 tensor cores
     (None, ("avx512f", "amx_bf16"), "tensorflow", "bfloat16"),
     (None, ("avx512f", "amx_bf16"), "torch", "bfloat16"),
     (None, ("avx512f", "amx_bf16"), "jax", "float32"),    # XLA's CPU bf16 convolutions are slower
@@ -36,7 +37,7 @@ def test_explicit_precision_is_kept(machine):
 
 
 def test_compute_capability_parsing():
-    assert device._capability("9.0") == (9, 0)
-    assert device._capability((8, 6)) == (8, 6)
-    assert device._capability("") == (0, 0)
-    assert device._capability(None) == (0, 0)
+    assert _capability("9.0") == (9, 0)
+    assert _capability((8, 6)) == (8, 6)
+    assert _capability("") == (0, 0)
+    assert _capability(None) == (0, 0)

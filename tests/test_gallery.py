@@ -11,7 +11,9 @@ import pytest
 from sweep import cli
 from sweep.api import load_config, make_plan
 from sweep.errors import SweepError
-from sweep.executors import LocalExecutor, RayExecutor, make_executor, split_tasks
+from sweep.api import make_executor
+from sweep.executors import LocalExecutor, split_tasks
+from sweep.ray_executor import RayExecutor
 
 from ._gallery import ARTISTS, FRAMES, PHOTOS, frame_files, write_gallery
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sweep import images
+from sweep import decode, images
 from sweep.errors import SweepError
 from sweep.images import (
     MAX_INPUT_PIXELS,
@@ -91,7 +91,7 @@ def test_unreadable_file_simulated(tmp_path, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(images, "open", denied, raising=False)
+    monkeypatch.setattr(decode, "open", denied, raising=False)
     _refused(path, "permission denied")
 
 

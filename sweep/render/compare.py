@@ -25,17 +25,18 @@ from PIL import Image, ImageDraw
 
 from sweep.atomic import atomic_path
 from sweep.errors import SweepError
+from sweep.balance import balanced_position
+from sweep.layout import compare_file, load_records, same_weights
 from sweep.render.frames import (
-    ACCENT, INK, MUTED, PAPER, fit_font_size, fit_tile, font, format_weight, load_frames,
-    load_records, outline, resize, suggested_position, text_size, title_font, weight_label,
+    ACCENT, INK, MUTED, PAPER, fit_font_size, fit_tile, font, load_frames,
+    outline, resize, text_size, title_font, weight_label,
 )
+from sweep.weight_text import format_weight
 from sweep.render.movie import FORMATS, blend, movie_frame_count, step_label, write_movie_steps
-from sweep.render.sheet import suggest_balanced
 
 MOVIE_BACKGROUND = (18, 18, 21)
 MOVIE_MIN_SHORT = 256           # tiles are upscaled (integer, nearest) to at least this
 MOVIE_MAX_SIZE = (1440, 1920)   # the whole grid is shrunk to fit (height, width)
-WEIGHT_TOLERANCE = 1e-6         # relative
 TABLE_MAX_GRID_WIDTH = 2800     # compare.png: tiles shrink (to >= 96 px) to keep the grid this wide
 
 Box = tuple[int, int, int, int]  # (top, left, height, width)
@@ -201,7 +202,19 @@ def compose_table(frames_by_artist: Sequence[Sequence[np.ndarray]], names: Seque
             outline(canvas, boxes[r][column], border, ACCENT)
 
     image = Image.fromarray(canvas)
-    draw = ImageDraw.Draw(image)
+    sizes = {"margin": margin, "gap": gap, "border": border, "head": head_size, "title": title_size,
+             "sub": sub_size, "corner": corner_size, "name_w": name_w, "legend_h": legend_h, "left": grid_left}
+    _label_table(ImageDraw.Draw(image), boxes, names, weights, title, sizes)
+    return np.asarray(image, dtype=np.uint8), boxes
+
+
+def _label_table(draw: ImageDraw.ImageDraw, boxes: list[list[Box]], names: Sequence[str],
+                 weights: Sequence[float], title: str, sizes: dict[str, int]) -> None:
+    """The table's title, weight and artist headers, and the legend, around its tiles."""
+    margin, gap, border, head_size = sizes["margin"], sizes["gap"], sizes["border"], sizes["head"]
+    title_size, sub_size, corner_size = sizes["title"], sizes["sub"], sizes["corner"]
+    name_w, legend_h, grid_left = sizes["name_w"], sizes["legend_h"], sizes["left"]
+    n_rows, th = len(boxes), boxes[0][0][2]
     draw.text((margin, margin), title, font=title_font(title_size), fill=INK)
     draw.text((margin, margin + round(title_size * 1.3)),
               f"{n_rows} artist{'s' if n_rows != 1 else ''}  |  the same photo  |  "
@@ -223,7 +236,6 @@ def compose_table(frames_by_artist: Sequence[Sequence[np.ndarray]], names: Seque
                    outline=ACCENT, width=max(2, border - 1))
     draw.text((grid_left + swatch + gap, legend_y), "balanced frame (suggested)", font=font(sub_size),
               fill=MUTED, anchor="lm")
-    return np.asarray(image, dtype=np.uint8), boxes
 
 
 # --------------------------------------------------------------------------- jobs
@@ -236,19 +248,14 @@ def _load_artists(job_dirs: dict[str, Path]):
     reference = [float(r["content_weight"]) for r in all_records[0]]
     for name, records in zip(names[1:], all_records[1:]):
         weights = [float(r["content_weight"]) for r in records]
-        same = len(weights) == len(reference) and all(
-            math.isclose(a, b, rel_tol=WEIGHT_TOLERANCE) for a, b in zip(weights, reference))
-        if not same:
+        if not same_weights(weights, reference):
             raise SweepError(
                 f"artists must share the same content weights to be compared: {names[0]!r} has "
                 f"{len(reference)} ({', '.join(format_weight(w) for w in reference)}), {name!r} has "
                 f"{len(weights)} ({', '.join(format_weight(w) for w in weights)})"
             )
     all_frames = [load_frames(Path(job_dirs[name]), records) for name, records in zip(names, all_records)]
-    suggested = []
-    for records in all_records:
-        position = suggested_position(records)
-        suggested.append(position if position is not None else suggest_balanced(records))
+    suggested = [balanced_position(records) for records in all_records]
     return names, reference, all_records, all_frames, suggested
 
 
@@ -281,12 +288,12 @@ def write_compare(job_dirs: dict[str, Path], out_dir: Path, *, fps: float = 12, 
 
     written: list[Path] = []
     for kind in dict.fromkeys(formats):
-        path = out / f"compare.{kind}"
+        path = out / compare_file(kind)
         write_movie_steps(render, len(weights), path, fps=fps, hold=hold, crossfade=crossfade,
                           boomerang=boomerang)
         written.append(path)
     table, _ = compose_table(all_frames, names, weights, suggested)
-    png = out / "compare.png"
+    png = out / compare_file("png")
     with atomic_path(png) as tmp:
         Image.fromarray(table).save(tmp, format="PNG")
     written.append(png)

@@ -1,14 +1,6 @@
 """Reading a job's stored frames, and the drawing helpers every renderer shares.
 
-The frame store (written by `sweep.store`, only read here) is a job directory::
-
-    JOB/frames.json                 a JSON list of records, in sweep order
-    JOB/frames/f007_cw-3.162.png    uint8 RGB PNGs
-
-Each record looks like ``{"index": 7, "content_weight": 3.162, "content_loss": 0.41,
-"style_loss": 0.02, "file": "frames/f007_cw-3.162.png"}``, optionally with
-``"suggested": true`` (written by `sweep.render.sheet.mark_suggested`). Sweep order
-is content weight descending: the photo first, the style last.
+The job directory's layout and its records are `sweep.layout`'s; renderers only read them.
 
 Text is drawn with Pillow's built-in scalable font (`ImageFont.load_default(size=...)`,
 Aileron, Pillow >= 10.1). It covers ASCII only, so every label is plain ASCII.
@@ -16,7 +8,6 @@ Aileron, Pillow >= 10.1). It covers ASCII only, so every label is plain ASCII.
 from __future__ import annotations
 
 import functools
-import json
 import math
 import os
 from pathlib import Path
@@ -27,9 +18,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from sweep.errors import SweepError
 from sweep.images import resize_to
-
-RECORDS_FILE = "frames.json"
-REQUIRED_KEYS = ("index", "content_weight", "file")
+from sweep.layout import load_records
+from sweep.weight_text import format_weight
 
 # Colours shared by the movie, the contact sheet and the comparison.
 ACCENT = (255, 153, 0)          # the suggested ("balanced") frame: outline and badge
@@ -44,36 +34,6 @@ CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right", "top", "botto
 
 
 # --------------------------------------------------------------------------- reading
-
-def load_records(job_dir: str | os.PathLike) -> list[dict]:
-    """The records of `JOB/frames.json`, in the stored (sweep) order.
-
-    Raises SweepError when the file is missing, is not a JSON list of objects, or a
-    record lacks `index`, `content_weight` or `file`, or has a content weight that is
-    not a positive finite number.
-    """
-    path = Path(job_dir) / RECORDS_FILE
-    if not path.is_file():
-        raise SweepError(f"no frame store at {Path(job_dir)}: {path.name} is missing")
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SweepError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(records, list) or not records:
-        raise SweepError(f"{path} must hold a non-empty JSON list of frame records")
-    for position, record in enumerate(records):
-        if not isinstance(record, dict):
-            raise SweepError(f"{path}: record {position} is {type(record).__name__}, expected an object")
-        missing = [key for key in REQUIRED_KEYS if key not in record]
-        if missing:
-            raise SweepError(f"{path}: record {position} lacks {', '.join(missing)}")
-        weight = record["content_weight"]
-        if not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
-            raise SweepError(
-                f"{path}: record {position} has content_weight {weight!r}, expected a positive number"
-            )
-    return records
-
 
 def load_frames(job_dir: str | os.PathLike, records: Sequence[dict] | None = None) -> list[np.ndarray]:
     """The frame images, uint8 (H, W, 3) RGB, in record order.
@@ -103,30 +63,7 @@ def load_frames(job_dir: str | os.PathLike, records: Sequence[dict] | None = Non
     return frames
 
 
-def suggested_position(records: Sequence[dict]) -> int | None:
-    """Position of the record flagged `"suggested": true`, or None."""
-    for position, record in enumerate(records):
-        if record.get("suggested") is True:
-            return position
-    return None
-
-
 # --------------------------------------------------------------------------- text
-
-def format_weight(weight: float) -> str:
-    """A content weight for people: 3 significant digits, no exponent in [1e-4, 1e6).
-
-    100 -> "100", 31.62 -> "31.6", 3.162 -> "3.16", 0.3162 -> "0.316", 0.1 -> "0.1".
-    """
-    weight = float(weight)
-    if weight != 0 and math.isfinite(weight) and 1e-4 <= abs(weight) < 1e6:
-        digits = max(0, 2 - math.floor(math.log10(abs(weight))))
-        text = f"{round(weight, digits):.{digits}f}"
-        if "." in text:
-            text = text.rstrip("0").rstrip(".")
-        return text
-    return f"{weight:.3g}"
-
 
 def weight_label(weight: float) -> str:
     """The movie label of one frame: "content weight 3.16"."""

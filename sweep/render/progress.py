@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from sweep.errors import SweepError
-from sweep.render.frames import draw_label, format_weight, load_records, suggested_position, upscale_factor, \
-    upscale_nearest
+from sweep.balance import balanced_position
+from sweep.layout import PROGRESS_GIF, load_records, snapshot_dir, snapshot_step
+from sweep.render.frames import draw_label, upscale_factor, upscale_nearest
+from sweep.weight_text import format_weight
 from sweep.render.movie import MIN_SHORT_SIDE, encode_movie
-from sweep.render.sheet import suggest_balanced
-
-PROGRESS_GIF = "progress.gif"
-_SNAPSHOT = re.compile(r"^s(\d{4,})\.png$")
 
 
 def snapshot_steps(folder: str | os.PathLike) -> list[tuple[int, Path]]:
@@ -32,24 +29,20 @@ def snapshot_steps(folder: str | os.PathLike) -> list[tuple[int, Path]]:
         return []
     found = []
     for path in folder.iterdir():
-        match = _SNAPSHOT.match(path.name)
-        if match and path.is_file():
-            found.append((int(match.group(1)), path))
+        step = snapshot_step(path.name)
+        if step is not None and path.is_file():
+            found.append((step, path))
     return sorted(found)
 
 
 def write_progress_gif(job_dir: str | os.PathLike, *, fps: float = 8, hold: float = 1.0,
                        path: str | os.PathLike | None = None) -> Path | None:
-    """Write `JOB/progress.gif` for the job's suggested frame (or `suggest_balanced`
-    when none is flagged). Returns its path, or None when that frame has no
-    snapshots to animate (progress_every was 0, or the frame was resumed, not optimised)."""
+    """Write `JOB/progress.gif` for the job's balanced frame (`balanced_position`).
+    Returns its path, or None when that frame has no snapshots to animate (progress_every was 0, or the frame was resumed, not optimised)."""
     job = Path(job_dir)
     records = load_records(job)
-    position = suggested_position(records)
-    if position is None:
-        position = suggest_balanced(records)
-    record = records[position]
-    snapshots = snapshot_steps(job / "progress" / f"f{int(record['index']):03d}")
+    record = records[balanced_position(records)]
+    snapshots = snapshot_steps(snapshot_dir(job, int(record["index"])))
     if len(snapshots) < 2:  # none, or only the final frame (executors that do not report steps)
         return None
     images = []

@@ -1,22 +1,5 @@
-"""The contact sheet (every frame of a job in a grid, above the trade-off plot) and
-the rule that suggests the "balanced" frame.
-
-The balanced frame (`suggest_balanced`)
----------------------------------------
-Over the frames whose content and style losses are both finite numbers, each loss
-is min-max normalised to [0, 1] across the sweep::
-
-    c_i = (content_i - min content) / (max content - min content)
-    s_i = (style_i   - min style)   / (max style   - min style)
-
-(a loss that is constant over the sweep normalises to 0 everywhere). The suggestion
-is the frame closest to the utopia point (0, 0), i.e. the one minimising
-``c_i**2 + s_i**2``: the knee of the content/style trade-off curve, where giving up
-more content no longer buys much style and vice versa. Ties (within 1e-12) go to
-the frame with the higher content weight (closer to the photo). Frames with a NaN,
-infinite or missing loss are skipped; a single usable frame is the suggestion; if
-no frame has usable losses, the middle frame of the sweep is suggested (the sweep
-is log-spaced, so that is the geometric middle of the weights).
+"""The contact sheet: every frame of a job in a grid, above the trade-off plot, the
+balanced frame (`sweep.balance`) outlined.
 """
 from __future__ import annotations
 
@@ -28,74 +11,18 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from sweep.atomic import atomic_path, write_json
-from sweep.errors import SweepError
+from sweep.atomic import atomic_path
+from sweep.balance import balanced_position, finite
+from sweep.layout import SHEET_FILE, load_records
 from sweep.render.frames import (
-    ACCENT, INK, MUTED, PAPER, RECORDS_FILE, draw_label, draw_text, fit_tile, format_weight,
-    load_frames, load_records, outline, resize, suggested_position, title_font,
+    ACCENT, INK, MUTED, PAPER, draw_label, draw_text, fit_tile, load_frames, outline, resize,
+    title_font,
 )
+from sweep.weight_text import format_weight
 
-SHEET_FILE = "sheet.png"
-TIE_TOLERANCE = 1e-12
 CONTENT_COLOUR = "#2f6db5"
 STYLE_COLOUR = "#c2452d"
 MIN_SHEET_WIDTH = 760
-
-
-# --------------------------------------------------------------------------- the knee rule
-
-def _finite(value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _minmax(values: np.ndarray) -> np.ndarray:
-    span = float(values.max() - values.min())
-    if span <= 0:
-        return np.zeros_like(values)
-    return (values - values.min()) / span
-
-
-def balance_distances(records: Sequence[dict]) -> list[float | None]:
-    """Squared distance c_i**2 + s_i**2 of every record to the utopia point (see the
-    module docstring); None where a loss is unusable."""
-    usable = [(i, _finite(r.get("content_loss")), _finite(r.get("style_loss"))) for i, r in enumerate(records)]
-    usable = [(i, c, s) for i, c, s in usable if c is not None and s is not None]
-    distances: list[float | None] = [None] * len(records)
-    if not usable:
-        return distances
-    content = _minmax(np.array([c for _, c, _ in usable], dtype=np.float64))
-    style = _minmax(np.array([s for _, _, s in usable], dtype=np.float64))
-    for (i, _, _), c, s in zip(usable, content, style):
-        distances[i] = float(c * c + s * s)
-    return distances
-
-
-def suggest_balanced(records: Sequence[dict]) -> int:
-    """Position (in `records`) of the balanced frame: the knee rule of the module docstring."""
-    if not records:
-        raise SweepError("cannot suggest a frame: the job has no frames")
-    distances = balance_distances(records)
-    scored = [(i, d) for i, d in enumerate(distances) if d is not None]
-    if not scored:
-        return (len(records) - 1) // 2
-    best = min(d for _, d in scored)
-    ties = [i for i, d in scored if d <= best + TIE_TOLERANCE]
-    return max(ties, key=lambda i: (float(records[i].get("content_weight", 0.0)), -i))
-
-
-def mark_suggested(job_dir: str | os.PathLike) -> int:
-    """Flag the balanced frame in `JOB/frames.json`: ``"suggested": true`` on it and
-    false on every other record, written atomically. Returns its position in the list."""
-    job = Path(job_dir)
-    records = load_records(job)
-    chosen = suggest_balanced(records)
-    for position, record in enumerate(records):
-        record["suggested"] = position == chosen
-    write_json(job / RECORDS_FILE, records)
-    return chosen
 
 
 # --------------------------------------------------------------------------- layout
@@ -134,7 +61,6 @@ def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     # 10 x 3.4 inches scaled to `width`; narrow sheets keep 100 dpi so text stays legible
     dpi = max(100.0, width / 10.0)
@@ -148,12 +74,27 @@ def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
     ax = fig.add_axes((left / inches_w, bottom / inches_h,
                        1 - (left + right) / inches_w, 1 - (bottom + top) / inches_h))
     ax.set_facecolor(face)
-
     weights = np.array([float(r["content_weight"]) for r in records], dtype=np.float64)
+    curves = _plot_curves(ax, records, weights)
+    _style_axes(ax, weights, one_row)
+    if not any(ok.any() for _, ok in curves):
+        ax.text(0.5, 0.5, "no loss values recorded", transform=ax.transAxes, ha="center",
+                va="center", fontsize=11, color="#6e6e76")
+    if suggested is not None:
+        _mark_suggested(ax, records, weights, curves, suggested)
+    ax.legend(loc="lower right" if one_row else "lower left", bbox_to_anchor=(1.0 if one_row else 0.0, 1.0),
+              ncol=3, frameon=False, fontsize=9.5, borderaxespad=0.3, handlelength=2.2, columnspacing=1.6)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    return np.ascontiguousarray(rgba[..., :3])
+
+
+def _plot_curves(ax, records: Sequence[dict], weights: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Both losses, each divided by its peak; returns (normalised values, usable mask) per curve."""
     curves = []
     for key, name, colour, marker in (("content_loss", "content loss", CONTENT_COLOUR, "o"),
                                       ("style_loss", "style loss", STYLE_COLOUR, "s")):
-        values = np.array([np.nan if _finite(r.get(key)) is None else _finite(r.get(key))
+        values = np.array([np.nan if finite(r.get(key)) is None else finite(r.get(key))
                            for r in records], dtype=np.float64)
         ok = np.isfinite(values)
         peak = np.max(np.abs(values[ok])) if ok.any() else 0.0
@@ -162,6 +103,13 @@ def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
         if ok.any():
             ax.plot(weights[ok], normed[ok], color=colour, marker=marker, markersize=4.5,
                     linewidth=1.8, label=name, zorder=3)
+    return curves
+
+
+def _style_axes(ax, weights: np.ndarray, one_row: bool) -> None:
+    """Log x axis from the photo (left) to the style (right), grid, labels and title."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
     ax.set_xscale("log")
     if weights.min() < weights.max():
         pad = (math.log10(weights.max()) - math.log10(weights.min())) * 0.03
@@ -188,25 +136,20 @@ def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
     ax.set_ylabel("loss / max", fontsize=10, color="#3a3a40")
     ax.set_title("Content / style trade-off", loc="left", fontsize=12, color="#222226",
                  fontweight="bold", pad=8 if one_row else 24)
-    if not any(ok.any() for _, ok in curves):
-        ax.text(0.5, 0.5, "no loss values recorded", transform=ax.transAxes, ha="center",
-                va="center", fontsize=11, color="#6e6e76")
-    if suggested is not None:
-        accent = tuple(v / 255 for v in ACCENT)
-        w = weights[suggested]
-        ax.axvline(w, color=accent, linestyle="--", linewidth=1.6, zorder=2)
-        for (normed, ok), colour in zip(curves, (CONTENT_COLOUR, STYLE_COLOUR)):
-            if ok[suggested]:
-                ax.plot([w], [normed[suggested]], marker="o", markersize=11, markerfacecolor="none",
-                        markeredgecolor=accent, markeredgewidth=2.4, zorder=4)
-        record = records[suggested]
-        ax.plot([], [], color=accent, linestyle="--", linewidth=1.6,
-                label=f"balanced: #{int(record['index']):02d}, cw {format_weight(w)}")
-    ax.legend(loc="lower right" if one_row else "lower left", bbox_to_anchor=(1.0 if one_row else 0.0, 1.0),
-              ncol=3, frameon=False, fontsize=9.5, borderaxespad=0.3, handlelength=2.2, columnspacing=1.6)
-    canvas.draw()
-    rgba = np.asarray(canvas.buffer_rgba())
-    return np.ascontiguousarray(rgba[..., :3])
+
+
+def _mark_suggested(ax, records: Sequence[dict], weights: np.ndarray, curves, suggested: int) -> None:
+    """A dashed line at the suggested frame's weight, its points ringed, and a legend entry."""
+    accent = tuple(v / 255 for v in ACCENT)
+    w = weights[suggested]
+    ax.axvline(w, color=accent, linestyle="--", linewidth=1.6, zorder=2)
+    for (normed, ok), colour in zip(curves, (CONTENT_COLOUR, STYLE_COLOUR)):
+        if ok[suggested]:
+            ax.plot([w], [normed[suggested]], marker="o", markersize=11, markerfacecolor="none",
+                    markeredgecolor=accent, markeredgewidth=2.4, zorder=4)
+    record = records[suggested]
+    ax.plot([], [], color=accent, linestyle="--", linewidth=1.6,
+            label=f"balanced: #{int(record['index']):02d}, cw {format_weight(w)}")
 
 
 # --------------------------------------------------------------------------- the sheet
@@ -277,16 +220,13 @@ def write_sheet(job_dir: str | os.PathLike, path: str | os.PathLike | None = Non
     upscaled by an integer factor (nearest) to >= 160 px and large ones shrunk
     (Lanczos) to <= 360 px, each labelled "#07  cw 3.16". Bottom: `tradeoff_plot`, the content and style losses against
     the content weight (log x axis), each divided by its maximum over the sweep.
-    The balanced frame -- the record flagged ``"suggested": true`` if there is one,
-    otherwise `suggest_balanced` -- has a thick orange outline and a "balanced"
+    The balanced frame (`sweep.balance.balanced_position`) has a thick orange outline and a "balanced"
     badge in the grid, and a dashed line and ringed markers on the plot.
     """
     job = Path(job_dir)
     records = load_records(job)
     frames = load_frames(job, records)
-    suggested = suggested_position(records)
-    if suggested is None:
-        suggested = suggest_balanced(records)
+    suggested = balanced_position(records)
     image, _, _ = compose_sheet(frames, records, suggested, title=title or job.resolve().name)
     target = Path(path) if path is not None else job / SHEET_FILE
     with atomic_path(target) as tmp:

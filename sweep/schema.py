@@ -1,0 +1,115 @@
+"""Building typed dataclasses from parsed YAML: unknown keys (with a "did you mean"),
+missing keys, and values checked against the annotations, each refused with a
+`SweepError` that names the dotted key."""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import types
+import typing
+from typing import Any, Literal, Union
+
+from .errors import SweepError
+
+
+def field_type(schema: Any, name: str) -> Any:
+    if dataclasses.is_dataclass(schema):
+        return typing.get_type_hints(schema)[name]
+    return None  # inside a free-form mapping such as `styles`
+
+
+def check_key(schema: Any, name: str, where: str) -> None:
+    if not dataclasses.is_dataclass(schema):
+        return
+    names = [f.name for f in dataclasses.fields(schema)]
+    if name not in names:
+        raise SweepError(_unknown_key_message(name, names, where))
+
+
+def _unknown_key_message(name: str, allowed: list[str], where: str) -> str:
+    full = f"{where}.{name}" if where else name
+    close = difflib.get_close_matches(name, allowed, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown config key '{full}'{hint} (allowed: {', '.join(allowed)})"
+
+
+def build(cls: Any, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise SweepError(f"'{where or 'config'}' must be a mapping, got {_describe(data)}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            raise SweepError(_unknown_key_message(str(key), names, where))
+    values = {}
+    for f in dataclasses.fields(cls):
+        path = f"{where}.{f.name}" if where else f.name
+        if f.name in data:
+            values[f.name] = _coerce(hints[f.name], data[f.name], path)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise SweepError(f"missing required config key '{path}'")
+    return cls(**values)
+
+
+def _coerce(tp: Any, value: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value if value is not None else {}, path)
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise SweepError(f"'{path}' must be one of {', '.join(map(str, allowed))}; got {value!r}")
+        return value
+    if origin in (Union, types.UnionType):
+        errors = []
+        for option in typing.get_args(tp):
+            try:
+                return _coerce(option, value, path)
+            except SweepError as exc:
+                errors.append(str(exc))
+        names = " or ".join(_type_name(o) for o in typing.get_args(tp))
+        raise SweepError(f"'{path}' must be {names}; got {_describe(value)}")
+    if origin is list:
+        (item_type,) = typing.get_args(tp)
+        if not isinstance(value, list):
+            raise SweepError(f"'{path}' must be a list of {_type_name(item_type)}; got {_describe(value)}")
+        return [_coerce(item_type, item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if origin is dict:
+        key_type, value_type = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise SweepError(f"'{path}' must be a mapping; got {_describe(value)}")
+        return {_coerce(key_type, k, f"{path} key"): _coerce(value_type, v, f"{path}.{k}")
+                for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise SweepError(f"'{path}' must be true or false; got {_describe(value)}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SweepError(f"'{path}' must be an integer; got {_describe(value)}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SweepError(f"'{path}' must be a number; got {_describe(value)}")
+        if not math.isfinite(value):
+            raise SweepError(f"'{path}' must be a finite number; got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise SweepError(f"'{path}' must be a string; got {_describe(value)}")
+        return value
+    raise TypeError(f"unsupported schema type {tp!r} at {path}")
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is list:
+        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    return {str: "a string", int: "an integer", float: "a number", bool: "true/false"}.get(tp, str(tp))
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
