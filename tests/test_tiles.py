@@ -102,8 +102,7 @@ def test_tiled_frame_matches_the_untiled_frame(real_weights):
     from sweep.quiet import import_keras
 
     import_keras()
-    from sweep.engine import SweepEngine
-    from sweep.executors import build_engine
+    from sweep.engine import SweepEngine, build_engine
     from sweep.images import load_image, resize_max_side, resize_to
 
     config = parse_config("content: sample:grace_hopper\nstyles: {a: sample:brushstrokes}\n"
@@ -197,8 +196,7 @@ def test_default_layers_are_exact_with_the_default_overlap(real_weights):
     from sweep.quiet import import_keras
 
     import_keras()
-    from sweep.engine import SweepEngine
-    from sweep.executors import build_engine
+    from sweep.engine import SweepEngine, build_engine
     from sweep.images import load_image, resize_max_side
 
     config = parse_config("content: sample:grace_hopper\nstyles: {a: sample:brushstrokes}\nimage: {max_size: 300}\n")
