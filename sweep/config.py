@@ -99,7 +99,7 @@ class ModelSection:
     # The network's arithmetic. bfloat16 runs VGG16 in bfloat16 (the losses, the pixel
     # gradient and the optimiser stay float32): 2-4x faster where the hardware has
     # bfloat16 matrix units (CPUs with AMX, GPUs from Ampere on), but long runs stop
-    # short of the float32 optimum at high content weights (README, Performance).
+    # short of the float32 optimum at high content weights (docs/design.md, Precision).
     # auto: bfloat16 where it is faster, else float32.
     precision: Literal["float32", "bfloat16", "auto"] = "float32"
 

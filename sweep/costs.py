@@ -7,7 +7,8 @@ import math
 from .config import VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS, Config
 
 # Bytes kept per activation value during forward + input-gradient: the forward
-# activation, its gradient, and the ReLU/conv temporaries (measured, see README).
+# activation, its gradient, and the ReLU/conv temporaries: a rough upper bound, which the plan's
+# chunk size and peak-memory estimate use.
 _BYTES_PER_ACTIVATION = 4 * 3
 _WEIGHTS_BYTES = 59 * 2**20
 

@@ -1,7 +1,7 @@
 """What the optimisation runs on: the accelerator if the Keras backend sees one, else the CPU.
 
 The numbers feed the plan's chunk size and its time estimate; they are
-deliberately rough (see the README's Performance section for measured figures).
+deliberately rough (docs/performance.md has the measured figures).
 """
 from __future__ import annotations
 
@@ -40,8 +40,8 @@ def cpu_flags() -> frozenset[str]:
 
 
 def bfloat16_is_faster() -> bool:
-    """Whether VGG16 runs faster in bfloat16 than in float32 here, as measured (README,
-    Performance): on GPUs from compute capability 8.0 (Ampere) on, and on CPUs with AMX
+    """Whether VGG16 runs faster in bfloat16 than in float32 here, as measured (docs/design.md,
+    Precision): on GPUs from compute capability 8.0 (Ampere) on, and on CPUs with AMX
     under TensorFlow or torch, whose oneDNN kernels use it (a 2-core AMX CPU ran the
     network 3.9x faster). XLA's CPU convolutions run bfloat16 slower than float32, so
     JAX on a CPU stays in float32."""

@@ -30,8 +30,8 @@ INITIAL_STEP = 0.05
 # L-BFGS's initial inverse Hessian is diagonal, 1 / (RMS gradient of each pixel), as
 # in Adam: the RMS is averaged over steps with this rate, floored at this share of
 # the frame's mean RMS, and the metric is scaled to a mean of 1 per frame. On the
-# benchmark sweep it halves the iterations the high content weights need (README,
-# Performance); rates 0.7 to 0.9 and floors 0.01 to 0.1 do equally well.
+# benchmark sweep it halves the iterations the high content weights need (docs/design.md,
+# The optimiser); rates 0.7 to 0.9 and floors 0.01 to 0.1 do equally well.
 METRIC_AVERAGING = 0.8
 METRIC_FLOOR = 0.01
 
