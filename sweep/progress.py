@@ -26,11 +26,14 @@ class ProgressBar(Callback):
         self.frames_done = 0
         self.total_frames = total_frames
         self.tiles_per_frame = 0
+        self.tiles_of_frame = 0   # tiles counted for the frame in progress
 
     def on_job_start(self, job: str, frame_count: int, iterations: int) -> None:
         self.bar.set_description(job)
 
     def on_step(self, record: StepRecord) -> None:
+        if self.tiles_per_frame:  # tiled frames count in on_tile
+            return
         self.bar.update(int(record.active.sum()))
         self.bar.set_postfix_str(f"frames {self.frames_done}/{self.total_frames}, "
                                  f"iteration {record.iteration}/{record.iterations}", refresh=False)
@@ -41,12 +44,17 @@ class ProgressBar(Callback):
             self.bar.reset(total=(self.total_frames - self.frames_done) * total)
             if not self.bar.disable:
                 self.bar.bar_format = self.bar.bar_format.replace("frame-its", "tiles")
-        self.bar.update(1)
+        if self.tiles_of_frame < self.tiles_per_frame:
+            self.bar.update(1)
+            self.tiles_of_frame += 1
         self.bar.set_postfix_str(f"frames {self.frames_done}/{self.total_frames}, tile {done}/{total}", refresh=False)
 
     def on_frame(self, job: str, result: FrameResult) -> None:
         self.frames_done += 1
-        if not self.tiles_per_frame:
+        if self.tiles_per_frame:  # a frame that stopped early skips its remaining tiles
+            self.bar.update(self.tiles_per_frame - self.tiles_of_frame)
+            self.tiles_of_frame = 0
+        else:
             self.bar.update(self.iterations - result.iterations)
 
     def close(self) -> None:

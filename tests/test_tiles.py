@@ -82,13 +82,20 @@ def test_seam_ratio_sees_a_seam_and_not_a_smooth_image():
 
 def test_progress_bar_counts_tiles():
     from sweep.progress import ProgressBar
-    from sweep.records import FrameResult
+    from sweep.records import FrameResult, StepRecord
 
     bar = ProgressBar(2, 10, enabled=True)  # a disabled tqdm counts nothing
     for done in range(1, 4):
         bar.on_tile("job", done, 5)
     assert (bar.bar.total, bar.bar.n) == (10, 3) and "tiles" in bar.bar.bar_format
+    bar.on_step(StepRecord("job", 1, 10, [0], np.ones(1), *[np.zeros(1)] * 4, np.ones(1, dtype=bool), 0.0,
+                           lambda: None))
+    assert bar.bar.n == 3  # an iteration of a tiled frame is counted by its tiles
     bar.on_frame("job", FrameResult(0, 1.0, None, 0, 0, 0, 10))
+    assert bar.bar.n == 5  # the frame's remaining tiles are skipped
+    for done in range(1, 8):  # more evaluations than planned never overrun the frame's share
+        bar.on_tile("job", min(done, 5), 5)
+    assert bar.bar.n == 10
     bar.close()
 
 
