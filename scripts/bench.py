@@ -24,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from keras import ops  # noqa: E402
 
 from sweep import weights as weights_module  # noqa: E402
+from sweep.artist import Artist  # noqa: E402
 from sweep.config import Config, ModelSection, OptimizerSection, sweep_values, ContentWeightSweep  # noqa: E402
 from sweep.engine import SweepEngine, to_float_images  # noqa: E402
 from sweep.records import Callback  # noqa: E402
@@ -73,7 +74,8 @@ class Bench:
         model = ModelSection(precision=precision)
         self.extractor = build_extractor(model, lambda m: weights_module.load_into(m, resolved))
         self.objective = make_objective(self.extractor)
-        self.config = Config(content="sample:grace_hopper", styles={"brushstrokes": "sample:brushstrokes"},
+        self.config = Config(content="sample:grace_hopper",
+                             styles={"brushstrokes": Artist(paintings=["sample:brushstrokes"], weights=[1.0])},
                              model=model)
         self.engine = SweepEngine(self.config, self.extractor)
         self.photo_raw = load_image("sample:grace_hopper")
@@ -390,7 +392,7 @@ def _style_terms(bench, side_photo, targets):
     for f, a, norm in zip(features, targets.grams, targets.gram_norms):
         d = sync(gram(f) - a)
         positions = f.shape[1] * f.shape[2]
-        ours += float(np.sum(d ** 2) / sync(norm)) / 5
+        ours += float(np.sum(d ** 2) / sync(norm)[0]) / 5  # one painting: the norms have shape (1,)
         tf_tut += 1e-2 * float(np.mean(d ** 2)) / 5                                  # TF tutorial
         kio += 1e-6 / 5 * float(np.sum((d * positions) ** 2)) / (4.0 * 9 * (height * width) ** 2)  # keras-io
     return ours, tf_tut, kio

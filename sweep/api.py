@@ -96,7 +96,7 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
     log(f"weights: {resolved.source} ({resolved.path})")
     manifest = store.open(config, resolved.sha256, [job.relative_dir for job in plan.jobs], force=force)
 
-    job_stores = {job.relative_dir: store.job(job.relative_dir) for job in plan.jobs}
+    job_stores = {job.relative_dir: store.job(job.relative_dir, job.artist_record()) for job in plan.jobs}
     todo = {job.relative_dir: [(i, w) for i, w in enumerate(job.weights)
                                if i not in job_stores[job.relative_dir].completed()]
             for job in plan.jobs}

@@ -21,6 +21,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from .artist import Artist
 from .errors import SweepError
 from .layout import RESERVED_NAMES
 from .samples import SAMPLE_PREFIX
@@ -144,7 +145,7 @@ class RuntimeSection:
 @dataclass
 class Config:
     content: Union[str, list[str]]
-    styles: dict[str, str]
+    styles: dict[str, Artist]
     sweep: SweepSection = field(default_factory=SweepSection)
     image: ImageSection = field(default_factory=ImageSection)
     optimizer: OptimizerSection = field(default_factory=OptimizerSection)
@@ -230,10 +231,14 @@ def apply_override(raw: dict, override: str) -> None:
         child = node.get(part)
         if child is None:
             child = node[part] = {}
+        if schema is Artist and isinstance(child, str):
+            child = node[part] = {"painting": child}  # `--set styles.NAME.colors=photo` on `NAME: path`
         if not isinstance(child, dict):
             raise SweepError(f"--set {key}: {'.'.join(parts[:depth + 1])} is not a section")
         node = child
     check_key(schema, parts[-1], ".".join(parts[:-1]))
+    if schema is Artist:  # the override replaces the artist's painting(s), whichever spelling
+        node.pop({"painting": "paintings", "paintings": "painting"}.get(parts[-1], ""), None)
     node[parts[-1]] = value
 
 
@@ -335,7 +340,8 @@ def resolve_paths(config: Config, base_dir: Path) -> Config:
         content = [resolve(item) for item in content]
     else:
         content = resolve(content)
-    styles = {name: resolve(path) for name, path in config.styles.items()}
+    styles = {name: dataclasses.replace(artist, paintings=[resolve(p) for p in artist.paintings])
+              for name, artist in config.styles.items()}
     weights = config.model.weights
     if weights != "imagenet":
         weights = resolve(weights)

@@ -6,11 +6,13 @@ to its callbacks; saving, progress and previews hang off those.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Sequence
 
 import numpy as np
 from keras import ops
 
+from .colors import network_projection, optimisation_inputs, with_photo_chroma
 from .config import MIN_IMAGE_SIDE, Config
 from .gradients import make_objective
 from .images import resize_to
@@ -18,7 +20,7 @@ from .losses import Targets, compute_targets
 from .model import FeatureExtractor, preprocess
 from .plan import chunk_frames
 from .batch import StageBatch, to_uint8
-from .records import Callback, FrameResult
+from .records import Callback, FrameResult, Style
 from .tiled import TiledFrame, TiledTargets
 from .tiles import budget_bytes, tile_grid
 
@@ -87,13 +89,19 @@ class SweepEngine:
         self.evaluate_objective = make_objective(extractor)
         self.tiled = TiledFrame(self)
 
-    def targets(self, photo01, painting01) -> Targets:
+    def targets(self, photo01, paintings01, shares=(1.0,), colors: str = "style") -> Targets:
+        """Targets of the photo and the paintings as the network sees them under `colors`
+        (the images already prepared by colors.optimisation_inputs). `paintings01` is a
+        batch (K, H, W, 3) or a list of K batches of one (paintings of different sizes)."""
         n_content = len(self.extractor.content_layers)
         photo_features = self.extractor.model(preprocess(photo01), training=False)
-        painting_features = self.extractor.model(preprocess(painting01), training=False)
-        return compute_targets(photo_features[:n_content], painting_features[n_content:], photo01)
+        batches = paintings01 if isinstance(paintings01, (list, tuple)) else [paintings01]
+        painting_features = [self.extractor.model(preprocess(p), training=False)[n_content:] for p in batches]
+        style_features = [list(layer) for layer in zip(*painting_features)]
+        return compute_targets(photo_features[:n_content], style_features, photo01, shares,
+                               network_projection(colors))
 
-    def optimise(self, job: str, photo_uint8: np.ndarray, painting_uint8: np.ndarray,
+    def optimise(self, job: str, photo_uint8: np.ndarray, style: Style | np.ndarray,
                  frames: Sequence[tuple[int, float]], chunk_size: int,
                  callbacks: Sequence[Callback] = (),
                  start_images: dict[int, np.ndarray] | None = None,
@@ -108,8 +116,10 @@ class SweepEngine:
         So a resumed run starts each chunk where the clean run did.
         """
         cfg = self.config
+        style = Style.of(style)
         photo01 = to_float_images(photo_uint8)
-        stages = self._stages(photo_uint8, painting_uint8)
+        stages = self._stages(photo_uint8, style)
+        finish = _finisher(style.colors, photo_uint8)
         if isinstance(stages[-1][3], TiledTargets):
             chunk_size = 1  # a frame that needs tiles is optimised alone
         for callback in callbacks:
@@ -125,7 +135,8 @@ class SweepEngine:
         for chunk in chunk_frames(frames, chunk_size):
             start = chain_start(chunk[0][0], chunk_size, done_frame) if cfg.init == "chain" else None
             neighbour = start[1] if start else None
-            for result in self._optimise_chunk(job, photo01, stages, chunk, callbacks, start_images, neighbour):
+            for result in self._optimise_chunk(job, photo01, stages, chunk, callbacks, finish,
+                                               start_images, neighbour):
                 results.append(result)
                 if result.image is not None:
                     finished[result.index] = result.image
@@ -135,9 +146,9 @@ class SweepEngine:
             callback.on_job_end(job)
         return results
 
-    def _stages(self, photo_uint8, painting_uint8) -> list[tuple[int, float, object, Targets | TiledTargets]]:
+    def _stages(self, photo_uint8, style: Style) -> list[tuple[int, float, object, Targets | TiledTargets]]:
         """(iterations, scale, photo01, targets) per coarse-to-fine scale. At a coarse
-        scale the painting shrinks by the same factor, so brush strokes keep their
+        scale the paintings shrink by the same factor, so brush strokes keep their
         size relative to the frame. A scale whose frame does not fit the memory budget
         gets `TiledTargets` and is optimised in tiles."""
         opt = self.config.optimizer
@@ -151,18 +162,37 @@ class SweepEngine:
                 if iterations == 0:
                     continue
                 photo = _resize_uint8(photo_uint8, scale)
-                painting = _resize_uint8(painting_uint8, scale)
+                paintings = [_resize_uint8(painting, scale) for painting in style.paintings]
             else:
-                iterations, photo, painting = opt.iterations - coarse_total, photo_uint8, painting_uint8
-            photo01 = to_float_images(photo)
+                iterations, photo, paintings = opt.iterations - coarse_total, photo_uint8, style.paintings
             budget = budget_bytes(self.config) if budget is None else budget
-            grid = tile_grid(self.config, photo.shape[0], photo.shape[1], painting.shape[:2], budget)
-            targets = (self.tiled.targets(photo, painting, grid) if grid is not None
-                       else self.targets(photo01, to_float_images(painting)))
-            stages.append((iterations, scale, photo01, targets))
+            largest = max((p.shape[:2] for p in paintings), key=lambda shape: shape[0] * shape[1])
+            grid = tile_grid(self.config, photo.shape[0], photo.shape[1], largest, budget)
+            targets = (self.tiled.targets(photo, paintings, style, grid) if grid is not None
+                       else self.style_targets(photo, paintings, style))
+            stages.append((iterations, scale, to_float_images(photo), targets))
         return stages
 
-    def _optimise_chunk(self, job, photo01, stages, chunk, callbacks,
+    def style_targets(self, photo_uint8, paintings_uint8, style: Style) -> Targets:
+        """The targets of one scale, from the photo and paintings recoloured as `style.colors` says."""
+        photo01, paintings01 = optimisation_inputs(photo_uint8.astype(np.float32) / 255.0,
+                                                   [p.astype(np.float32) / 255.0 for p in paintings_uint8],
+                                                   style.colors)
+        return self.targets(ops.convert_to_tensor(photo01[None]), [ops.convert_to_tensor(p[None]) for p in paintings01],
+                            style.weights, style.colors)
+
+    def score(self, images_uint8: np.ndarray, photo_uint8: np.ndarray, style: Style | np.ndarray,
+              content_weights: Sequence[float]) -> dict[str, np.ndarray]:
+        """Per-frame content, style and TV losses of finished frames (uint8 (B, H, W, 3)
+        at the photo's size) against `style`: e.g. a blend's frame against one of its paintings."""
+        style = Style.of(style)
+        evaluate = self._evaluator(np.asarray(content_weights, np.float32),
+                                   self.style_targets(photo_uint8, style.paintings, style))
+        _, content, style_value, tv, _ = evaluate(ops.convert_to_tensor(np.asarray(images_uint8, np.float32) / 255.0))
+        return {name: np.asarray(ops.convert_to_numpy(v), dtype=np.float64)
+                for name, v in (("content", content), ("style", style_value), ("tv", tv))}
+
+    def _optimise_chunk(self, job, photo01, stages, chunk, callbacks, finish,
                         start_images=None, neighbour=None) -> list[FrameResult]:
         cfg = self.config
         indices = [index for index, _ in chunk]
@@ -193,14 +223,18 @@ class SweepEngine:
                 batch = StageBatch(x, failed, iterations_done, indices, weights,
                                    lambda rows_weights, t=targets: self._evaluator(rows_weights, t),
                                    cfg.optimizer, full_size)
-                x = self._run_stage(job, batch, iterations, offset, callbacks)
+                x = self._run_stage(job, batch, iterations, offset, callbacks, finish)
                 failed, iterations_done = batch.failed, batch.iterations_done
             offset += iterations
-        # Score what is actually stored: the clipped frame, not the raw iterate.
+        evaluate = self._evaluator(weights, stages[-1][3])
+        # Score what is actually stored: the clipped frame, not the raw iterate (and
+        # under colors: photo, the frame with the photo's chroma; its luminance is scored).
         final = ops.clip(x, 0.0, 1.0)
-        total, content, style, tv, _ = self._evaluator(weights, stages[-1][3])(final)
+        images = finish(to_uint8(final))
+        if finish is not _unchanged:
+            final = ops.convert_to_tensor(images.astype(np.float32) / 255.0)
+        total, content, style, tv, _ = evaluate(final)
         content, style, tv = (np.asarray(ops.convert_to_numpy(v), dtype=np.float64) for v in (content, style, tv))
-        images = to_uint8(final)
         results = []
         for k, (index, weight) in enumerate(chunk):
             bad = bool(failed[k]) or not np.isfinite([content[k], style[k], tv[k]]).all()
@@ -221,8 +255,10 @@ class SweepEngine:
                     targets.as_args())
         return lambda x: self.evaluate_objective(x, *settings)
 
-    def _run_stage(self, job: str, batch: StageBatch, iterations: int, offset: int, callbacks) -> object:
-        """Run one scale's iterations on the chunk; returns every frame's final iterate."""
+    def _run_stage(self, job: str, batch: StageBatch, iterations: int, offset: int, callbacks,
+                   finish: Callable[[np.ndarray], np.ndarray]) -> object:
+        """Run one scale's iterations on the chunk; returns every frame's final iterate.
+        Snapshots (`StepRecord.current_images`) show the frames as they will be stored (`finish`)."""
         for iteration in range(1, iterations + 1):
             active = batch.active()
             if not active.any():
@@ -230,9 +266,23 @@ class SweepEngine:
             active = batch.shrink(active)
             batch.step(active)
             record = batch.record(job, offset + iteration, active)
+            if finish is not _unchanged:
+                record = dataclasses.replace(record, current_images=lambda: finish(batch.current_images()))
             for callback in callbacks:
                 callback.on_step(record)
         return batch.finish()
+
+
+def _unchanged(images_uint8: np.ndarray) -> np.ndarray:
+    return images_uint8
+
+
+def _finisher(colors: str, photo_uint8: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """What turns the optimised frames (uint8 batch) into the stored ones: under
+    colors: photo, each frame's luminance with the photo's chroma."""
+    if colors == "photo":
+        return lambda images: with_photo_chroma(images, photo_uint8)
+    return _unchanged
 
 
 def _resize_uint8(image: np.ndarray, scale: float) -> np.ndarray:

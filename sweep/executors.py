@@ -14,7 +14,7 @@ same whichever executor optimised the frames.
   `plan.chunk_size`, so a task is one of the local executor's batches). A worker
   batches a task's frames by `runtime.chunk_size` when set, else by what fits its
   own device memory (the driver may be a CPU machine planning for GPU workers).
-  A task receives the job's photo and painting as uint8 arrays (no shared
+  A task receives the job's photo and paintings as uint8 arrays (no shared
   filesystem is assumed), the resolved config as YAML and its frames; it returns
   `FrameResult`s with uint8 images. Workers resolve the VGG16 weights themselves
   (`sweep.weights.resolve_weights`: each node's own `$KERAS_HOME` cache, else the
@@ -92,7 +92,7 @@ class LocalExecutor(Executor):
                 self.tasks += 1
                 self.submitted_frames += len(frames)
                 stored = functools.partial(stored_frame, job.relative_dir) if stored_frame else None
-                engine.optimise(job.relative_dir, job.photo_image, job.style_image, frames,
+                engine.optimise(job.relative_dir, job.photo_image, job.style, frames,
                                 plan.chunk_size, callbacks, stored_frame=stored)
 
 

@@ -2,7 +2,8 @@
 
 `make_objective(extractor)` returns `evaluate(images01, content_weights,
 style_weight, tv_weight, target_args)` -> (per-frame totals, content, style, tv,
-gradient w.r.t. the images). Every setting is a tensor argument, so a compiled
+gradient w.r.t. the images). The network sees `losses.seen_by_network` of the
+images (the artist's colour projection). Every setting is a tensor argument, so a compiled
 step is traced once per shape and serves every content weight and every artist.
 Everything else in `sweep` uses keras.ops only.
 """
@@ -14,7 +15,7 @@ import keras
 from keras import ops
 
 from .backend import backend_name
-from .losses import frame_losses, weighted_total
+from .losses import frame_losses, seen_by_network, weighted_total
 from .model import FeatureExtractor, preprocess
 
 
@@ -52,8 +53,9 @@ def _tensorflow(model, losses):
         # Only the images are watched: the frozen weights need no gradient.
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(images01)
-            outputs = model(preprocess(images01), training=False)
-            total, aux = losses(outputs, images01, content_weights, style_weight, tv_weight, target_args)
+            seen = seen_by_network(images01, target_args)
+            outputs = model(preprocess(seen), training=False)
+            total, aux = losses(outputs, seen, content_weights, style_weight, tv_weight, target_args)
         return (*aux, tape.gradient(total, images01))
 
     return evaluate
@@ -66,8 +68,9 @@ def _jax(model, losses):
     non_trainable = [v.value for v in model.non_trainable_variables]
 
     def objective(images01, weights, content_weights, style_weight, tv_weight, target_args):
-        outputs, _ = model.stateless_call(weights[0], weights[1], preprocess(images01), training=False)
-        return losses(outputs, images01, content_weights, style_weight, tv_weight, target_args)
+        seen = seen_by_network(images01, target_args)
+        outputs, _ = model.stateless_call(weights[0], weights[1], preprocess(seen), training=False)
+        return losses(outputs, seen, content_weights, style_weight, tv_weight, target_args)
 
     value_and_grad = jax.jit(jax.value_and_grad(objective, has_aux=True))
 
@@ -85,8 +88,9 @@ def _torch(model, losses):
     def evaluate(images01, content_weights, style_weight, tv_weight, target_args):
         with torch.enable_grad():
             images01 = images01.detach().requires_grad_(True)
-            outputs = model(preprocess(images01), training=False)
-            total, aux = losses(outputs, images01, content_weights, style_weight, tv_weight, target_args)
+            seen = seen_by_network(images01, target_args)
+            outputs = model(preprocess(seen), training=False)
+            total, aux = losses(outputs, seen, content_weights, style_weight, tv_weight, target_args)
             (grad,) = torch.autograd.grad(total, images01)
         return (*(a.detach() for a in aux), grad)
 

@@ -5,14 +5,16 @@
     DIR/index.html                      the report
     DIR/[PHOTO/]compare.{mp4,gif,png}   the artists side by side
     DIR/[PHOTO/]ARTIST/                 a job: "ARTIST" for one photo, "PHOTO/ARTIST" for a gallery
-    JOB/frames.json                     [{index, content_weight, content_loss, style_loss, file}, ...]
+    JOB/frames.json                     [{index, content_weight, content_loss, style_loss, file, artist}, ...]
     JOB/frames/f007_cw-3.162.png        the frames, uint8 RGB PNGs
     JOB/movie.{mp4,gif}, JOB/sheet.png  the job's renderings
     JOB/progress/f007/s0040.png         snapshots; JOB/progress.gif their animation
 
 Each record looks like ``{"index": 7, "content_weight": 3.162, "content_loss": 0.41,
-"style_loss": 0.02, "file": "frames/f007_cw-3.162.png"}``, optionally with
-``"suggested": true`` (written by the store, `JobStore.mark_suggested`). Sweep
+"style_loss": 0.02, "file": "frames/f007_cw-3.162.png", "artist": {"name": "van_gogh",
+"paintings": [...], "weights": [1.0], "colors": "style"}}`` (the artist as the config
+resolved it), optionally with ``"suggested": true`` (written by the store,
+`JobStore.mark_suggested`). Sweep
 order is content weight descending: the photo first, the style last.
 Every other module asks this one for a name; it imports nothing of the project
 but `SweepError` and the weight formatter.
@@ -61,15 +63,19 @@ class FrameRecord(TypedDict, total=False):
     tv_loss: float
     iterations: int
     file: str
+    artist: dict   # {name, paintings, weights, colors}: plan.Job.artist_record()
     suggested: bool
 
 
 def frame_record(index: int, content_weight: float, content_loss: float, style_loss: float,
-                 tv_loss: float, iterations: int) -> FrameRecord:
-    """The record of a stored frame, naming its PNG (`frame_file`)."""
-    return {"index": index, "content_weight": content_weight, "content_loss": content_loss,
-            "style_loss": style_loss, "tv_loss": tv_loss, "iterations": iterations,
-            "file": frame_file(index, content_weight)}
+                 tv_loss: float, iterations: int, artist: dict | None = None) -> FrameRecord:
+    """The record of a stored frame, naming its PNG (`frame_file`) and its artist."""
+    record: FrameRecord = {"index": index, "content_weight": content_weight, "content_loss": content_loss,
+                           "style_loss": style_loss, "tv_loss": tv_loss, "iterations": iterations,
+                           "file": frame_file(index, content_weight)}
+    if artist is not None:
+        record["artist"] = artist
+    return record
 
 
 def frame_filename(index: int, content_weight: float) -> str:

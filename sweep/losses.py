@@ -7,7 +7,8 @@ the frame shares nothing with that target and 0 when it matches:
   over the content layers;
 - style: ||G - A||^2 / ||A||^2 for the painting's Gram matrices A (Grams are
   divided by the number of positions, so they do not depend on the image size),
-  averaged over the style layers;
+  averaged over the style layers; for a blend of paintings, the weighted sum of
+  each painting's normalised loss (docs/artist-controls.md says why);
 - total variation: the frame's mean squared neighbour difference divided by the
   photo's, so 1 means "as smooth as the photo".
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from keras import ops
 
 from .backend import upstream_gradient
@@ -55,28 +57,36 @@ def content_loss(features, target, target_norm):
     return mean_square_per_frame(features - target) / target_norm
 
 
-def style_loss(features, gram_target, gram_norm):
-    """Relative squared error of one layer's Gram matrix; `gram_target` has batch 1.
+def style_loss(features, gram_targets, gram_norms, shares=None):
+    """Relative squared error of one layer's Gram matrix, against each of K paintings:
+    `gram_targets` (K, C, C), `gram_norms` (K,) (or a scalar for K = 1), `shares` (K,)
+    summing to 1 (None: one painting). A blend's loss is the shares' weighted sum of
+    the paintings' normalised losses, sum_k s_k ||G - A_k||^2 / norm_k.
 
     Its gradient is written by hand: automatic differentiation of `F^T F` costs two
     more (n x C x C) products plus elementwise passes over the activations, which on a
-    CPU took a tenth of the whole objective. With G = F^T F / n and the loss
-    ||G - A||^2 / norm,
+    CPU took a tenth of the whole objective. With G = F^T F / n,
 
-        d loss / d F = F (G - A) * 4 / (n * norm)      (G - A is symmetric)
+        d loss / d F = F sum_k (G - A_k) * 4 s_k / (n * norm_k)      (G - A_k is symmetric)
 
-    one product per layer, with the per-frame factor (and the incoming gradient)
-    folded into the small C x C matrix rather than applied to the activations.
+    one product per layer whatever K, with the per-frame and per-painting factors (and
+    the incoming gradient) folded into the small C x C matrices rather than applied to
+    the activations.
     """
+    norms = ops.reshape(ops.cast(ops.convert_to_tensor(gram_norms), features.dtype), (-1,))
+    shares = ops.ones_like(norms) if shares is None else ops.reshape(shares, (-1,))
+
     @ops.custom_gradient
     def loss(features):
         flat, positions = _flatten(features)
-        difference = _gram_of_flat(flat) / positions - gram_target
-        value = ops.sum(ops.square(difference), axis=(1, 2)) / gram_norm
+        # (B, K, C, C): the frame's Gram against every painting's.
+        difference = ops.expand_dims(_gram_of_flat(flat) / positions, 1) - ops.expand_dims(gram_targets, 0)
+        value = ops.sum(ops.sum(ops.square(difference), axis=(2, 3)) * (shares / norms), axis=1)
 
         def gradient(*args, upstream=None):
-            factor = upstream_gradient(args, upstream) * (4.0 / (positions * gram_norm))
-            scaled = difference * ops.reshape(factor, (-1, 1, 1))
+            per_painting = ops.reshape(shares * 4.0 / (positions * norms), (1, -1, 1, 1))
+            factor = ops.reshape(upstream_gradient(args, upstream), (-1, 1, 1, 1)) * per_painting
+            scaled = ops.sum(difference * factor, axis=1)
             return ops.reshape(ops.einsum("bnc,bcd->bnd", flat, scaled), ops.shape(features))
 
         return value, gradient
@@ -122,31 +132,50 @@ class Targets:
     """
     content: tuple
     content_norms: tuple
-    grams: tuple
-    gram_norms: tuple
+    grams: tuple          # per style layer: (K, C, C), one Gram per painting
+    gram_norms: tuple     # per style layer: (K,)
+    style_shares: object  # (K,): each painting's share of the style loss, summing to 1
     photo_tv: object
+    projection: object    # (3, 3): what the network sees of a pixel (see seen_by_network)
 
     def as_args(self):
-        return (self.content, self.content_norms, self.grams, self.gram_norms, self.photo_tv)
+        return (self.content, self.content_norms, self.grams, self.gram_norms, self.style_shares,
+                self.photo_tv, self.projection)
 
 
-def compute_targets(content_features, style_features, photo01) -> Targets:
-    """Targets from one forward pass of the photo and one of the painting."""
-    grams = tuple(gram(f) for f in style_features)
+def seen_by_network(images01, target_args):
+    """The frames as the network and the TV loss see them: every pixel's RGB times the
+    targets' 3x3 projection (colors.network_projection: the identity, or luminance only).
+    Written channel by channel, not as a matrix product, so that the identity is exact
+    (a matrix product may run in TF32 on a GPU)."""
+    projection = target_args[-1]
+    return sum(images01[..., c:c + 1] * projection[:, c] for c in range(3))
+
+
+def compute_targets(content_features, style_features, photo01, shares=(1.0,), projection=None) -> Targets:
+    """Targets from one forward pass of the photo and of the paintings: `style_features`
+    holds, per style layer, the K paintings' activations (K, h, w, C), or a list of K
+    (1, h_k, w_k, C) when the paintings differ in size; `shares` are their weights;
+    `projection` (3, 3), default the identity, is what the network sees of a pixel."""
+    grams = tuple(ops.concatenate([gram(f) for f in layer], axis=0) if isinstance(layer, (list, tuple))
+                  else gram(layer) for layer in style_features)
     return Targets(
         content=tuple(content_features),
         content_norms=tuple(ops.mean(ops.square(f)) + EPSILON for f in content_features),
         grams=grams,
-        gram_norms=tuple(ops.sum(ops.square(g)) + EPSILON for g in grams),
+        gram_norms=tuple(ops.sum(ops.square(g), axis=(1, 2)) + EPSILON for g in grams),
+        style_shares=ops.convert_to_tensor([float(s) for s in shares], dtype="float32"),
         photo_tv=total_variation(photo01)[0] + EPSILON,
+        projection=ops.convert_to_tensor(np.eye(3, dtype="float32") if projection is None else projection),
     )
 
 
 def frame_losses(outputs, images01, n_content, target_args):
-    """Per-frame (content, style, tv) losses from the extractor's outputs."""
-    content, content_norms, grams, gram_norms, photo_tv = target_args
+    """Per-frame (content, style, tv) losses from the extractor's outputs; `images01`
+    are the frames as the network saw them (seen_by_network)."""
+    content, content_norms, grams, gram_norms, shares, photo_tv, _ = target_args
     content_terms = [content_loss(f, t, n) for f, t, n in zip(outputs[:n_content], content, content_norms)]
-    style_terms = [style_loss(f, g, n) for f, g, n in zip(outputs[n_content:], grams, gram_norms)]
+    style_terms = [style_loss(f, g, n, shares) for f, g, n in zip(outputs[n_content:], grams, gram_norms)]
     content_value = ops.mean(ops.stack(content_terms), axis=0)
     style_value = ops.mean(ops.stack(style_terms), axis=0)
     tv_value = total_variation(images01) / photo_tv

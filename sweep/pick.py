@@ -224,7 +224,7 @@ def rerender(job_dir: Path, record: dict, size: int, *, iterations: int | None =
     index, weight = int(record["index"]), float(record["content_weight"])
     bar = ProgressBar(1, config.optimizer.iterations, enabled=progress)
     try:
-        results = engine.optimise(job.relative_dir, job.photo_image, job.style_image, [(index, weight)], 1,
+        results = engine.optimise(job.relative_dir, job.photo_image, job.style, [(index, weight)], 1,
                                   [bar], start_images={index: start})
     finally:
         bar.close()

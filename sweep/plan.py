@@ -16,6 +16,7 @@ from .config import MIN_IMAGE_SIDE, Config, check_safe_name, content_sources
 from .costs import _WEIGHTS_BYTES, frame_costs
 from .images import load_image, resize_max_side
 from .layout import job_dirs
+from .records import Style
 from .samples import SAMPLE_PREFIX
 from .weight_text import format_weight
 
@@ -29,15 +30,20 @@ class Job:
     photo: str                 # the photo's name in the output layout
     artist: str
     photo_source: str
-    style_source: str
+    style_sources: list[str]   # the artist's paintings
     relative_dir: str          # "artist" for one photo, "photo/artist" for a gallery
     photo_image: np.ndarray = field(repr=False)    # uint8, resized to the frame size
-    style_image: np.ndarray = field(repr=False)
+    style: Style
     weights: list[float] = field(default_factory=list)
 
     @property
     def frame_size(self) -> tuple[int, int]:
         return self.photo_image.shape[0], self.photo_image.shape[1]
+
+    def artist_record(self) -> dict:
+        """The artist as every frame record in frames.json names it."""
+        return {"name": self.artist, "paintings": list(self.style_sources),
+                "weights": list(self.style.weights), "colors": self.style.colors}
 
 
 @dataclass
@@ -74,9 +80,8 @@ class Plan:
         ]
         for job in self.jobs:
             h, w = job.frame_size
-            sh, sw = job.style_image.shape[:2]
             lines.append(f"  {job.relative_dir}: {w}x{h} frames from {job.photo_source}, "
-                         f"style {job.artist} ({sw}x{sh}) from {job.style_source}")
+                         f"style {job.artist} ({describe_style(job)})")
         est = self.estimate
         if est.tiles is not None:
             lines.append(f"{est.tiles.describe(cfg.model.deepest_layer)}; estimated peak memory "
@@ -87,6 +92,15 @@ class Plan:
         lines.append(f"estimated time: {format_duration(est.seconds)} on {est.device} "
                      f"(upper bound: every frame runs all its iterations)")
         return "\n".join(lines)
+
+
+def describe_style(job: Job) -> str:
+    """The artist's paintings (size, share, source) and colours, for the plan."""
+    parts = []
+    for source, image, share in zip(job.style_sources, job.style.paintings, job.style.weights):
+        sh, sw = image.shape[:2]
+        parts.append(f"{sw}x{sh}{f' x {share:.3g}' if len(job.style_sources) > 1 else ''} from {source}")
+    return f"{'; '.join(parts)}; colors {job.style.colors}"
 
 
 def chunk_frames(frames: Sequence[tuple[int, float]], size: int) -> list[list[tuple[int, float]]]:
@@ -138,28 +152,39 @@ def job_names(config: Config) -> list[tuple[str, str, str, str]]:
     return [(name, source, artist, next(relative_dirs)) for name, source in zip(names, sources) for artist in artists]
 
 
+def read_styles(config: Config, side: int) -> dict[str, Style]:
+    """Every artist's paintings read (each file once) and resized to longest side `side`."""
+    images: dict[str, np.ndarray] = {}
+    for artist in config.styles.values():
+        for path in artist.paintings:
+            if path not in images:
+                images[path] = resize_max_side(load_image(path), side)
+    return {name: Style(paintings=[images[path] for path in artist.paintings], weights=list(artist.weights),
+                        colors=artist.colors) for name, artist in config.styles.items()}
+
+
 def make_plan(config: Config) -> Plan:
     max_size = config.image.max_size
     style_side = max(MIN_IMAGE_SIDE, round(max_size * config.image.style_scale))
-    paintings = {artist: resize_max_side(load_image(path), style_side) for artist, path in config.styles.items()}
+    styles = read_styles(config, style_side)
     weights = config.content_weights()
     jobs = []
     photos: dict[str, np.ndarray] = {}
     for name, source, artist, relative_dir in job_names(config):
         if source not in photos:
             photos[source] = resize_max_side(load_image(source), max_size)
-        jobs.append(Job(photo=name, artist=artist, photo_source=source, style_source=config.styles[artist],
-                        relative_dir=relative_dir, photo_image=photos[source], style_image=paintings[artist],
-                        weights=list(weights)))
+        jobs.append(Job(photo=name, artist=artist, photo_source=source,
+                        style_sources=list(config.styles[artist].paintings), relative_dir=relative_dir,
+                        photo_image=photos[source], style=styles[artist], weights=list(weights)))
     chunk_size, estimate = size_chunks(config, jobs)
     return Plan(config=config, jobs=jobs, chunk_size=chunk_size, estimate=estimate)
 
 
-def chunk_size_for(config: Config, photo: np.ndarray, painting: np.ndarray, weights: Sequence[float]) -> int:
+def chunk_size_for(config: Config, photo: np.ndarray, style: Style, weights: Sequence[float]) -> int:
     """Frames per batch for one job's frames on this machine (`size_chunks` of that job):
     a Ray worker sizes its own batches with it, the driver may have planned on another machine."""
-    job = Job(photo="", artist="", photo_source="", style_source="", relative_dir="",
-              photo_image=photo, style_image=painting, weights=list(weights))
+    job = Job(photo="", artist="", photo_source="", style_sources=[], relative_dir="",
+              photo_image=photo, style=style, weights=list(weights))
     return size_chunks(config, [job])[0]
 
 

@@ -146,15 +146,15 @@ class RayExecutor(Executor):
         remote = ray.remote(self.task).options(**self._task_options(ray, started))
         config_yaml = config.to_yaml()
         photos: dict[str, Any] = {}
-        paintings: dict[str, Any] = {}
+        styles: dict[str, Any] = {}   # an artist's paintings, shares and colours, put once
         remaining: dict[str, int] = {}
         pending: dict[Any, Task] = {}
         for task in tasks:
             job = task.job
             if job.photo not in photos:
                 photos[job.photo] = ray.put(job.photo_image)
-            if job.artist not in paintings:
-                paintings[job.artist] = ray.put(job.style_image)
+            if job.artist not in styles:
+                styles[job.artist] = ray.put(job.style)
             if job.relative_dir not in remaining:
                 remaining[job.relative_dir] = 0
                 frame_count = len(todo[job.relative_dir])
@@ -162,7 +162,7 @@ class RayExecutor(Executor):
                     callback.on_job_start(job.relative_dir, frame_count, config.optimizer.iterations)
             remaining[job.relative_dir] += 1
             ref = remote.remote(config_yaml, weights.sha256, job.relative_dir, photos[job.photo],
-                                paintings[job.artist], task.frames,
+                                styles[job.artist], task.frames,
                                 _chain_start_frames(config, task, per_task, stored_frame))
             pending[ref] = task
             self.tasks += 1
@@ -238,14 +238,15 @@ def _chain_start_frames(config, task: Task, per_task: int, stored_frame) -> dict
     return dict([start]) if start else {}
 
 
-def optimise_task(config_yaml: str, weights_sha256: str, job: str, photo, painting,
+def optimise_task(config_yaml: str, weights_sha256: str, job: str, photo, style,
                   frames: Frames, stored_frames: dict[int, Any] | None = None) -> list[FrameResult]:
-    """A Ray task: optimise `frames` of one job; images travel as uint8 arrays both ways.
+    """A Ray task: optimise `frames` of one job; images travel as uint8 arrays both ways
+    (`style`: a records.Style, the artist's paintings with their shares and colours).
     `stored_frames`: frames of earlier runs that `init: chain` starts from, by index."""
     engine = _worker_engine(config_yaml, weights_sha256)
     # Batches as large as this worker's memory allows (the driver may be another machine).
-    chunk_size = chunk_size_for(engine.config, photo, painting, [weight for _, weight in frames])
-    return engine.optimise(job, photo, painting, frames, chunk_size,
+    chunk_size = chunk_size_for(engine.config, photo, style, [weight for _, weight in frames])
+    return engine.optimise(job, photo, style, frames, chunk_size,
                            stored_frame=(stored_frames or {}).get)
 
 

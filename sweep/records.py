@@ -30,6 +30,21 @@ class StepRecord:
 
 
 @dataclass
+class Style:
+    """What an artist's frames are pulled towards (config.Artist with its images read):
+    its paintings, uint8 (H, W, 3) resized as the run resizes them; their shares of the
+    style loss (summing to 1); whose colours the frames keep (style | photo | match)."""
+    paintings: list[np.ndarray] = field(repr=False)
+    weights: list[float]
+    colors: str = "style"
+
+    @classmethod
+    def of(cls, style: "Style | np.ndarray") -> "Style":
+        """A Style as it is; a lone uint8 painting as a one-painting style."""
+        return style if isinstance(style, Style) else cls(paintings=[style], weights=[1.0])
+
+
+@dataclass
 class FrameResult:
     index: int
     content_weight: float

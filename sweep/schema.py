@@ -16,18 +16,25 @@ from .errors import SweepError
 def field_type(schema: Any, name: str) -> Any:
     if dataclasses.is_dataclass(schema):
         return typing.get_type_hints(schema)[name]
-    return None  # inside a free-form mapping such as `styles`
+    if typing.get_origin(schema) is dict:
+        return typing.get_args(schema)[1]  # a name inside a mapping such as `styles`: its value's type
+    return None
+
+
+def yaml_keys(schema: Any) -> list[str]:
+    """The keys a dataclass takes in YAML: its fields, or its own `YAML_KEYS` (artist.Artist)."""
+    return list(getattr(schema, "YAML_KEYS", None) or [f.name for f in dataclasses.fields(schema)])
 
 
 def check_key(schema: Any, name: str, where: str) -> None:
     if not dataclasses.is_dataclass(schema):
         return
-    names = [f.name for f in dataclasses.fields(schema)]
+    names = yaml_keys(schema)
     if name not in names:
-        raise SweepError(_unknown_key_message(name, names, where))
+        raise SweepError(unknown_key_message(name, names, where))
 
 
-def _unknown_key_message(name: str, allowed: list[str], where: str) -> str:
+def unknown_key_message(name: str, allowed: list[str], where: str) -> str:
     full = f"{where}.{name}" if where else name
     close = difflib.get_close_matches(name, allowed, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
@@ -36,12 +43,12 @@ def _unknown_key_message(name: str, allowed: list[str], where: str) -> str:
 
 def build(cls: Any, data: Any, where: str) -> Any:
     if not isinstance(data, dict):
-        raise SweepError(f"'{where or 'config'}' must be a mapping, got {_describe(data)}")
+        raise SweepError(f"'{where or 'config'}' must be a mapping, got {describe(data)}")
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     for key in data:
         if key not in names:
-            raise SweepError(_unknown_key_message(str(key), names, where))
+            raise SweepError(unknown_key_message(str(key), names, where))
     values = {}
     for f in dataclasses.fields(cls):
         path = f"{where}.{f.name}" if where else f.name
@@ -54,6 +61,8 @@ def build(cls: Any, data: Any, where: str) -> Any:
 
 def _coerce(tp: Any, value: Any, path: str) -> Any:
     origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp) and hasattr(tp, "from_yaml"):
+        return tp.from_yaml(value, path)  # a dataclass with YAML forms of its own (artist.Artist)
     if dataclasses.is_dataclass(tp):
         return build(tp, value if value is not None else {}, path)
     if origin is Literal:
@@ -69,35 +78,35 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
             except SweepError as exc:
                 errors.append(str(exc))
         names = " or ".join(_type_name(o) for o in typing.get_args(tp))
-        raise SweepError(f"'{path}' must be {names}; got {_describe(value)}")
+        raise SweepError(f"'{path}' must be {names}; got {describe(value)}")
     if origin is list:
         (item_type,) = typing.get_args(tp)
         if not isinstance(value, list):
-            raise SweepError(f"'{path}' must be a list of {_type_name(item_type)}; got {_describe(value)}")
+            raise SweepError(f"'{path}' must be a list of {_type_name(item_type)}; got {describe(value)}")
         return [_coerce(item_type, item, f"{path}[{i}]") for i, item in enumerate(value)]
     if origin is dict:
         key_type, value_type = typing.get_args(tp)
         if not isinstance(value, dict):
-            raise SweepError(f"'{path}' must be a mapping; got {_describe(value)}")
+            raise SweepError(f"'{path}' must be a mapping; got {describe(value)}")
         return {_coerce(key_type, k, f"{path} key"): _coerce(value_type, v, f"{path}.{k}")
                 for k, v in value.items()}
     if tp is bool:
         if not isinstance(value, bool):
-            raise SweepError(f"'{path}' must be true or false; got {_describe(value)}")
+            raise SweepError(f"'{path}' must be true or false; got {describe(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise SweepError(f"'{path}' must be an integer; got {_describe(value)}")
+            raise SweepError(f"'{path}' must be an integer; got {describe(value)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SweepError(f"'{path}' must be a number; got {_describe(value)}")
+            raise SweepError(f"'{path}' must be a number; got {describe(value)}")
         if not math.isfinite(value):
             raise SweepError(f"'{path}' must be a finite number; got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise SweepError(f"'{path}' must be a string; got {_describe(value)}")
+            raise SweepError(f"'{path}' must be a string; got {describe(value)}")
         return value
     raise TypeError(f"unsupported schema type {tp!r} at {path}")
 
@@ -108,7 +117,7 @@ def _type_name(tp: Any) -> str:
     return {str: "a string", int: "an integer", float: "a number", bool: "true/false"}.get(tp, str(tp))
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
     text = repr(value)
     if len(text) > 60:
         text = text[:57] + "..."

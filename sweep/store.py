@@ -44,6 +44,7 @@ def read_json(path: Path, default):
 @dataclass
 class JobStore:
     directory: Path
+    artist: dict | None = None   # Job.artist_record(), written into every frame record
 
     @property
     def frames_dir(self) -> Path:
@@ -70,7 +71,7 @@ class JobStore:
 
     def save(self, result: FrameResult) -> FrameRecord:
         record = frame_record(result.index, result.content_weight, result.content_loss, result.style_loss,
-                              result.tv_loss, result.iterations)
+                              result.tv_loss, result.iterations, self.artist)
         save_png(self.directory / record["file"], result.image)
         records = {r["index"]: r for r in self.records()}
         records[result.index] = record
@@ -98,8 +99,8 @@ class RunStore:
     def manifest_path(self) -> Path:
         return self.directory / MANIFEST_FILE
 
-    def job(self, relative_dir: str) -> JobStore:
-        return JobStore(self.directory / relative_dir)
+    def job(self, relative_dir: str, artist: dict | None = None) -> JobStore:
+        return JobStore(self.directory / relative_dir, artist)
 
     def check_writable(self) -> None:
         """Refuse an output directory we cannot write, without creating it.

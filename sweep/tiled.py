@@ -30,7 +30,9 @@ from typing import Sequence
 import numpy as np
 from keras import ops
 
+from .colors import optimisation_inputs
 from .config import VGG16_BLOCK_CHANNELS
+from .errors import SweepError
 from .gradients import value_and_input_gradient
 from .losses import EPSILON
 from .model import preprocess
@@ -44,8 +46,9 @@ class TiledTargets:
     grid: TileGrid
     photo: np.ndarray            # float32 (H, W, 3) in [0, 1], the frame's size
     content_norms: np.ndarray    # per content layer: mean square of the photo's features
-    grams: list                  # per style layer: the painting's (C, C) Gram matrix
-    gram_norms: np.ndarray       # per style layer: ||A||^2
+    grams: list                  # per style layer: each painting's (C, C) Gram matrix
+    gram_norms: list             # per style layer: each painting's ||A||^2
+    shares: np.ndarray           # each painting's weight in a blend (sum 1)
     photo_tv: float
 
 
@@ -105,7 +108,9 @@ def total_variation_and_gradient(image01: np.ndarray) -> tuple[float, np.ndarray
 def window_losses(outputs, images01, content_weights, style_weight, tv_weight, target_args):
     """One window's share of the objective (see the module docstring): the content loss
     over the core, and the style loss's linearisation at the frame's Gram matrices."""
-    photo_features, masks, content_scales, differences, style_scales = target_args
+    # The last argument is the projection that gradients.seen_by_network applies: the
+    # identity here (colors: style or match).
+    photo_features, masks, content_scales, differences, style_scales, _ = target_args
     n_content = len(photo_features)
     content = 0.0
     for f, p, m, scale in zip(outputs[:n_content], photo_features, masks[:n_content], content_scales):
@@ -163,12 +168,21 @@ class TiledFrame:
             counts += [len(c) for c in cores]
         return sums, counts
 
-    def targets(self, photo_uint8: np.ndarray, painting_uint8: np.ndarray, grid: TileGrid) -> TiledTargets:
-        photo = photo_uint8.astype(np.float32) / 255.0
-        painting = painting_uint8.astype(np.float32) / 255.0
-        painting_grid = TileGrid(painting.shape[0], painting.shape[1], grid.tile, grid.overlap, 1)
-        sums, counts = self.gram_sums(painting, painting_grid, 0)
-        grams = [s / n for s, n in zip(sums, counts)]
+    def targets(self, photo_uint8: np.ndarray, paintings_uint8: Sequence[np.ndarray], style,
+                grid: TileGrid) -> TiledTargets:
+        """Targets of a tiled scale: every painting's Grams over the whole painting (a blend
+        weighs its paintings' losses by `style.weights`), recoloured as `style.colors` says."""
+        if style.colors == "photo":
+            raise SweepError("colors: photo is not supported for frames optimised in tiles yet; raise "
+                             "runtime.memory_budget_mb, lower the size, or use colors: style or match")
+        photo, paintings = optimisation_inputs(photo_uint8.astype(np.float32) / 255.0,
+                                               [p.astype(np.float32) / 255.0 for p in paintings_uint8], style.colors)
+        per_painting = []
+        for painting in paintings:
+            painting_grid = TileGrid(painting.shape[0], painting.shape[1], grid.tile, grid.overlap, 1)
+            sums, counts = self.gram_sums(painting, painting_grid, 0)
+            per_painting.append([s / n for s, n in zip(sums, counts)])
+        grams = [list(layer) for layer in zip(*per_painting)]
         squares, positions = np.zeros(self.n_content), np.zeros(self.n_content)
         for layout in self.layout(grid, 0):
             outputs = self.features(window_pixels(photo, grid, layout.window))[:self.n_content]
@@ -177,8 +191,8 @@ class TiledFrame:
                 positions[k] += layout.positions[k] * f.shape[-1]
         photo_tv, _ = total_variation_and_gradient(photo)
         return TiledTargets(grid=grid, photo=photo, content_norms=squares / positions + EPSILON, grams=grams,
-                            gram_norms=np.array([np.square(g).sum() + EPSILON for g in grams]),
-                            photo_tv=photo_tv + EPSILON)
+                            gram_norms=[[np.square(g).sum() + EPSILON for g in layer] for layer in grams],
+                            shares=np.asarray(style.weights, dtype=np.float64), photo_tv=photo_tv + EPSILON)
 
     def objective(self, targets: TiledTargets, content_weight: float, style_weight: float, tv_weight: float):
         """`evaluate(x)` of one frame (batch of one), as engine._evaluator's: per-frame
@@ -203,25 +217,30 @@ class TiledFrame:
                        style_weight: float) -> tuple[float, float, np.ndarray]:
         grid = targets.grid
         sums, counts = self.gram_sums(frame, grid, pass_index)
-        differences = [s / n - a for s, n, a in zip(sums, counts, targets.grams)]
+        # Per style layer and painting: G - A_k; the loss is sum_k s_k ||G - A_k||^2 / norm_k.
+        differences = [[s / n - a for a in layer] for s, n, layer in zip(sums, counts, targets.grams)]
         n_style = len(differences)
-        style = float(np.mean([np.square(d).sum() / g for d, g in zip(differences, targets.gram_norms)]))
+        style = float(np.mean([sum(share * np.square(d).sum() / g for share, d, g in zip(targets.shares, layer, norms))
+                               for layer, norms in zip(differences, targets.gram_norms)]))
+        # Its gradient is that of <F M, F> with M = sum_k s_k (G - A_k) / norm_k, times 2 / (L n).
+        blended = [sum(share * d / g for share, d, g in zip(targets.shares, layer, norms))
+                   for layer, norms in zip(differences, targets.gram_norms)]
         layouts = self.layout(grid, pass_index)
         channels = [VGG16_BLOCK_CHANNELS[int(name[len("block")])] for name in self.extractor.content_layers]
         positions = np.sum([layout.positions[:self.n_content] for layout in layouts], axis=0)
         as_tensor = lambda value: ops.convert_to_tensor(np.asarray(value, dtype=np.float32))  # noqa: E731
         content_scales = [as_tensor(1.0 / (self.n_content * n * c * norm))
                           for n, c, norm in zip(positions, channels, targets.content_norms)]
-        style_args = ([as_tensor(d) for d in differences],
-                      [as_tensor(2.0 / (n_style * n * g)) for n, g in zip(counts, targets.gram_norms)])
+        style_args = ([as_tensor(m) for m in blended], [as_tensor(2.0 / (n_style * n)) for n in counts])
         weights = (as_tensor([content_weight]), as_tensor(style_weight), as_tensor(0.0))
+        identity = as_tensor(np.eye(3))
         gradient = np.zeros_like(frame)
         content = 0.0
         th, tw = grid.window_size
         for layout in layouts:
             photo = self.features(window_pixels(targets.photo, grid, layout.window))[:self.n_content]
             args = (tuple(as_tensor(p) for p in photo), tuple(as_tensor(m) for m in layout.masks),
-                    tuple(content_scales), *(tuple(a) for a in style_args))
+                    tuple(content_scales), *(tuple(a) for a in style_args), identity)
             value, window_gradient = self.window_objective(as_tensor(window_pixels(frame, grid, layout.window)),
                                                            *weights, args)
             content += float(np.asarray(ops.convert_to_numpy(value)))

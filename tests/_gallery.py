@@ -1,4 +1,6 @@
-"""The tiny gallery of the executor tests: 2 photos x 2 artists x 3 frames at 48 px."""
+"""The tiny gallery of the executor tests: 2 photos x 2 artists x 3 frames at 48 px.
+The second artist is a blend of two paintings with the photo's colours, so that the
+executors carry every artist control."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +10,8 @@ from PIL import Image
 
 PHOTOS = ("left", "right")
 ARTISTS = ("brushstrokes", "rings")
+ARTIST_SPECS = {"brushstrokes": "sample:brushstrokes",
+                "rings": "{paintings: [sample:rings, sample:brushstrokes], weights: [0.7, 0.3], colors: photo}"}
 FRAMES = 3
 ITERATIONS = 8
 
@@ -26,7 +30,7 @@ def write_gallery(directory: Path, content: str = "photos/*.png") -> Path:
     config.write_text(
         f"content: {content}\n"
         "styles:\n"
-        + "".join(f"  {artist}: sample:{artist}\n" for artist in ARTISTS)
+        + "".join(f"  {artist}: {ARTIST_SPECS[artist]}\n" for artist in ARTISTS)
         + f"sweep:\n  content_weight: {{start: 100, stop: 0.1, steps: {FRAMES}, spacing: log}}\n"
         "image: {max_size: 48}\n"
         f"optimizer: {{name: lbfgs, iterations: {ITERATIONS}}}\n"

@@ -1,4 +1,5 @@
-"""The same config makes a movie under every Keras backend that is installed."""
+"""The same config makes a movie under every Keras backend that is installed (its
+artist is a blend of two paintings with the photo's colours, so every artist control runs)."""
 import importlib.util
 import json
 import os
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 CONFIG = """
 content: sample:grace_hopper
-styles: {rings: sample:rings}
+styles: {rings: {paintings: [sample:rings, sample:brushstrokes], weights: [0.7, 0.3], colors: photo}}
 sweep: {content_weight: {start: 100, stop: 0.1, steps: 3}}
 image: {max_size: 32}
 optimizer: {iterations: 4}
@@ -48,11 +49,12 @@ def test_hand_written_gradients_under_backend(backend):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                             "tests/test_losses.py::test_hand_written_gradients_match_finite_differences"],
+                             "tests/test_losses.py::test_hand_written_gradients_match_finite_differences",
+                             "tests/test_artists.py::test_blend_style_loss_and_its_gradient"],
                             capture_output=True, text=True, cwd=REPO, timeout=300,
                             env=dict(os.environ, KERAS_BACKEND=backend))
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "1 passed" in result.stdout
+    assert "2 passed" in result.stdout
 
 
 def _cached_programs(directory):

@@ -1,6 +1,7 @@
 """Config schema: defaults, types, overrides, paths and refusals."""
 import pytest
 
+from sweep.artist import Artist
 from sweep.config import MAX_IMAGE_SIDE, Config, load_config, parse_config, sweep_values, ContentWeightSweep
 from sweep.errors import SweepError
 
@@ -15,12 +16,12 @@ def test_defaults_fill_every_section(tmp_path):
     assert config.model.content_layers == ["block4_conv2"]
     assert config.movie.formats == ["mp4", "gif"]
     assert config.content == str((tmp_path / "photo.jpg").resolve())
-    assert config.styles["van_gogh"] == str((tmp_path / "starry.jpg").resolve())
+    assert config.styles["van_gogh"].paintings == [str((tmp_path / "starry.jpg").resolve())]
 
 
 def test_samples_are_not_resolved_as_paths(tmp_path):
     config = parse_config("content: sample:grace_hopper\nstyles: {a: sample:voronoi}\n", base_dir=tmp_path)
-    assert config.content == "sample:grace_hopper" and config.styles["a"] == "sample:voronoi"
+    assert config.content == "sample:grace_hopper" and config.styles["a"].paintings == ["sample:voronoi"]
 
 
 def test_log_sweep_runs_from_start_to_stop():
@@ -96,5 +97,5 @@ def test_missing_config_file(tmp_path):
 
 
 def test_config_is_a_plain_dataclass():
-    config = Config(content="a.jpg", styles={"x": "b.jpg"})
+    config = Config(content="a.jpg", styles={"x": Artist(paintings=["b.jpg"])})
     assert config.content_weights()[0] == 100

@@ -8,6 +8,7 @@ FRAME_TOLERANCE. Each Ray worker imports TensorFlow and builds the engine once
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import time
@@ -20,7 +21,7 @@ ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install '
 from sweep import api  # noqa: E402
 from sweep.ray_executor import RayExecutor as ProductRayExecutor  # noqa: E402
 
-from ._gallery import frame_files, pixel_differences, write_gallery  # noqa: E402
+from ._gallery import ARTIST_SPECS, frame_files, pixel_differences, write_gallery  # noqa: E402
 from ._ray_fault import FAIL_ONCE_ENV, optimise_task_failing_once  # noqa: E402
 
 # Every task of these tests can be made to fail once (see tests/_ray_fault.py).
@@ -103,6 +104,8 @@ def test_ray_gallery_matches_local(local_out, ray_out):
         assert (ray_out / photo / "compare.png").is_file()
         for artist in ("brushstrokes", "rings"):
             assert (ray_out / photo / artist / "movie.gif").is_file()
+    artist = json.loads((ray_out / "left" / "rings" / "frames.json").read_text())[0]["artist"]
+    assert (artist["weights"], artist["colors"]) == ([0.7, 0.3], "photo")  # the task got the blend
     worst, mean = pixel_differences(local_out, ray_out)
     print(f"\nlocal vs ray: max |diff| {worst}/255, largest per-frame mean {mean:.4f}/255; "
           f"wall time local {WALL_TIMES['local']:.1f} s, ray {WALL_TIMES['ray']:.1f} s")
@@ -164,7 +167,7 @@ def test_resumed_chain_task_starts_from_the_stored_neighbour(gallery, cluster, t
     frame 1, as the clean local run did."""
     config = tmp_path / "chain.yaml"
     config.write_text(gallery.read_text().replace("photos/*.png", str(gallery.parent / "photos" / "left.png"))
-                      .replace("  rings: sample:rings\n", "")
+                      .replace(f"  rings: {ARTIST_SPECS['rings']}\n", "")
                       .replace("runtime: {progress: false}", "runtime: {progress: false, chunk_size: 1}")
                       + "init: chain\n")
     clean = tmp_path / "clean"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sweep.artist import Artist
 from sweep.config import Config
 
 from .conftest import REPO
@@ -37,6 +38,14 @@ def test_config_reference_matches_the_schema():
     for key, default in expected.items():
         cell = rows[key].strip("`")
         assert (cell if default == "(required)" else yaml.safe_load(cell)) == default, key
+
+
+def test_config_reference_lists_every_artist_key():
+    readme = (REPO / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `styles\.NAME\.([a-z_]+)` \| (.+?) \|", readme, flags=re.M))
+    assert set(rows) == set(Artist.YAML_KEYS)
+    assert yaml.safe_load(rows["colors"].strip("`")) == Artist.colors
+    assert yaml.safe_load(rows["weights"].strip("`")) == Artist.__dataclass_fields__["weights"].default_factory()
 
 
 # --- Every relative link and image in the user docs resolves -------------------------------

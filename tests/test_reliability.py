@@ -337,6 +337,19 @@ BAD_INPUTS = {
     "style name absolute": ({"styles": {"/tmp/x": "paint.png"}}, [], "not a safe directory name"),
     "style name hidden": ({"styles": {".hidden": "paint.png"}}, [], "not a safe directory name"),
     "style name reserved": ({"styles": {"manifest.json": "paint.png"}}, [], "reserved"),
+    "blend with a missing painting": ({"styles": {"paint": {"paintings": ["paint.png", "nope.png"]}}}, [],
+                                      "no such file"),
+    "blend with a truncated painting": (
+        _with("t.png", lambda p, r: p.write_bytes((r / "paint.png").read_bytes()[:300]),
+              {"styles": {"paint": {"paintings": ["paint.png", "t.png"]}}}), [], "truncated"),
+    "unknown artist key": ({"styles": {"paint": {"painting": "paint.png", "colours": "photo"}}}, [],
+                           "did you mean 'colors'"),
+    "unknown colors": ({"styles": {"paint": {"painting": "paint.png", "colors": "grey"}}}, [],
+                       "one of style, photo, match"),
+    "blend weights miscounted": ({"styles": {"paint": {"paintings": ["paint.png"] * 2, "weights": [1]}}}, [],
+                                 "one weight per painting"),
+    "blend weights negative": ({"styles": {"paint": {"paintings": ["paint.png"] * 2, "weights": [1, -1]}}}, [],
+                               "must be >= 0"),
     "output is a file": ({}, ["--out", "photo.png"], "not a directory"),
     "output under a file": ({}, ["--out", "photo.png/sub"], "not a directory"),
     "memory budget too small": ({"runtime": {"memory_budget_mb": 60}}, [], "MB memory budget"),
@@ -420,7 +433,7 @@ def test_grayscale_rgba_16bit_and_cmyk_inputs_are_converted(tmp_path):
     from sweep.plan import make_plan
 
     plan = make_plan(load_config(tmp_path / "c.yaml"))
-    by_artist = {job.artist: job.style_image for job in plan.jobs}
+    by_artist = {job.artist: job.style.paintings[0] for job in plan.jobs}
     assert plan.jobs[0].photo_image.shape == (23, 32, 3)
     assert np.all(by_artist["gray"] == 128)
     assert tuple(by_artist["rgba"][0, 0]) == (255, 127, 127)  # composited over white

@@ -111,4 +111,4 @@ def test_names_render_escaped_and_screenshot(page):
     path = ARTIFACTS / "report.png"
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 10_000
-    assert NASTY in page.locator("[data-compare] figcaption").all_inner_texts()
+    assert NASTY in page.locator("[data-compare] figcaption a").all_inner_texts()

@@ -5,6 +5,7 @@ import imageio.v3 as iio
 import pytest
 
 import sweep
+from sweep.artist import Artist
 from sweep.images import load_image, resize_max_side
 from sweep.render.movie import movie_frame_count
 
@@ -64,7 +65,8 @@ def test_outputs_layout(run, records):
     assert len(frames) == expected
     assert (job / "movie.gif").stat().st_size > 0 and (job / "sheet.png").stat().st_size > 0
     saved = sweep.load_config(run.out_dir / "config.yaml")
-    assert saved.image.max_size == 64 and saved.styles == {"brushstrokes": "sample:brushstrokes"}
+    assert saved.image.max_size == 64
+    assert saved.styles == {"brushstrokes": Artist(paintings=["sample:brushstrokes"], weights=[1.0])}
 
 
 def test_coarse_to_fine_keeps_the_photo_detail(tmp_path, real_weights):

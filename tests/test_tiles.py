@@ -10,6 +10,7 @@ import pytest
 
 from sweep.config import parse_config
 from sweep.errors import SweepError
+from sweep.records import Style
 from sweep.tiles import TileGrid, seam_ratios, tile_grid
 
 from .conftest import run_cli
@@ -130,8 +131,8 @@ def test_tiled_frame_matches_the_untiled_frame(real_weights):
 
     # The two objectives at the start image: same losses, same gradient.
     x = start[0][None].astype(np.float32) / 255
-    untiled = whole_engine._evaluator(np.ones(1, dtype=np.float32), whole_engine._stages(photo, painting)[-1][3])(x)
-    by_tiles = tiled_engine._evaluator(np.ones(1, dtype=np.float32), tiled_engine._stages(photo, painting)[-1][3])(x)
+    untiled = whole_engine._evaluator(np.ones(1, dtype=np.float32), whole_engine._stages(photo, Style.of(painting))[-1][3])(x)
+    by_tiles = tiled_engine._evaluator(np.ones(1, dtype=np.float32), tiled_engine._stages(photo, Style.of(painting))[-1][3])(x)
     for a, b in zip(untiled[:4], by_tiles[:4]):
         assert float(np.asarray(b)[0]) == pytest.approx(float(np.asarray(a)[0]), rel=1e-4)
     gradients = [np.asarray(ops.convert_to_numpy(g)) for g in (untiled[4], by_tiles[4])]
@@ -213,9 +214,9 @@ def test_default_layers_are_exact_with_the_default_overlap(real_weights):
     tiled = SweepEngine(dataclasses.replace(config, runtime=dataclasses.replace(config.runtime, tile_size=176)),
                         whole.extractor)
     x = ops.convert_to_tensor(np.random.default_rng(0).uniform(0, 1, (1, *photo.shape)).astype(np.float32))
-    results = [engine._evaluator(np.ones(1, dtype=np.float32), engine._stages(photo, painting)[-1][3])(x)
+    results = [engine._evaluator(np.ones(1, dtype=np.float32), engine._stages(photo, Style.of(painting))[-1][3])(x)
                for engine in (whole, tiled)]
-    assert isinstance(tiled._stages(photo, painting)[-1][3].grid, TileGrid)
+    assert isinstance(tiled._stages(photo, Style.of(painting))[-1][3].grid, TileGrid)
     for a, b in zip(results[0][:4], results[1][:4]):
         assert float(np.asarray(b)[0]) == pytest.approx(float(np.asarray(a)[0]), rel=1e-4)
     gradients = [np.asarray(ops.convert_to_numpy(r[4])) for r in results]

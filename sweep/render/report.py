@@ -42,6 +42,7 @@ from sweep.errors import SweepError
 from sweep.balance import balanced_position
 from sweep.layout import (CONFIG_FILE, MOVIE_KINDS, PROGRESS_GIF, RECORDS_FILE, REPORT_FILE, SHEET_FILE,
                           compare_file, load_records, movie_file, same_weights)
+from sweep.render.artist_summary import artist_summary
 from sweep.weight_text import format_weight
 
 TEMPLATES = "templates"
@@ -102,6 +103,7 @@ def _job_data(run_dir: Path, job_id: str, artist: str, job_dir: Path) -> dict | 
         "progress": _existing(run_dir, job_dir, PROGRESS_GIF).get("gif"),
         "records": _url(run_dir, job_dir / RECORDS_FILE),
         "pick": f"sweep pick {shlex.quote(shown_dir)} --frame ",
+        "summary": artist_summary(records),  # its paintings, weights and colours
     }
 
 

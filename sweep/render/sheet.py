@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 from sweep.atomic import atomic_path
 from sweep.balance import balanced_position, finite
 from sweep.layout import SHEET_FILE, load_records
+from sweep.render.artist_summary import artist_summary
 from sweep.render.frames import (
     ACCENT, INK, MUTED, PAPER, draw_label, draw_text, fit_tile, load_frames, outline, resize,
     title_font,
@@ -199,7 +200,11 @@ def compose_sheet(frames: Sequence[np.ndarray], records: Sequence[dict], suggest
     image = Image.fromarray(canvas)
     draw = ImageDraw.Draw(image)
     text_left = min(grid_left, margin)
-    draw.text((text_left, margin), title or "Content weight sweep", font=title_font(title_size), fill=INK)
+    title = title or "Content weight sweep"
+    shown_size = title_size  # a long title (a blend's paintings) shrinks to fit the sheet
+    while shown_size > 10 and title_font(shown_size).getlength(title) > sheet_w - 2 * text_left:
+        shown_size = max(10, int(shown_size * 0.9))
+    draw.text((text_left, margin), title, font=title_font(shown_size), fill=INK)
     weights = [float(r["content_weight"]) for r in records]
     subtitle = (f"{n} frame{'s' if n != 1 else ''}  |  content weight {format_weight(weights[0])}"
                 f" to {format_weight(weights[-1])}  |  photo -> style")
@@ -215,7 +220,8 @@ def write_sheet(job_dir: str | os.PathLike, path: str | os.PathLike | None = Non
                 title: str | None = None) -> Path:
     """Write the contact sheet of a job (default `JOB/sheet.png`) and return its path.
 
-    Top: `title` (default: the job directory's name) and the sweep's range. Middle:
+    Top: `title` (default: the job directory's name and its artist's paintings, shares
+    and colours) and the sweep's range. Middle:
     every frame in sweep order in a near-square grid (`sheet_columns`), small frames
     upscaled by an integer factor (nearest) to >= 160 px and large ones shrunk
     (Lanczos) to <= 360 px, each labelled "#07  cw 3.16". Bottom: `tradeoff_plot`, the content and style losses against
@@ -227,7 +233,10 @@ def write_sheet(job_dir: str | os.PathLike, path: str | os.PathLike | None = Non
     records = load_records(job)
     frames = load_frames(job, records)
     suggested = balanced_position(records)
-    image, _, _ = compose_sheet(frames, records, suggested, title=title or job.resolve().name)
+    if title is None:
+        summary = artist_summary(records)
+        title = f"{job.resolve().name}: {summary}" if summary else job.resolve().name
+    image, _, _ = compose_sheet(frames, records, suggested, title=title)
     target = Path(path) if path is not None else job / SHEET_FILE
     with atomic_path(target) as tmp:
         Image.fromarray(image).save(tmp, format="PNG", optimize=False, compress_level=6)
