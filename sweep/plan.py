@@ -85,7 +85,8 @@ class Plan:
         est = self.estimate
         if est.tiles is not None:
             lines.append(f"{est.tiles.describe(cfg.model.deepest_layer)}; estimated peak memory "
-                         f"{est.peak_bytes / 2**20:.0f} MB (a whole frame would need {est.bytes_per_frame / 2**20:.0f} MB)")
+                         f"{est.peak_bytes / 2**20:.0f} MB (a whole frame would need "
+                         f"{est.bytes_per_frame / 2**20:.0f} MB)")
         else:
             lines.append(f"chunks of {self.chunk_size} frame(s); estimated peak memory "
                          f"{est.peak_bytes / 2**20:.0f} MB ({est.bytes_per_frame / 2**20:.0f} MB per frame)")
@@ -196,7 +197,8 @@ def size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
 
     height = max(job.frame_size[0] for job in jobs)
     width = max(job.frame_size[1] for job in jobs)
-    style_shape = max((job.style_image.shape[:2] for job in jobs), key=lambda shape: shape[0] * shape[1])
+    # The resident painting of a tiled frame: the largest of any artist's paintings.
+    style_shape = max((p.shape[:2] for job in jobs for p in job.style.paintings), key=lambda shape: shape[0] * shape[1])
     flops, per_frame = frame_costs(height, width, config)
     budget = budget_bytes(config)
     from . import device  # imports Keras: only once the inputs have been read and checked

@@ -221,3 +221,34 @@ def test_default_layers_are_exact_with_the_default_overlap(real_weights):
         assert float(np.asarray(b)[0]) == pytest.approx(float(np.asarray(a)[0]), rel=1e-4)
     gradients = [np.asarray(ops.convert_to_numpy(r[4])) for r in results]
     assert np.linalg.norm(gradients[1] - gradients[0]) < 1e-4 * np.linalg.norm(gradients[0])
+
+
+def test_a_blend_with_matched_colours_is_exact_in_tiles(real_weights):
+    """A 70/30 blend of two paintings of different sizes under colors: match: the tiled
+    objective (shallow layers, 12 px overlap) is the untiled one; colors: photo is refused."""
+    from keras import ops
+
+    from sweep.quiet import import_keras
+
+    import_keras()
+    from sweep.engine import SweepEngine, build_engine
+    from sweep.images import load_image, resize_max_side
+
+    config = parse_config("content: sample:grace_hopper\nstyles: {a: sample:brushstrokes}\nimage: {max_size: 96}\n"
+                          "model: {content_layers: [block2_conv2], style_layers: [block1_conv1, block2_conv1]}\n"
+                          "runtime: {tile_overlap: 12}\n")
+    photo = resize_max_side(load_image("sample:grace_hopper"), 96)
+    paintings = [resize_max_side(load_image("sample:brushstrokes"), 96), resize_max_side(load_image("sample:rings"), 80)]
+    whole = build_engine(config, real_weights)
+    tiled = SweepEngine(dataclasses.replace(config, runtime=dataclasses.replace(config.runtime, tile_size=48)),
+                        whole.extractor)
+    style = Style(paintings=paintings, weights=[0.7, 0.3], colors="match")
+    x = ops.convert_to_tensor(np.random.default_rng(1).uniform(0, 1, (1, *photo.shape)).astype(np.float32))
+    results = [engine._evaluator(np.ones(1, dtype=np.float32), engine._stages(photo, style)[-1][3])(x)
+               for engine in (whole, tiled)]
+    for a, b in zip(results[0][:4], results[1][:4]):
+        assert float(np.asarray(b)[0]) == pytest.approx(float(np.asarray(a)[0]), rel=1e-4)
+    gradients = [np.asarray(ops.convert_to_numpy(r[4])) for r in results]
+    assert np.linalg.norm(gradients[1] - gradients[0]) < 1e-4 * np.linalg.norm(gradients[0])
+    with pytest.raises(SweepError, match="colors: photo is not supported"):
+        tiled._stages(photo, Style(paintings=paintings[:1], weights=[1.0], colors="photo"))
