@@ -28,7 +28,7 @@ from sweep.artist import Artist  # noqa: E402
 from sweep.config import Config, ModelSection, OptimizerSection, sweep_values, ContentWeightSweep  # noqa: E402
 from sweep.engine import SweepEngine, to_float_images  # noqa: E402
 from sweep.records import Callback  # noqa: E402
-from sweep.gradients import make_objective  # noqa: E402
+from sweep.gradients import make_objective, network_gradient  # noqa: E402
 from sweep.images import load_image, resize_max_side  # noqa: E402
 from sweep.model import build_extractor, preprocess  # noqa: E402
 from sweep.optimizers import make_optimizer  # noqa: E402
@@ -107,18 +107,17 @@ class Bench:
             # loss: what no loss code can beat), the objective, then the optimiser.
             eval_wall, _ = timed(lambda: sync(evaluate(x0)[-1]), repeats)
             extra = dict(objective_s=round(eval_wall, 4), objective_over_forward=round(eval_wall / fwd_wall, 3))
-            network = _network_forward_backward(model)
-            if network is not None:
-                net_wall, _ = timed(lambda: sync(network(x0)), repeats)
-                extra.update(network_forward_backward_over_forward=round(net_wall / fwd_wall, 3))
-                # The Gram products and their gradient products alone, on this step's
-                # activations: with the network, what a step cannot go below whatever the
-                # rest of the loss code and the optimiser cost.
-                features = model(preprocess(x0), training=False)[len(self.extractor.content_layers):]
-                products = _gram_products()
-                gram_wall, _ = timed(lambda: [sync(p[0, 0, 0]) for p in products(features)], repeats)
-                extra.update(gram_products_over_forward=round(gram_wall / fwd_wall, 3),
-                             efficiency_ceiling=round(2 * fwd_wall / (net_wall + gram_wall), 3))
+            network = network_gradient(model)
+            net_wall, _ = timed(lambda: sync(network(x0)), repeats)
+            extra.update(network_forward_backward_over_forward=round(net_wall / fwd_wall, 3))
+            # The Gram products and their gradient products alone, on this step's
+            # activations: with the network, what a step cannot go below whatever the
+            # rest of the loss code and the optimiser cost.
+            features = model(preprocess(x0), training=False)[len(self.extractor.content_layers):]
+            products = _gram_products()
+            gram_wall, _ = timed(lambda: [sync(p[0, 0, 0]) for p in products(features)], repeats)
+            extra.update(gram_products_over_forward=round(gram_wall / fwd_wall, 3),
+                         efficiency_ceiling=round(2 * fwd_wall / (net_wall + gram_wall), 3))
         counted = _CountingObjective(evaluate)
         optimizer = make_optimizer("lbfgs", counted, x0, OptimizerSection())
         active = np.ones(batch, bool)
@@ -333,23 +332,6 @@ def straight_line_fit(rows):
     residual = np.max(np.abs(times / (intercept + slope * units) - 1))
     return dict(fixed_s=round(float(intercept), 4), per_megapixel_s=round(float(slope), 4),
                 max_deviation=round(float(residual), 3))
-
-
-def _network_forward_backward(model):
-    """Forward and input gradient of the cut VGG16 with no loss (the gradient of the sum
-    of its outputs), under TensorFlow; None under the other backends."""
-    import keras
-    if keras.backend.backend() != "tensorflow":
-        return None
-    import tensorflow as tf
-
-    @tf.function(reduce_retracing=True)
-    def run(x):
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(x)
-            total = tf.add_n([tf.reduce_sum(o) for o in model(preprocess(x), training=False)])
-        return tape.gradient(total, x)
-    return run
 
 
 def _gram_products():

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .compiles import Compilations, since, snapshot
 from .config import Config, load_config
 from .errors import SweepError
 from .executors import Executor, LocalExecutor
+from .layout import CONFIG_FILE, MANIFEST_FILE
 from .records import Callback, FrameResult
 from .plan import Plan, make_plan
 from .store import JobStore, RunStore
@@ -34,6 +36,9 @@ class RunResult:
     outputs: list[Path] = field(default_factory=list)
     executor: str = "local"
     tasks: int = 0                      # units of work submitted (local: jobs; ray: Ray tasks)
+    # Traces of the compiled functions in this process (sweep/compiles.py); a Ray run
+    # compiles in its workers, so it counts none here.
+    compilations: Compilations = field(default_factory=Compilations)
 
     def job_dir(self, relative_dir: str) -> Path:
         return self.out_dir / relative_dir
@@ -55,7 +60,12 @@ class _StoreWriter(Callback):
 
 
 def default_out_dir(config_path: str | Path) -> Path:
-    return Path("outputs") / Path(config_path).stem
+    """outputs/<config file stem>; a run directory's own DIR/config.yaml (beside its
+    manifest) runs in DIR, so `sweep run DIR/config.yaml` resumes that run."""
+    config_path = Path(config_path)
+    if config_path.name == CONFIG_FILE and (config_path.parent / MANIFEST_FILE).is_file():
+        return config_path.parent
+    return Path("outputs") / config_path.stem
 
 
 def resolve(config: Config | str | Path, overrides: Sequence[str] = ()) -> Config:
@@ -104,6 +114,7 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
     if missing < plan.frame_count:
         log(f"resuming: {plan.frame_count - missing} of {plan.frame_count} frames already done")
     writer = _StoreWriter(store, manifest, job_stores)
+    traces_before = snapshot()
     if missing:
         show = config.runtime.progress if progress is None else progress
         bar = executor.progress(missing, config.optimizer.iterations, enabled=show)
@@ -117,7 +128,7 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
         log(f"frame {index} of {job} failed: {message}")
     return RunResult(out_dir=store.directory, plan=plan, weights_source=resolved.source,
                      optimised=missing, failed=writer.failed, outputs=outputs,
-                     executor=executor.name, tasks=executor.tasks)
+                     executor=executor.name, tasks=executor.tasks, compilations=since(traces_before))
 
 
 def render(out_dir: str | Path, plan: Plan) -> list[Path]:

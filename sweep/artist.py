@@ -46,9 +46,12 @@ class Artist:
         if len(weights) != count:
             raise SweepError(f"'{path}.weights' has {len(weights)} value(s) for {count} painting(s); "
                              f"give one weight per painting")
-        if any(w < 0 for w in weights) or math.fsum(weights) <= 0:
-            raise SweepError(f"'{path}.weights' must be >= 0 with a positive sum; got {weights}")
-        total = math.fsum(weights)
+        try:
+            total = math.fsum(weights)
+        except OverflowError:
+            total = math.inf
+        if any(w < 0 for w in weights) or not 0 < total < math.inf:
+            raise SweepError(f"'{path}.weights' must be >= 0 with a positive, finite sum; got {weights}")
         if abs(total - 1.0) > 1e-9:  # already normalised (a saved config.yaml) stays bit for bit as it is
             weights = [w / total for w in weights]
         return dataclasses.replace(self, weights=[float(w) for w in weights])

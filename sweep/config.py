@@ -25,7 +25,7 @@ from .artist import Artist
 from .errors import SweepError
 from .layout import RESERVED_NAMES
 from .samples import SAMPLE_PREFIX
-from .schema import build, check_key, field_type
+from .schema import build, check_key, field_type, unknown_key_message
 
 
 # VGG16's feature layers in network order; the losses may use any of them.
@@ -229,6 +229,8 @@ def apply_override(raw: dict, override: str) -> None:
         check_key(schema, part, ".".join(parts[:depth]))
         schema = field_type(schema, part)
         child = node.get(part)
+        if child is None and schema is Artist:
+            raise SweepError(unknown_key_message(part, list(node), ".".join(parts[:depth])))
         if child is None:
             child = node[part] = {}
         if schema is Artist and isinstance(child, str):

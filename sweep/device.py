@@ -39,16 +39,28 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
-def bfloat16_is_faster() -> bool:
-    """Whether VGG16 runs faster in bfloat16 than in float32 here, as measured (docs/design.md,
-    Precision): on GPUs from compute capability 8.0 (Ampere) on, and on CPUs with AMX
-    under TensorFlow or torch, whose oneDNN kernels use it (a 2-core AMX CPU ran the
-    network 3.9x faster). XLA's CPU convolutions run bfloat16 slower than float32, so
-    JAX on a CPU stays in float32."""
+def bfloat16_decision() -> tuple[bool, str]:
+    """(whether VGG16 runs faster in bfloat16 than in float32 here, why), as measured
+    (docs/design.md, Precision): on GPUs from compute capability 8.0 (Ampere) on, and on
+    CPUs with AMX under TensorFlow or torch, whose oneDNN kernels use it (a 2-core AMX CPU
+    ran the network 3.9x faster). XLA's CPU convolutions run bfloat16 slower than float32,
+    so JAX on a CPU stays in float32."""
     gpu = accelerator()
     if gpu:
-        return gpu.compute_capability >= (8, 0)
-    return backend_name() in ("tensorflow", "torch") and "amx_bf16" in cpu_flags()
+        major, minor = gpu.compute_capability
+        return gpu.compute_capability >= (8, 0), (
+            f"{gpu.name} has compute capability {major}.{minor}; bfloat16 matrix units "
+            f"come with 8.0 (Ampere) and later")
+    backend = backend_name()
+    if "amx_bf16" not in cpu_flags():
+        return False, "the CPU has no AMX bfloat16 units (no amx_bf16 flag), so float32 is faster"
+    if backend == "jax":
+        return False, "the CPU has AMX, but XLA's CPU convolutions run bfloat16 slower than float32"
+    return True, f"the CPU has AMX bfloat16 units, which {backend}'s oneDNN kernels use"
+
+
+def bfloat16_is_faster() -> bool:
+    return bfloat16_decision()[0]
 
 
 def resolve_precision(requested: str) -> str:
@@ -90,3 +102,4 @@ def describe(precision: str = "float32") -> str:
     if gpu:
         return f"{gpu.name} ({settings})"
     return f"CPU x{os.cpu_count()} ({settings})"
+

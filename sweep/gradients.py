@@ -15,6 +15,7 @@ import keras
 from keras import ops
 
 from .backend import backend_name
+from .compiles import traced
 from .losses import frame_losses, seen_by_network, weighted_total
 from .model import FeatureExtractor, preprocess
 
@@ -48,7 +49,6 @@ def value_and_input_gradient(extractor: FeatureExtractor, losses):
 def _tensorflow(model, losses):
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
     def evaluate(images01, content_weights, style_weight, tv_weight, target_args):
         # Only the images are watched: the frozen weights need no gradient.
         with tf.GradientTape(watch_accessed_variables=False) as tape:
@@ -58,7 +58,7 @@ def _tensorflow(model, losses):
             total, aux = losses(outputs, seen, content_weights, style_weight, tv_weight, target_args)
         return (*aux, tape.gradient(total, images01))
 
-    return evaluate
+    return tf.function(traced("objective", evaluate), reduce_retracing=True)
 
 
 def _jax(model, losses):
@@ -72,7 +72,7 @@ def _jax(model, losses):
         outputs, _ = model.stateless_call(weights[0], weights[1], preprocess(seen), training=False)
         return losses(outputs, seen, content_weights, style_weight, tv_weight, target_args)
 
-    value_and_grad = jax.jit(jax.value_and_grad(objective, has_aux=True))
+    value_and_grad = jax.jit(jax.value_and_grad(traced("objective", objective), has_aux=True))
 
     def evaluate(images01, content_weights, style_weight, tv_weight, target_args):
         (_, aux), grad = value_and_grad(images01, (trainable, non_trainable), content_weights,
@@ -130,12 +130,47 @@ def enable_compilation_cache() -> Path | None:
 
 def compile_function(fn):
     """`fn` (keras.ops on tensors, nested tuples allowed) compiled for the backend:
-    tf.function, jax.jit, or as is under torch. Traced once per argument structure."""
+    tf.function, jax.jit, or as is under torch. Traced once per argument structure;
+    the traces are counted under `fn`'s name (sweep/compiles.py)."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
-        return tf.function(fn, reduce_retracing=True)
+        return tf.function(traced(fn.__name__.lstrip("_"), fn), reduce_retracing=True)
     if backend == "jax":
         import jax
-        return jax.jit(fn)
+        return jax.jit(traced(fn.__name__.lstrip("_"), fn))
     return fn
+
+
+def network_gradient(model):
+    """The input gradient of the sum of `model`'s outputs (preprocessed images in, no
+    loss): forward and backward of the network alone, what no loss code can beat. The
+    benchmarks time it as the ceiling of an optimisation step (sweep/microbench.py)."""
+    backend = backend_name()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        def gradient(images01):
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(images01)
+                total = tf.add_n([tf.reduce_sum(o) for o in model(preprocess(images01), training=False)])
+            return tape.gradient(total, images01)
+        return tf.function(traced("network_gradient", gradient), reduce_retracing=True)
+    if backend == "jax":
+        import jax
+        weights = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables])
+
+        def total(images01, weights):
+            outputs, _ = model.stateless_call(weights[0], weights[1], preprocess(images01), training=False)
+            return sum(ops.sum(o) for o in outputs)
+        compiled = jax.jit(jax.grad(traced("network_gradient", total)))
+        return lambda images01: compiled(images01, weights)
+    import torch
+
+    def gradient(images01):
+        with torch.enable_grad():
+            images01 = images01.detach().requires_grad_(True)
+            total = sum(o.sum() for o in model(preprocess(images01), training=False))
+            (grad,) = torch.autograd.grad(total, images01)
+        return grad
+    return gradient

@@ -71,18 +71,17 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
             raise SweepError(f"'{path}' must be one of {', '.join(map(str, allowed))}; got {value!r}")
         return value
     if origin in (Union, types.UnionType):
-        errors = []
         for option in typing.get_args(tp):
             try:
                 return _coerce(option, value, path)
-            except SweepError as exc:
-                errors.append(str(exc))
+            except SweepError:
+                continue
         names = " or ".join(_type_name(o) for o in typing.get_args(tp))
         raise SweepError(f"'{path}' must be {names}; got {describe(value)}")
     if origin is list:
         (item_type,) = typing.get_args(tp)
         if not isinstance(value, list):
-            raise SweepError(f"'{path}' must be a list of {_type_name(item_type)}; got {describe(value)}")
+            raise SweepError(f"'{path}' must be {_type_name(tp)}; got {describe(value)}")
         return [_coerce(item_type, item, f"{path}[{i}]") for i, item in enumerate(value)]
     if origin is dict:
         key_type, value_type = typing.get_args(tp)
@@ -111,9 +110,12 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
     raise TypeError(f"unsupported schema type {tp!r} at {path}")
 
 
+_PLURAL = {str: "strings", int: "integers", float: "numbers", bool: "true/false values"}
+
+
 def _type_name(tp: Any) -> str:
     if typing.get_origin(tp) is list:
-        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+        return f"a list of {_PLURAL.get(typing.get_args(tp)[0], _type_name(typing.get_args(tp)[0]))}"
     return {str: "a string", int: "an integer", float: "a number", bool: "true/false"}.get(tp, str(tp))
 
 

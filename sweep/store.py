@@ -28,7 +28,16 @@ FRAME_SECTIONS = ("content", "styles", "sweep", "image", "optimizer", "init", "m
 
 def config_hash(config: Config) -> str:
     relevant = {key: value for key, value in config.to_dict().items() if key in FRAME_SECTIONS}
+    relevant["styles"] = {name: _hashed_artist(artist) for name, artist in relevant["styles"].items()}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
+def _hashed_artist(artist: dict):
+    """An artist as the hash sees it: one painting in its own colours hashes as the bare
+    path it was before artists became mappings, so run directories made then still resume."""
+    if len(artist["paintings"]) == 1 and artist["colors"] == "style":
+        return artist["paintings"][0]
+    return artist
 
 
 def read_json(path: Path, default):

@@ -279,3 +279,17 @@ def test_resume_finishes_a_blend_and_refuses_a_changed_artist(artists_run, tmp_p
     assert len(records_after) == len(WEIGHTS) and records_after[-1]["artist"]["paintings"] == [A, B]
     with pytest.raises(SweepError, match="different config"):
         sweep.run(config, out, overrides=["styles.half.colors=match"], progress=False, log=lambda message: None)
+
+
+def test_a_plain_artist_hashes_as_before_artists_were_mappings():
+    """Run directories made when an artist was a bare path keep resuming: one painting in
+    its own colours hashes as that path, however it is spelt."""
+    plain = parse_config("content: p.jpg\nstyles: {a: b.jpg}\n", base_dir="/")
+    spelt_out = parse_config("content: p.jpg\nstyles: {a: {painting: b.jpg, colors: style}}\n", base_dir="/")
+    recoloured = parse_config("content: p.jpg\nstyles: {a: {painting: b.jpg, colors: photo}}\n", base_dir="/")
+    assert config_hash(plain) == config_hash(spelt_out) != config_hash(recoloured)
+    before = {key: value for key, value in plain.to_dict().items()
+              if key in ("content", "styles", "sweep", "image", "optimizer", "init", "model", "seed")}
+    before["styles"] = {"a": "/b.jpg"}
+    import hashlib
+    assert config_hash(plain) == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()

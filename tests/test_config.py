@@ -68,6 +68,8 @@ def test_resolved_config_round_trips(tmp_path):
     ("content: a.jpg\nstyles: [a.jpg]\n", "'styles' must be a mapping"),
     ("content: [a.jpg\n", "YAML syntax error in <config> at line 2"),
     ("- just\n- a list\n", "must be a mapping of keys to values"),
+    ("content: a.jpg\nstyles: {a: {paintings: [b.jpg, c.jpg], weights: [1.0e+308, 1.0e+308]}}\n",
+     "positive, finite sum"),
 ])
 def test_refusals_name_the_problem(text, fragment):
     with pytest.raises(SweepError) as info:
@@ -85,6 +87,7 @@ def test_unknown_layer_lists_the_valid_ones():
     ("image.colour=3", "unknown config key 'image.colour'"),
     ("nothing", "--set expects KEY=VALUE"),
     ("seed.x=1", "'seed' must be an integer"),
+    ("styles.van_gohg.colors=photo", "unknown config key 'styles.van_gohg'; did you mean 'van_gogh'"),
 ])
 def test_bad_overrides(override, fragment):
     with pytest.raises(SweepError, match=fragment):

@@ -162,7 +162,7 @@ def test_the_readme_stays_a_short_guide_that_links_the_details():
 
 # --- What the docs tell a user to type exists --------------------------------------------------
 
-SWEEP_COMMAND = re.compile(r"\bsweep (run|status|pick|weights)\b([^`\n]*)")
+SWEEP_COMMAND = re.compile(r"\bsweep (run|status|pick|weights|init|doctor)\b([^`\n]*)")
 # A config key as the docs name it: a dotted path in a code span (`runtime.chunk_size`) or after --set.
 CONFIG_KEY = re.compile(r"(?:`|--set[ =])((?:sweep|image|optimizer|model|movie|runtime)\.[a-z_.]+)")
 

@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
-import json
 import math
 import os
 import shlex
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 from urllib.parse import quote
 
 import jinja2
@@ -146,19 +145,14 @@ def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(loader=jinja2.FunctionLoader(load), autoescape=True,
                                      undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     environment.filters["loss"] = _loss
+    # tojson escapes <, >, & and ' for the <script> block; a NaN would not be JSON at all.
+    environment.policies["json.dumps_kwargs"] = {"sort_keys": False, "allow_nan": False}
     return environment
 
 
 def _asset(name: str) -> markupsafe.Markup:
     """A stylesheet or script of the templates folder, inlined as it is."""
     return markupsafe.Markup((importlib.resources.files("sweep.render") / TEMPLATES / name).read_text("utf-8"))
-
-
-def _json_for_script(data: Any) -> str:
-    """JSON that is safe inside <script>: no '<', '>' or '&' survive literally."""
-    return (json.dumps(data, ensure_ascii=False, allow_nan=False)
-            .replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
 def write_report(run_dir: str | os.PathLike, groups: Mapping[str, Mapping[str, str | os.PathLike]]) -> Path:
@@ -190,7 +184,7 @@ def write_report(run_dir: str | os.PathLike, groups: Mapping[str, Mapping[str, s
         for p in photos]}
     page = _environment().get_template(PAGE_TEMPLATE).render(
         title=run.resolve().name, facts=_facts(run, photos), photos=photos, gallery=gallery,
-        records_file=RECORDS_FILE, data=markupsafe.Markup(_json_for_script(data)),
+        records_file=RECORDS_FILE, data=data,
         css=_asset("report.css"), js=_asset("report.js"))
     target = run / REPORT_FILE
     write_text(target, page)
