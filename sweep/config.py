@@ -41,8 +41,9 @@ VGG16_CONV_LAYERS = tuple(name for name in VGG16_FEATURE_LAYERS if "conv" in nam
 VGG16_BLOCK_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
 
 MIN_IMAGE_SIDE = 16
-# 4096 px frames need tens of GB per frame for VGG16 activations and gradients;
-# anything larger is a typo, not a request.
+# A 4096 px frame needs tens of GB for VGG16 activations and gradients: such frames
+# are optimised in tiles (sweep/tiles.py) within runtime.memory_budget_mb; anything
+# larger is a typo, not a request.
 MAX_IMAGE_SIDE = 4096
 
 
@@ -152,6 +153,16 @@ class RuntimeSection:
     # Memory the optimisation may use; 0 means a share of what the machine has.
     memory_budget_mb: int = 0
     progress: bool = True
+    # Frames that do not fit the budget are optimised in overlapping square tiles
+    # (sweep/tiles.py). 0 = the largest tile that fits, only when the frame does not;
+    # N = tiles of N px whenever the frame is larger than N.
+    tile_size: int = 0
+    # Pixels of context around the part of a tile that is optimised: 64 covers the 58 px
+    # that zero padding reaches into block5_conv1 (the deepest default layer); see docs/tiles.md.
+    tile_overlap: int = 64
+    # Positions the tile grid takes in turn, one per evaluation of the objective, each
+    # shifted by a fraction of a tile, so that no tile border stays in place.
+    tile_passes: int = 4
 
 
 @dataclass
@@ -323,6 +334,19 @@ def validate(config: Config) -> None:
         raise SweepError(f"'keyframes.coupling' must be >= 0; got {config.keyframes.coupling:g}")
     if config.runtime.chunk_size < 0 or config.runtime.memory_budget_mb < 0:
         raise SweepError("'runtime.chunk_size' and 'runtime.memory_budget_mb' must be >= 0 (0 = automatic)")
+    _validate_tiles(config.runtime)
+
+
+def _validate_tiles(runtime: "RuntimeSection") -> None:
+    if runtime.tile_overlap < 0:
+        raise SweepError(f"'runtime.tile_overlap' must be >= 0 pixels; got {runtime.tile_overlap}")
+    if runtime.tile_passes < 1:
+        raise SweepError(f"'runtime.tile_passes' must be at least 1; got {runtime.tile_passes}")
+    smallest = 2 * runtime.tile_overlap + MIN_IMAGE_SIDE
+    if runtime.tile_size and not smallest <= runtime.tile_size <= MAX_IMAGE_SIDE:
+        raise SweepError(f"'runtime.tile_size' must be 0 (automatic) or between {smallest} (twice "
+                         f"runtime.tile_overlap={runtime.tile_overlap}, plus {MIN_IMAGE_SIDE}) and "
+                         f"{MAX_IMAGE_SIDE} pixels; got {runtime.tile_size}")
 
 
 def check_safe_name(name: str, what: str) -> None:

@@ -22,6 +22,8 @@ from .model import FeatureExtractor, preprocess
 from .plan import chunk_frames
 from .batch import StageBatch, to_uint8
 from .records import Callback, FrameResult, Style
+from .tiled import TiledFrame, TiledTargets
+from .tiles import budget_bytes, tile_grid
 
 
 def to_float_images(image_uint8: np.ndarray):
@@ -86,6 +88,7 @@ class SweepEngine:
         self.config = config
         self.extractor = extractor
         self.evaluate_objective = make_objective(extractor)
+        self.tiled = TiledFrame(self)
 
     def targets(self, photo01, paintings01, shares=(1.0,), colors: str = "style") -> Targets:
         """Targets of the photo and the paintings as the network sees them under `colors`
@@ -122,6 +125,8 @@ class SweepEngine:
         photo01 = to_float_images(photo_uint8)
         stages = self._stages(photo_uint8, style, cfg.optimizer.iterations)
         finish = _finisher(style.colors, photo_uint8)
+        if isinstance(stages[-1][3], TiledTargets):
+            chunk_size = 1  # a frame that needs tiles is optimised alone
         for callback in callbacks:
             callback.on_job_start(job, len(frames), cfg.optimizer.iterations)
         results: list[FrameResult] = []
@@ -175,11 +180,14 @@ class SweepEngine:
             run(betweens, self._stages(photo_uint8, style, iterations),
                 {**starts, **(start_images or {})}, cfg.keyframes.coupling)
 
-    def _stages(self, photo_uint8, style: Style, total_iterations: int) -> list[tuple[int, float, object, Targets]]:
+    def _stages(self, photo_uint8, style: Style,
+                total_iterations: int) -> list[tuple[int, float, object, Targets | TiledTargets]]:
         """(iterations, scale, photo01, targets) per coarse-to-fine scale, sharing
         `total_iterations`. At a coarse scale the paintings shrink by the same factor,
-        so brush strokes keep their size relative to the frame."""
+        so brush strokes keep their size relative to the frame. A scale whose frame does
+        not fit the memory budget gets `TiledTargets` and is optimised in tiles."""
         opt = self.config.optimizer
+        budget = None
         coarse = opt.scales[:-1]
         coarse_total = int(round(total_iterations * opt.coarse_fraction)) if coarse else 0
         stages = []
@@ -192,7 +200,12 @@ class SweepEngine:
                 paintings = [_resize_uint8(painting, scale) for painting in style.paintings]
             else:
                 iterations, photo, paintings = total_iterations - coarse_total, photo_uint8, style.paintings
-            stages.append((iterations, scale, to_float_images(photo), self.style_targets(photo, paintings, style)))
+            budget = budget_bytes(self.config) if budget is None else budget
+            largest = max((p.shape[:2] for p in paintings), key=lambda shape: shape[0] * shape[1])
+            grid = tile_grid(self.config, photo.shape[0], photo.shape[1], largest, budget)
+            targets = (self.tiled.targets(photo, paintings, style, grid) if grid is not None
+                       else self.style_targets(photo, paintings, style))
+            stages.append((iterations, scale, to_float_images(photo), targets))
         return stages
 
     def style_targets(self, photo_uint8, paintings_uint8, style: Style) -> Targets:
@@ -233,6 +246,10 @@ class SweepEngine:
         iterations_done = np.zeros(len(chunk), dtype=int)
         offset = 0
         previous_photo = photo01
+        # Tiles of the tiled stages: one evaluation per iteration, plus the optimiser's
+        # first and the final score.
+        self.tiled.track(job, callbacks, sum((n + 2) * t.grid.visit_count // t.grid.passes
+                                             for n, _, _, t in stages if isinstance(t, TiledTargets)))
         for iterations, _, stage_photo, targets in stages:
             size = tuple(int(d) for d in ops.shape(stage_photo)[1:3])
             if tuple(ops.shape(x)[1:3]) != size:
@@ -271,21 +288,25 @@ class SweepEngine:
                 message="the loss became NaN or Inf twice, also with a smaller step" if bad else ""))
         return results
 
-    def _evaluator(self, weights, targets: Targets, anchor=None, coupling: float = 0.0):
+    def _evaluator(self, weights, targets: Targets | TiledTargets, anchor=None, coupling: float = 0.0):
         """The batch's objective; with an `anchor` (B, H, W, 3) the coupling term
         coupling x mean((x - anchor)^2) is added to the totals and the gradient (the
         content, style and TV values stay the frame's own)."""
         cfg = self.config
-        settings = (ops.convert_to_tensor(np.asarray(weights, dtype=np.float32)),
-                    ops.convert_to_tensor(np.float32(cfg.sweep.style_weight)),
-                    ops.convert_to_tensor(np.float32(cfg.sweep.tv_weight)),
-                    targets.as_args())
+        if isinstance(targets, TiledTargets):  # a frame larger than the memory budget
+            objective = self.tiled.objective(targets, float(weights[0]), cfg.sweep.style_weight, cfg.sweep.tv_weight)
+        else:
+            settings = (ops.convert_to_tensor(np.asarray(weights, dtype=np.float32)),
+                        ops.convert_to_tensor(np.float32(cfg.sweep.style_weight)),
+                        ops.convert_to_tensor(np.float32(cfg.sweep.tv_weight)),
+                        targets.as_args())
+            objective = lambda x: self.evaluate_objective(x, *settings)  # noqa: E731
         if anchor is None or coupling <= 0:
-            return lambda x: self.evaluate_objective(x, *settings)
+            return objective
         pixels = float(np.prod(ops.shape(anchor)[1:]))
 
         def coupled(x):
-            total, content, style, tv, gradient = self.evaluate_objective(x, *settings)
+            total, content, style, tv, gradient = objective(x)
             offset = x - anchor
             total = total + coupling * ops.sum(ops.square(offset), axis=(1, 2, 3)) / pixels
             return total, content, style, tv, gradient + (2.0 * coupling / pixels) * offset

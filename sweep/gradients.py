@@ -28,6 +28,14 @@ def make_objective(extractor: FeatureExtractor):
         totals = weighted_total(content, style, tv, content_weights, style_weight, tv_weight)
         return ops.sum(totals), (totals, content, style, tv)
 
+    return value_and_input_gradient(extractor, losses)
+
+
+def value_and_input_gradient(extractor: FeatureExtractor, losses):
+    """`evaluate(images01, content_weights, style_weight, tv_weight, target_args)` ->
+    (*aux, gradient of the scalar w.r.t. the images), where `losses(outputs, images01,
+    content_weights, style_weight, tv_weight, target_args)` returns (scalar, aux) from
+    the extractor's outputs. sweep/tiled.py uses it for the windows of a tiled frame."""
     backend = backend_name()
     if backend == "tensorflow":
         return _tensorflow(extractor.model, losses)
