@@ -161,6 +161,7 @@ def render(out_dir: str | Path, plan: Plan) -> list[Path]:
         records = JobStore(job_dir).records()
         if records:
             JobStore(job_dir).mark_suggested()
+            JobStore(job_dir).write_motion()
             outputs += render_job(job_dir, movie)
             by_photo.setdefault(job.photo, {})[job.artist] = job_dir
             if len(records) == len(job.weights):

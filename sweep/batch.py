@@ -25,7 +25,8 @@ def to_uint8(images01) -> np.ndarray:
 
 class StageBatch:
     """The chunk's frames during one scale. `failed` and `iterations_done` (one entry per
-    frame of the chunk) start from the previous scale's and are this batch's own."""
+    frame of the chunk) start from the previous scale's and are this batch's own.
+    `evaluator(rows)` is the objective of those rows of the chunk (positions in it)."""
 
     def __init__(self, x, failed: np.ndarray, iterations_done: np.ndarray, indices: list[int],
                  weights: np.ndarray, evaluator: Callable[[np.ndarray], Callable], optimizer_config,
@@ -45,7 +46,7 @@ class StageBatch:
         self.optimizer = None
         if self.rows.size:
             start = x if self.rows.size == self.count else ops.convert_to_tensor(self.parked[self.rows])
-            self.optimizer = make_optimizer(optimizer_config.name, evaluator(weights[self.rows]), start,
+            self.optimizer = make_optimizer(optimizer_config.name, evaluator(self.rows), start,
                                             optimizer_config)
 
     def active(self) -> np.ndarray:
@@ -62,7 +63,7 @@ class StageBatch:
         keep = np.concatenate([np.flatnonzero(active), np.flatnonzero(~active)])[:bucket]
         keep.sort()
         self.retire(keep)
-        self.optimizer.keep(keep, self.evaluator(self.weights[self.rows]))
+        self.optimizer.keep(keep, self.evaluator(self.rows))
         return active[keep]
 
     def retire(self, keep) -> None:

@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     pick.add_argument("--iterations", type=int, metavar="N",
                       help="optimiser iterations of the re-render (default: the run's)")
     pick.add_argument("--out", metavar="FILE", help="the PNG to write (default: RUN_DIR/NAME/pick_f007_cw-3.162.png)")
+    pick.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                      help="override a key of the run's config for the re-render, e.g. "
+                           "runtime.memory_budget_mb=400 (repeatable; needs --size)")
+    pick.add_argument("--dry-run", action="store_true",
+                      help="print what would be written (and the re-render's plan: tiles, memory, time), then exit")
 
     _add_setup_commands(commands)
 
@@ -207,7 +212,11 @@ def _dispatch(args) -> int:
         from .pick import pick
         result = pick(args.job_dir, frame=args.frame, weight=args.weight, suggested=args.suggested,
                       size=args.size, iterations=args.iterations, out=args.out, progress=sys.stderr.isatty(),
-                      log=lambda message: print(message, file=sys.stderr, flush=True))
+                      log=lambda message: print(message, file=sys.stderr, flush=True),
+                      overrides=args.overrides, dry_run=args.dry_run)
+        if args.dry_run:
+            print(result.plan)
+            return 0
         how = f"re-rendered at {result.size[1]}x{result.size[0]}" if result.rerendered else "copied"
         weight = format_weight(result.content_weight)
         print(f"wrote {result.path} (frame {result.index}, content weight {weight}, {how})")

@@ -42,8 +42,9 @@ VGG16_CONV_LAYERS = tuple(name for name in VGG16_FEATURE_LAYERS if "conv" in nam
 VGG16_BLOCK_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
 
 MIN_IMAGE_SIDE = 16
-# 4096 px frames need tens of GB per frame for VGG16 activations and gradients;
-# anything larger is a typo, not a request.
+# A 4096 px frame needs tens of GB for VGG16 activations and gradients: such frames
+# are optimised in tiles (sweep/tiles.py) within runtime.memory_budget_mb; anything
+# larger is a typo, not a request.
 MAX_IMAGE_SIDE = 4096
 
 
@@ -51,7 +52,9 @@ MAX_IMAGE_SIDE = 4096
 class ContentWeightSweep:
     """The content weights of the frames, in frame order: start (photo) -> stop (style)."""
     start: float = 100.0
-    stop: float = 0.1
+    # 0.01: with the style loss in units of the photo's own (sweep.style_unit), the last
+    # frame keeps under 15% of the photo's layout (content loss >= 0.85; at 0.1 it kept 30%)
+    stop: float = 0.01
     steps: int = 30
     spacing: Literal["log", "linear"] = "log"
 
@@ -63,6 +66,10 @@ class SweepSection:
     # Relative to the photo's own total variation (see losses.py); it keeps the
     # low-content-weight frames from turning into high-frequency noise.
     tv_weight: float = 0.1
+    # What a style loss of 1 means: (photo) as far from the painting's style as the
+    # photo itself, so a content weight means the same balance for every pair;
+    # (painting) the painting's own Gram norm only, as before.
+    style_unit: Literal["photo", "painting"] = "photo"
 
 
 @dataclass
@@ -124,12 +131,39 @@ class MovieSection:
 
 
 @dataclass
+class KeyframeSection:
+    """`init: keyframes` (see sweep/morph.py and docs/morph.md): every `every`-th frame
+    and both ends are keyframes, optimised first; the frames between them start from a
+    blend of their two keyframes and run `in_between_fraction` of the iterations.
+    `coupling` > 0 adds coupling x mean((x - blend)^2) (pixels in [0, 1]) to an
+    in-between's objective, never to its stored losses. Keyframes of content weight
+    <= `noise_below` start from one shared seeded noise image instead."""
+    every: int = 5
+    in_between_fraction: float = 0.25
+    coupling: float = 30.0
+    noise_below: float = 0.0
+    # Keyframes one after another, each starting from the keyframe before it, so they
+    # keep their strokes in place; false: all from the photo, as one batch.
+    continuation: bool = True
+
+
+@dataclass
 class RuntimeSection:
     # Frames optimised together; 0 picks the largest chunk that fits memory_budget_mb.
     chunk_size: int = 0
     # Memory the optimisation may use; 0 means a share of what the machine has.
     memory_budget_mb: int = 0
     progress: bool = True
+    # Frames that do not fit the budget are optimised in overlapping square tiles
+    # (sweep/tiles.py). 0 = the largest tile that fits, only when the frame does not;
+    # N = tiles of N px whenever the frame is larger than N.
+    tile_size: int = 0
+    # Pixels of context around the part of a tile that is optimised: 64 covers the 58 px
+    # that zero padding reaches into block5_conv1 (the deepest default layer); see docs/tiles.md.
+    tile_overlap: int = 64
+    # Positions the tile grid takes in turn, one per evaluation of the objective, each
+    # shifted by a fraction of a tile, so that no tile border stays in place.
+    tile_passes: int = 4
 
 
 @dataclass
@@ -139,9 +173,12 @@ class Config:
     sweep: SweepSection = field(default_factory=SweepSection)
     image: ImageSection = field(default_factory=ImageSection)
     optimizer: OptimizerSection = field(default_factory=OptimizerSection)
-    # Where frames start: the photo, seeded noise, or (chain) the finished result of
-    # the neighbouring frame of the previous chunk (the first chunk starts from the photo).
-    init: Literal["content", "noise", "chain"] = "content"
+    # Where frames start: (keyframes) keyframes from the photo, then the frames between
+    # them from a blend of their two keyframes (sweep/morph.py); the photo; seeded noise;
+    # or (chain) the finished result of the neighbouring frame of the previous chunk
+    # (the first chunk starts from the photo).
+    init: Literal["keyframes", "content", "noise", "chain"] = "keyframes"
+    keyframes: KeyframeSection = field(default_factory=KeyframeSection)
     model: ModelSection = field(default_factory=ModelSection)
     movie: MovieSection = field(default_factory=MovieSection)
     runtime: RuntimeSection = field(default_factory=RuntimeSection)
@@ -306,8 +343,28 @@ def validate(config: Config) -> None:
         raise SweepError("'movie.hold' and 'movie.crossfade' must be >= 0")
     if movie.progress_every < 0:
         raise SweepError(f"'movie.progress_every' must be >= 0 (0 = off); got {movie.progress_every}")
+    if config.keyframes.every < 1:
+        raise SweepError(f"'keyframes.every' must be at least 1; got {config.keyframes.every}")
+    if not 0 < config.keyframes.in_between_fraction <= 1:
+        raise SweepError(f"'keyframes.in_between_fraction' must be > 0 and <= 1; "
+                         f"got {config.keyframes.in_between_fraction:g}")
+    if config.keyframes.coupling < 0:
+        raise SweepError(f"'keyframes.coupling' must be >= 0; got {config.keyframes.coupling:g}")
     if config.runtime.chunk_size < 0 or config.runtime.memory_budget_mb < 0:
         raise SweepError("'runtime.chunk_size' and 'runtime.memory_budget_mb' must be >= 0 (0 = automatic)")
+    _validate_tiles(config.runtime)
+
+
+def _validate_tiles(runtime: "RuntimeSection") -> None:
+    if runtime.tile_overlap < 0:
+        raise SweepError(f"'runtime.tile_overlap' must be >= 0 pixels; got {runtime.tile_overlap}")
+    if runtime.tile_passes < 1:
+        raise SweepError(f"'runtime.tile_passes' must be at least 1; got {runtime.tile_passes}")
+    smallest = 2 * runtime.tile_overlap + MIN_IMAGE_SIDE
+    if runtime.tile_size and not smallest <= runtime.tile_size <= MAX_IMAGE_SIDE:
+        raise SweepError(f"'runtime.tile_size' must be 0 (automatic) or between {smallest} (twice "
+                         f"runtime.tile_overlap={runtime.tile_overlap}, plus {MIN_IMAGE_SIDE}) and "
+                         f"{MAX_IMAGE_SIDE} pixels; got {runtime.tile_size}")
 
 
 def check_safe_name(name: str, what: str) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 from keras import ops
 
 from .colors import network_projection, optimisation_inputs, with_photo_chroma
+from . import morph
 from .config import MIN_IMAGE_SIDE, Config
 from .gradients import make_objective
 from .images import resize_to
@@ -21,6 +22,8 @@ from .model import FeatureExtractor, preprocess
 from .plan import chunk_frames
 from .batch import StageBatch, to_uint8
 from .records import Callback, FrameResult, Style
+from .tiled import TiledFrame, TiledTargets
+from .tiles import budget_bytes, tile_grid
 
 
 def to_float_images(image_uint8: np.ndarray):
@@ -85,6 +88,7 @@ class SweepEngine:
         self.config = config
         self.extractor = extractor
         self.evaluate_objective = make_objective(extractor)
+        self.tiled = TiledFrame(self)
 
     def targets(self, photo01, paintings01, shares=(1.0,), colors: str = "style") -> Targets:
         """Targets of the photo and the paintings as the network sees them under `colors`
@@ -95,8 +99,9 @@ class SweepEngine:
         batches = paintings01 if isinstance(paintings01, (list, tuple)) else [paintings01]
         painting_features = [self.extractor.model(preprocess(p), training=False)[n_content:] for p in batches]
         style_features = [list(layer) for layer in zip(*painting_features)]
+        photo_style = photo_features[n_content:] if self.config.sweep.style_unit == "photo" else None
         return compute_targets(photo_features[:n_content], style_features, photo01, shares,
-                               network_projection(colors))
+                               network_projection(colors), photo_style)
 
     def optimise(self, job: str, photo_uint8: np.ndarray, style: Style | np.ndarray,
                  frames: Sequence[tuple[int, float]], chunk_size: int,
@@ -111,15 +116,20 @@ class SweepEngine:
         chunk grid (the nearest one below that is done): optimised earlier in this call,
         or, through `stored_frame(index)` (uint8 image or None), done in an earlier run.
         So a resumed run starts each chunk where the clean run did.
+
+        Under `init: keyframes` the keyframes among `frames` run first, then the
+        in-betweens from their keyframes (done now or stored): see sweep/morph.py.
         """
         cfg = self.config
         style = Style.of(style)
         photo01 = to_float_images(photo_uint8)
-        stages = self._stages(photo_uint8, style)
+        stages = self._stages(photo_uint8, style, cfg.optimizer.iterations)
         finish = _finisher(style.colors, photo_uint8)
+        if isinstance(stages[-1][3], TiledTargets):
+            chunk_size = 1  # a frame that needs tiles is optimised alone
         for callback in callbacks:
             callback.on_job_start(job, len(frames), cfg.optimizer.iterations)
-        results = []
+        results: list[FrameResult] = []
         finished: dict[int, np.ndarray] = {}
 
         def done_frame(index):
@@ -127,27 +137,59 @@ class SweepEngine:
                 return finished[index]
             return stored_frame(index) if stored_frame is not None else None
 
-        for chunk in chunk_frames(frames, chunk_size):
-            start = chain_start(chunk[0][0], chunk_size, done_frame) if cfg.init == "chain" else None
-            neighbour = start[1] if start else None
-            for result in self._optimise_chunk(job, photo01, stages, chunk, callbacks, finish,
-                                               start_images, neighbour):
-                results.append(result)
-                if result.image is not None:
-                    finished[result.index] = result.image
-                for callback in callbacks:
-                    callback.on_frame(job, result)
+        def run(frames_of_pass, stages_of_pass, starts, coupling=0.0):
+            for chunk in chunk_frames(frames_of_pass, chunk_size):
+                start = chain_start(chunk[0][0], chunk_size, done_frame) if cfg.init == "chain" else None
+                neighbour = start[1] if start else None
+                for result in self._optimise_chunk(job, photo01, stages_of_pass, chunk, callbacks, finish, starts,
+                                                   neighbour, coupling):
+                    results.append(result)
+                    if result.image is not None:
+                        finished[result.index] = result.image
+                    for callback in callbacks:
+                        callback.on_frame(job, result)
+
+        if cfg.init == "keyframes":
+            self._keyframes_then_in_betweens(run, frames, stages, photo_uint8, style, start_images, done_frame)
+        else:
+            run(frames, stages, start_images)
         for callback in callbacks:
             callback.on_job_end(job)
         return results
 
-    def _stages(self, photo_uint8, style: Style) -> list[tuple[int, float, object, Targets]]:
-        """(iterations, scale, photo01, targets) per coarse-to-fine scale. At a coarse
-        scale the paintings shrink by the same factor, so brush strokes keep their
-        size relative to the frame."""
+    def _keyframes_then_in_betweens(self, run, frames, stages, photo_uint8, style: Style, start_images,
+                                    done_frame) -> None:
+        """`init: keyframes` (sweep/morph.py): `run(frames, stages, starts, coupling)`
+        first on the keyframes among `frames`, then on the in-betweens."""
+        cfg = self.config
+        count, every = cfg.sweep.content_weight.steps, cfg.keyframes.every
+        keys, betweens = morph.split_passes(frames, count, every)
+        noise = morph.noise_starts(keys, cfg.keyframes.noise_below, photo_uint8.shape, cfg.seed)
+        if cfg.keyframes.continuation:
+            # one after another, each from the keyframe before it (done now or stored)
+            for key in keys:
+                previous = morph.previous_keyframe(key[0], count, every)
+                image = done_frame(previous) if previous is not None else None
+                previous_start = {} if image is None else {key[0]: image}
+                run([key], stages, {**previous_start, **noise, **(start_images or {})})
+        else:
+            run(keys, stages, {**noise, **(start_images or {})})
+        if betweens:
+            starts = morph.in_between_starts(betweens, cfg.content_weights(), every, done_frame)
+            iterations = morph.in_between_iterations(cfg.optimizer.iterations, cfg.keyframes.in_between_fraction)
+            run(betweens, self._stages(photo_uint8, style, iterations),
+                {**starts, **(start_images or {})}, cfg.keyframes.coupling)
+
+    def _stages(self, photo_uint8, style: Style,
+                total_iterations: int) -> list[tuple[int, float, object, Targets | TiledTargets]]:
+        """(iterations, scale, photo01, targets) per coarse-to-fine scale, sharing
+        `total_iterations`. At a coarse scale the paintings shrink by the same factor,
+        so brush strokes keep their size relative to the frame. A scale whose frame does
+        not fit the memory budget gets `TiledTargets` and is optimised in tiles."""
         opt = self.config.optimizer
+        budget = None
         coarse = opt.scales[:-1]
-        coarse_total = int(round(opt.iterations * opt.coarse_fraction)) if coarse else 0
+        coarse_total = int(round(total_iterations * opt.coarse_fraction)) if coarse else 0
         stages = []
         for k, scale in enumerate(opt.scales):
             if scale < 1.0:
@@ -157,8 +199,13 @@ class SweepEngine:
                 photo = _resize_uint8(photo_uint8, scale)
                 paintings = [_resize_uint8(painting, scale) for painting in style.paintings]
             else:
-                iterations, photo, paintings = opt.iterations - coarse_total, photo_uint8, style.paintings
-            stages.append((iterations, scale, to_float_images(photo), self.style_targets(photo, paintings, style)))
+                iterations, photo, paintings = total_iterations - coarse_total, photo_uint8, style.paintings
+            budget = budget_bytes(self.config) if budget is None else budget
+            largest = max((p.shape[:2] for p in paintings), key=lambda shape: shape[0] * shape[1])
+            grid = tile_grid(self.config, photo.shape[0], photo.shape[1], largest, budget)
+            targets = (self.tiled.targets(photo, paintings, style, grid) if grid is not None
+                       else self.style_targets(photo, paintings, style))
+            stages.append((iterations, scale, to_float_images(photo), targets))
         return stages
 
     def style_targets(self, photo_uint8, paintings_uint8, style: Style) -> Targets:
@@ -181,32 +228,44 @@ class SweepEngine:
                 for name, v in (("content", content), ("style", style_value), ("tv", tv))}
 
     def _optimise_chunk(self, job, photo01, stages, chunk, callbacks, finish,
-                        start_images=None, neighbour=None) -> list[FrameResult]:
+                        start_images=None, neighbour=None, coupling: float = 0.0) -> list[FrameResult]:
+        """`coupling` > 0 adds coupling x mean((x - x0)^2) to every frame's objective, x0
+        its start image: it keeps an in-between near the blend of its keyframes. The
+        stored losses never include it."""
         cfg = self.config
         indices = [index for index, _ in chunk]
         weights = np.array([weight for _, weight in chunk], dtype=np.float32)
         if cfg.init == "chain" and neighbour is not None:
             x = ops.repeat(to_float_images(neighbour), len(chunk), axis=0)
         else:
-            x = initial_frames("content" if cfg.init == "chain" else cfg.init, photo01, indices, cfg.seed)
+            x = initial_frames("noise" if cfg.init == "noise" else "content", photo01, indices, cfg.seed)
         x = with_start_images(x, indices, start_images)
+        anchor = x if coupling > 0 else None
         full_size = tuple(int(d) for d in ops.shape(photo01)[1:3])
         failed = np.zeros(len(chunk), dtype=bool)
         iterations_done = np.zeros(len(chunk), dtype=int)
         offset = 0
         previous_photo = photo01
+        # Tiles of the tiled stages: one evaluation per iteration, plus the optimiser's
+        # first and the final score.
+        self.tiled.track(job, callbacks, sum((n + 2) * t.grid.visit_count // t.grid.passes
+                                             for n, _, _, t in stages if isinstance(t, TiledTargets)))
         for iterations, _, stage_photo, targets in stages:
             size = tuple(int(d) for d in ops.shape(stage_photo)[1:3])
             if tuple(ops.shape(x)[1:3]) != size:
                 # Only the change from the photo is resized: the photo's own detail comes
                 # from the photo at the new size, not from an upsampled (blurred) frame.
-                change = ops.image.resize(x - previous_photo, size, interpolation="bilinear")
-                x = stage_photo + change
+                x = stage_photo + ops.image.resize(x - previous_photo, size, interpolation="bilinear")
+                if anchor is not None:
+                    anchor = stage_photo + ops.image.resize(anchor - previous_photo, size, interpolation="bilinear")
             previous_photo = stage_photo
             if iterations > 0 and not failed.all():
-                batch = StageBatch(x, failed, iterations_done, indices, weights,
-                                   lambda rows_weights, t=targets: self._evaluator(rows_weights, t),
-                                   cfg.optimizer, full_size)
+                def evaluator(rows, t=targets, stage_anchor=anchor):
+                    rows_anchor = None if stage_anchor is None else \
+                        ops.take(stage_anchor, ops.convert_to_tensor(np.asarray(rows, dtype="int32")), axis=0)
+                    return self._evaluator(weights[rows], t, rows_anchor, coupling)
+
+                batch = StageBatch(x, failed, iterations_done, indices, weights, evaluator, cfg.optimizer, full_size)
                 x = self._run_stage(job, batch, iterations, offset, callbacks, finish)
                 failed, iterations_done = batch.failed, batch.iterations_done
             offset += iterations
@@ -229,13 +288,30 @@ class SweepEngine:
                 message="the loss became NaN or Inf twice, also with a smaller step" if bad else ""))
         return results
 
-    def _evaluator(self, weights, targets: Targets):
+    def _evaluator(self, weights, targets: Targets | TiledTargets, anchor=None, coupling: float = 0.0):
+        """The batch's objective; with an `anchor` (B, H, W, 3) the coupling term
+        coupling x mean((x - anchor)^2) is added to the totals and the gradient (the
+        content, style and TV values stay the frame's own)."""
         cfg = self.config
-        settings = (ops.convert_to_tensor(np.asarray(weights, dtype=np.float32)),
-                    ops.convert_to_tensor(np.float32(cfg.sweep.style_weight)),
-                    ops.convert_to_tensor(np.float32(cfg.sweep.tv_weight)),
-                    targets.as_args())
-        return lambda x: self.evaluate_objective(x, *settings)
+        if isinstance(targets, TiledTargets):  # a frame larger than the memory budget
+            objective = self.tiled.objective(targets, float(weights[0]), cfg.sweep.style_weight, cfg.sweep.tv_weight)
+        else:
+            settings = (ops.convert_to_tensor(np.asarray(weights, dtype=np.float32)),
+                        ops.convert_to_tensor(np.float32(cfg.sweep.style_weight)),
+                        ops.convert_to_tensor(np.float32(cfg.sweep.tv_weight)),
+                        targets.as_args())
+            objective = lambda x: self.evaluate_objective(x, *settings)  # noqa: E731
+        if anchor is None or coupling <= 0:
+            return objective
+        pixels = float(np.prod(ops.shape(anchor)[1:]))
+
+        def coupled(x):
+            total, content, style, tv, gradient = objective(x)
+            offset = x - anchor
+            total = total + coupling * ops.sum(ops.square(offset), axis=(1, 2, 3)) / pixels
+            return total, content, style, tv, gradient + (2.0 * coupling / pixels) * offset
+
+        return coupled
 
     def _run_stage(self, job: str, batch: StageBatch, iterations: int, offset: int, callbacks,
                    finish: Callable[[np.ndarray], np.ndarray]) -> object:

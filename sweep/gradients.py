@@ -28,6 +28,14 @@ def make_objective(extractor: FeatureExtractor):
         totals = weighted_total(content, style, tv, content_weights, style_weight, tv_weight)
         return ops.sum(totals), (totals, content, style, tv)
 
+    return value_and_input_gradient(extractor, losses)
+
+
+def value_and_input_gradient(extractor: FeatureExtractor, losses):
+    """`evaluate(images01, content_weights, style_weight, tv_weight, target_args)` ->
+    (*aux, gradient of the scalar w.r.t. the images), where `losses(outputs, images01,
+    content_weights, style_weight, tv_weight, target_args)` returns (scalar, aux) from
+    the extractor's outputs. sweep/tiled.py uses it for the windows of a tiled frame."""
     backend = backend_name()
     if backend == "tensorflow":
         return _tensorflow(extractor.model, losses)
@@ -50,8 +58,10 @@ def _tensorflow(model, losses):
             total, aux = losses(outputs, seen, content_weights, style_weight, tv_weight, target_args)
         return (*aux, tape.gradient(total, images01))
 
-    # Every batch shape gets its own exact trace: a shape-relaxed one rounds differently,
-    # and a resumed run that starts with a smaller chunk would not match the clean run.
+    # One static graph per batch size (the engine uses powers of two): a relaxed
+    # [None, ...] graph computes differently, so with reduce_retracing a frame's pixels
+    # would depend on which batch sizes ran before it, and a resumed run (that skips
+    # the keyframes) would not match a clean one bit for bit.
     return tf.function(traced("objective", evaluate), reduce_retracing=False)
 
 

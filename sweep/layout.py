@@ -6,6 +6,7 @@
     DIR/[PHOTO/]compare.{mp4,gif,png}   the artists side by side
     DIR/[PHOTO/]ARTIST/                 a job: "ARTIST" for one photo, "PHOTO/ARTIST" for a gallery
     JOB/frames.json                     [{index, content_weight, content_loss, style_loss, file, artist}, ...]
+    JOB/motion.json                     the movie's step, jitter and pace (sweep/motion.py)
     JOB/frames/f007_cw-3.162.png        the frames, uint8 RGB PNGs
     JOB/movie.{mp4,gif}, JOB/sheet.png  the job's renderings
     JOB/progress/f007/s0040.png         snapshots; JOB/progress.gif their animation
@@ -37,6 +38,7 @@ REPORT_FILE = "index.html"
 RECORDS_FILE = "frames.json"
 FRAMES_DIR = "frames"
 SHEET_FILE = "sheet.png"
+MOTION_FILE = "motion.json"
 MOVIE_STEM = "movie"
 COMPARE_STEM = "compare"
 PROGRESS_DIR = "progress"
@@ -44,7 +46,7 @@ PROGRESS_GIF = "progress.gif"
 MOVIE_KINDS = ("mp4", "gif")
 
 # Files a run writes next to its job directories; a style or photo of that name would collide.
-RESERVED_NAMES = frozenset({CONFIG_FILE, MANIFEST_FILE, REPORT_FILE, RECORDS_FILE, FRAMES_DIR, SHEET_FILE,
+RESERVED_NAMES = frozenset({CONFIG_FILE, MANIFEST_FILE, REPORT_FILE, RECORDS_FILE, FRAMES_DIR, SHEET_FILE, MOTION_FILE,
                             PROGRESS_DIR, PROGRESS_GIF, f"{COMPARE_STEM}.png",
                             *(f"{stem}.{kind}" for stem in (MOVIE_STEM, COMPARE_STEM) for kind in MOVIE_KINDS)})
 

@@ -13,7 +13,10 @@ of the run directory, found by walking up from the job directory) with
 ``image.max_size = size``, the photo and painting resized as a run of that size
 would resize them, the same content weight, and as the starting image the chosen
 frame upsampled (Lanczos) to the new size, so the result keeps the preview's
-composition and colours and only gains detail.
+composition and colours and only gains detail. `overrides` (`--set KEY=VALUE`) change
+the run's config for the re-render, e.g. `runtime.memory_budget_mb=400`: a frame that
+does not fit the budget is optimised in tiles (sweep/tiles.py). `dry_run` writes
+nothing and returns the plan in `PickResult.plan`.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -46,6 +49,7 @@ class PickResult:
     size: tuple[int, int]     # (height, width) of the written PNG
     rerendered: bool
     iterations: int = 0       # optimiser iterations run (0 for a copy)
+    plan: str = ""            # dry_run: what would be done, and the re-render's plan
 
 
 def find_run_dir(job_dir: Path) -> Path:
@@ -105,7 +109,8 @@ def default_out(job_dir: Path, record: dict, size: int | None) -> Path:
 def pick(job_dir: str | Path, *, frame: int | None = None, weight: float | None = None,
          suggested: bool = False, size: int | None = None, iterations: int | None = None,
          out: str | Path | None = None, progress: bool = False,
-         log: Callable[[str], None] | None = None) -> PickResult:
+         log: Callable[[str], None] | None = None, overrides: Sequence[str] = (),
+         dry_run: bool = False) -> PickResult:
     """Write the chosen frame of `job_dir` to `out` (see the module docstring)."""
     job = Path(job_dir)
     if size is not None and (isinstance(size, bool) or not MIN_IMAGE_SIDE <= size <= MAX_IMAGE_SIDE):
@@ -114,6 +119,8 @@ def pick(job_dir: str | Path, *, frame: int | None = None, weight: float | None 
         raise SweepError(f"--iterations must be at least 1; got {iterations}")
     if iterations is not None and size is None:
         raise SweepError("--iterations applies to a re-render: add --size PX")
+    if overrides and size is None:
+        raise SweepError(f"--set applies to a re-render: add --size PX (got --set {overrides[0]})")
     records = load_job_records(job)
     record = choose(records, frame=frame, weight=weight, suggested=suggested)
     source = job / record["file"]
@@ -122,6 +129,8 @@ def pick(job_dir: str | Path, *, frame: int | None = None, weight: float | None 
         raise SweepError(f"--out {target} is a directory; name the PNG to write")
     if target.suffix.lower() != ".png":
         raise SweepError(f"--out must name a .png file; got {target}")
+    if dry_run:
+        return _dry_run(job, record, target, size, iterations, overrides)
     if size is None:
         with _pick_target(job, target):
             write_bytes(target, source.read_bytes())
@@ -129,7 +138,8 @@ def pick(job_dir: str | Path, *, frame: int | None = None, weight: float | None 
         shape = read_png(source).shape
         return PickResult(path=target, index=int(record["index"]), content_weight=float(record["content_weight"]),
                           source=source, size=(shape[0], shape[1]), rerendered=False)
-    image, steps = rerender(job, record, size, iterations=iterations, progress=progress, log=log)
+    image, steps = rerender(job, record, size, iterations=iterations, progress=progress, log=log,
+                            overrides=overrides)
     from .images import save_png
     with _pick_target(job, target):
         save_png(target, image)
@@ -154,6 +164,21 @@ def _pick_target(job_dir: Path, target: Path) -> Iterator[None]:
             atomic.write_json(manifest_path, manifest)
 
 
+def _dry_run(job_dir: Path, record: dict, target: Path, size: int | None, iterations: int | None,
+             overrides: Sequence[str]) -> PickResult:
+    """What `pick` would do, in `PickResult.plan`; nothing is written and no network is built."""
+    index, content_weight = int(record["index"]), float(record["content_weight"])
+    source = job_dir / record["file"]
+    if size is None:
+        return PickResult(path=target, index=index, content_weight=content_weight, source=source, size=(0, 0),
+                          rerendered=False, plan=f"would copy {source} to {target}")
+    _, plan, job = rerender_plan(job_dir, size, iterations, overrides)
+    lines = [f"would re-render frame {index} of {job.relative_dir} (content weight {content_weight:.4g}) "
+             f"at {job.frame_size[1]}x{job.frame_size[0]} into {target}", *_job_plan(plan)]
+    return PickResult(path=target, index=index, content_weight=content_weight, source=source,
+                      size=job.frame_size, rerendered=False, plan="\n".join(lines))
+
+
 def _job_of(plan, run_dir: Path, job_dir: Path):
     relative = job_dir.resolve().relative_to(run_dir.resolve()).as_posix()
     for job in plan.jobs:
@@ -163,8 +188,41 @@ def _job_of(plan, run_dir: Path, job_dir: Path):
                      f"(its jobs: {', '.join(j.relative_dir for j in plan.jobs)})")
 
 
+def rerender_plan(job_dir: Path, size: int, iterations: int | None, overrides: Sequence[str]):
+    """(config, plan, job) of a re-render: the run's config with `overrides`, then the
+    size, iterations and one frame at a time."""
+    from .plan import make_plan
+
+    run_dir = find_run_dir(job_dir)
+    config = load_config(run_dir / CONFIG, overrides)
+    optimizer = config.optimizer if iterations is None else dataclasses.replace(config.optimizer,
+                                                                                iterations=int(iterations))
+    # The frame starts from its own upsampled preview: no keyframes or chain apply.
+    config = dataclasses.replace(config, init="content", image=dataclasses.replace(config.image, max_size=int(size)),
+                                 optimizer=optimizer, runtime=dataclasses.replace(config.runtime, chunk_size=1))
+    plan = make_plan(config)  # reads the photo and the paintings at the new size
+    return config, plan, _job_of(plan, run_dir, job_dir)
+
+
+def _job_plan(plan) -> list[str]:
+    """Optimiser, tiles, memory and time of one frame of a re-render's plan."""
+    from .plan import format_duration
+
+    est = plan.estimate
+    frames = plan.frame_count
+    lines = [f"optimizer: {plan.config.optimizer.name}, up to {plan.config.optimizer.iterations} iterations"]
+    if est.tiles is not None:
+        lines.append(f"{est.tiles.describe(plan.config.model.deepest_layer)}; estimated peak memory "
+                     f"{est.peak_bytes / 2**20:.0f} MB (a whole frame would need {est.bytes_per_frame / 2**20:.0f} MB)")
+    else:
+        lines.append(f"no tiles: the whole frame fits; estimated peak memory {est.peak_bytes / 2**20:.0f} MB")
+    lines.append(f"estimated time: {format_duration(est.seconds / frames)} on {est.device}")
+    return lines
+
+
 def rerender(job_dir: Path, record: dict, size: int, *, iterations: int | None = None,
-             progress: bool = False, log: Callable[[str], None] | None = None) -> tuple[np.ndarray, int]:
+             progress: bool = False, log: Callable[[str], None] | None = None,
+             overrides: Sequence[str] = ()) -> tuple[np.ndarray, int]:
     """Optimise the frame of `record` again at longest side `size`, starting from the
     stored frame upsampled; returns (uint8 image, iterations run)."""
     from . import weights as weights_module
@@ -173,17 +231,9 @@ def rerender(job_dir: Path, record: dict, size: int, *, iterations: int | None =
     import_keras()
     from .engine import build_engine
     from .images import read_png, resize_to
-    from .plan import make_plan
     from .progress import ProgressBar
 
-    run_dir = find_run_dir(job_dir)
-    config = load_config(run_dir / CONFIG)
-    optimizer = config.optimizer if iterations is None else dataclasses.replace(config.optimizer,
-                                                                                iterations=int(iterations))
-    config = dataclasses.replace(config, image=dataclasses.replace(config.image, max_size=int(size)),
-                                 optimizer=optimizer, runtime=dataclasses.replace(config.runtime, chunk_size=1))
-    plan = make_plan(config)  # reads the photo and the paintings at the new size
-    job = _job_of(plan, run_dir, job_dir)
+    config, plan, job = rerender_plan(job_dir, size, iterations, overrides)
     preview = read_png(job_dir / record["file"])
     start = resize_to(preview, job.frame_size)
     resolved = weights_module.resolve_weights(config.model.weights)
@@ -191,6 +241,8 @@ def rerender(job_dir: Path, record: dict, size: int, *, iterations: int | None =
         h, w = job.frame_size
         log(f"re-rendering frame {int(record['index'])} of {job.relative_dir} (content weight "
             f"{float(record['content_weight']):.4g}) at {w}x{h}, up to {config.optimizer.iterations} iterations")
+        if plan.estimate.tiles is not None:
+            log(plan.estimate.tiles.describe(config.model.deepest_layer))
     engine = build_engine(config, resolved)
     index, weight = int(record["index"]), float(record["content_weight"])
     bar = ProgressBar(1, config.optimizer.iterations, enabled=progress)

@@ -11,23 +11,23 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .config import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
+from .config import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
+from .costs import _WEIGHTS_BYTES, frame_costs
 from .errors import SweepError
 from .images import load_image, resize_max_side
 from .layout import job_dirs
 from .records import Style
+from .morph import iteration_budget
 from .samples import SAMPLE_PREFIX
 from .weight_text import format_weight
 
-# Bytes kept per activation value during forward + input-gradient: the forward
-# activation, its gradient, and the ReLU/conv temporaries: a rough upper bound, which the plan's
-# chunk size and peak-memory estimate use.
-_BYTES_PER_ACTIVATION = 4 * 3
-_WEIGHTS_BYTES = 59 * 2**20
+if TYPE_CHECKING:
+    from .tiles import TileGrid
+
 
 
 @dataclass
@@ -62,6 +62,7 @@ class Estimate:
     bytes_per_frame: int
     peak_bytes: int
     device: str
+    tiles: "TileGrid | None" = None   # set when the frames are optimised in tiles (sweep/tiles.py)
 
 
 @dataclass
@@ -91,8 +92,13 @@ class Plan:
             lines.append(f"  {job.relative_dir}: {w}x{h} frames from {job.photo_source}, "
                          f"style {job.artist} ({describe_style(job)})")
         est = self.estimate
-        lines.append(f"chunks of {self.chunk_size} frame(s); estimated peak memory "
-                     f"{est.peak_bytes / 2**20:.0f} MB ({est.bytes_per_frame / 2**20:.0f} MB per frame)")
+        if est.tiles is not None:
+            lines.append(f"{est.tiles.describe(cfg.model.deepest_layer)}; estimated peak memory "
+                         f"{est.peak_bytes / 2**20:.0f} MB (a whole frame would need "
+                         f"{est.bytes_per_frame / 2**20:.0f} MB)")
+        else:
+            lines.append(f"chunks of {self.chunk_size} frame(s); estimated peak memory "
+                         f"{est.peak_bytes / 2**20:.0f} MB ({est.bytes_per_frame / 2**20:.0f} MB per frame)")
         lines.append(f"estimated time: {format_duration(est.seconds)} on {est.device} "
                      f"(upper bound: every frame runs all its iterations)")
         return "\n".join(lines)
@@ -128,43 +134,6 @@ def format_duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.1f} min"
     return f"{seconds / 3600:.1f} h"
-
-
-def layer_shapes(height: int, width: int, deepest: str) -> list[tuple[int, int, int, int]]:
-    """(h, w, c_in, c_out) of every conv layer up to `deepest`, for a frame of height x width."""
-    shapes = []
-    c_in = 3
-    for name in VGG16_FEATURE_LAYERS[:VGG16_FEATURE_LAYERS.index(deepest) + 1]:
-        block = int(name[5])
-        scale = 2 ** (block - 1)
-        if "conv" in name:
-            c_out = VGG16_BLOCK_CHANNELS[block]
-            shapes.append((math.ceil(height / scale), math.ceil(width / scale), c_in, c_out))
-            c_in = c_out
-    return shapes
-
-
-def frame_costs(height: int, width: int, config: Config) -> tuple[float, int]:
-    """FLOPs of one optimisation step and bytes held, for one frame."""
-    shapes = layer_shapes(height, width, config.model.deepest_layer)
-    forward = sum(2 * 9 * h * w * c_in * c_out for h, w, c_in, c_out in shapes)
-    activations = sum(h * w * c_out for h, w, _, c_out in shapes)
-    pixels = height * width * 3
-    optimizer_copies = 2 * config.optimizer.history + 9 if config.optimizer.name == "lbfgs" else 6
-    # The input gradient costs about one more forward pass (no weight gradients).
-    return 2.0 * forward, activations * _BYTES_PER_ACTIVATION + pixels * 4 * optimizer_copies
-
-
-def largest_fitting_size(config: Config, aspect: float, budget: int) -> int:
-    """The largest max_size whose single frame fits `budget` bytes (0 if none)."""
-    best = 0
-    for size in range(MIN_IMAGE_SIDE, 4097, MIN_IMAGE_SIDE):
-        h, w = (size, max(1, round(size * aspect))) if aspect <= 1 else (max(1, round(size / aspect)), size)
-        if frame_costs(h, w, config)[1] + _WEIGHTS_BYTES <= budget:
-            best = size
-        else:
-            break
-    return best
 
 
 def photo_name(source: str) -> str:
@@ -279,31 +248,35 @@ def chunk_size_for(config: Config, photo: np.ndarray, style: Style, weights: Seq
 
 def size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
     """(frames per batch, the run's estimate): `runtime.chunk_size` when set, capped by
-    what fits the memory budget, else as many frames as fit it."""
+    what fits the memory budget, else as many frames as fit it; 1 for frames that do
+    not fit the budget, which are optimised in tiles (sweep/tiles.py)."""
+    from .tiles import budget_bytes, tile_grid, tiled_flops, tiled_peak_bytes
+
     height = max(job.frame_size[0] for job in jobs)
     width = max(job.frame_size[1] for job in jobs)
+    # The resident painting of a tiled frame: the largest of any artist's paintings.
+    style_shape = max((p.shape[:2] for job in jobs for p in job.style.paintings), key=lambda shape: shape[0] * shape[1])
     flops, per_frame = frame_costs(height, width, config)
-    budget = config.runtime.memory_budget_mb * 2**20
-    if not budget:
-        from . import device  # imports Keras: only once the inputs have been read and checked
-        budget = device.memory_budget_bytes()
-    frames_per_job = len(jobs[0].weights)
-    if per_frame + _WEIGHTS_BYTES > budget:
-        fits = largest_fitting_size(config, width / height, budget)
-        hint = (f"; the largest image.max_size that fits is {fits}" if fits else
-                f"; not even image.max_size={MIN_IMAGE_SIDE} fits: raise runtime.memory_budget_mb")
-        raise SweepError(f"one {width}x{height} frame needs about {per_frame / 2**20:.0f} MB, more than the "
-                         f"{budget / 2**20:.0f} MB memory budget{hint}")
+    budget = budget_bytes(config)
+    from . import device  # imports Keras: only once the inputs have been read and checked
+    frames = sum(len(job.weights) for job in jobs)
+    rate = device.flops_per_second(config.model.precision)
+    described = device.describe(config.model.precision)
+    # A frame that does not fit is optimised alone, in tiles.
+    tiles = tile_grid(config, height, width, style_shape, budget)
+    if tiles is not None:
+        return 1, Estimate(flops_per_frame_step=flops, seconds=frames * tiled_flops(tiles, config) / rate,
+                           bytes_per_frame=per_frame, peak_bytes=tiled_peak_bytes(tiles, config, style_shape),
+                           device=described, tiles=tiles)
     fitting = max(1, (budget - _WEIGHTS_BYTES) // per_frame)
     # An explicit runtime.chunk_size is honoured up to what fits the budget.
     chunk = min(config.runtime.chunk_size or fitting, fitting)
-    chunk = int(max(1, min(chunk, frames_per_job)))
-    from . import device  # imports Keras: only once the inputs have been read and checked
-    total_steps = sum(len(job.weights) for job in jobs) * config.optimizer.iterations
-    seconds = total_steps * flops / device.flops_per_second(config.model.precision)
+    chunk = int(max(1, min(chunk, len(jobs[0].weights))))
+    # Frame-iterations of every job: under init: keyframes the in-betweens run a share of them.
+    seconds = len(jobs) * iteration_budget(config) * flops / rate
     estimate = Estimate(flops_per_frame_step=flops, seconds=seconds,
                         bytes_per_frame=per_frame, peak_bytes=chunk * per_frame + _WEIGHTS_BYTES,
-                        device=device.describe(config.model.precision))
+                        device=described)
     return chunk, estimate
 
 

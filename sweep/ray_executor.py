@@ -140,33 +140,43 @@ class RayExecutor(Executor):
                 ray.shutdown()
 
     def _execute(self, ray, plan, todo, weights, callbacks, started: bool, stored_frame) -> None:
+        """Under `init: keyframes` the keyframes' tasks run first; the in-betweens' tasks
+        start once every keyframe is stored, and receive the keyframes they start from."""
         config = plan.config
         per_task = self.per_task(plan)
-        tasks = split_tasks(plan, todo, per_task)
         remote = ray.remote(self.task).options(**self._task_options(ray, started))
         config_yaml = config.to_yaml()
-        photos: dict[str, Any] = {}
-        styles: dict[str, Any] = {}   # an artist's paintings, shares and colours, put once
+        shared_objects: dict[tuple[str, str], Any] = {}   # each photo and artist's Style is put once
+
+        def shared(key, array):
+            if key not in shared_objects:
+                shared_objects[key] = ray.put(array)
+            return shared_objects[key]
+
+        passes = [split_tasks(plan, frames, per_task) for frames in _passes(config, todo)]
         remaining: dict[str, int] = {}
-        pending: dict[Any, Task] = {}
-        for task in tasks:
-            job = task.job
-            if job.photo not in photos:
-                photos[job.photo] = ray.put(job.photo_image)
-            if job.artist not in styles:
-                styles[job.artist] = ray.put(job.style)
-            if job.relative_dir not in remaining:
-                remaining[job.relative_dir] = 0
-                frame_count = len(todo[job.relative_dir])
+        for task in (task for tasks in passes for task in tasks):
+            job = task.job.relative_dir
+            if job not in remaining:
+                remaining[job] = 0
                 for callback in callbacks:
-                    callback.on_job_start(job.relative_dir, frame_count, config.optimizer.iterations)
-            remaining[job.relative_dir] += 1
-            ref = remote.remote(config_yaml, weights.sha256, job.relative_dir, photos[job.photo],
-                                styles[job.artist], task.frames,
-                                _chain_start_frames(config, task, per_task, stored_frame))
-            pending[ref] = task
-            self.tasks += 1
-            self.submitted_frames += len(task.frames)
+                    callback.on_job_start(job, len(todo[job]), config.optimizer.iterations)
+            remaining[job] += 1
+        for tasks in passes:
+            pending: dict[Any, Task] = {}
+            for task in tasks:
+                job = task.job
+                ref = remote.remote(config_yaml, weights.sha256, job.relative_dir,
+                                    shared(("photo", job.photo), job.photo_image),
+                                    shared(("style", job.artist), job.style), task.frames,
+                                    _start_frames(config, task, per_task, stored_frame))
+                pending[ref] = task
+                self.tasks += 1
+                self.submitted_frames += len(task.frames)
+            self._collect(ray, pending, remaining, callbacks)
+
+    def _collect(self, ray, pending: dict[Any, Task], remaining: dict[str, int], callbacks) -> None:
+        """Hand every frame of the pending tasks to the callbacks as its task finishes."""
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
@@ -184,6 +194,25 @@ class RayExecutor(Executor):
                 if not remaining[job]:
                     for callback in callbacks:
                         callback.on_job_end(job)
+
+
+def _passes(config, todo: dict[str, Frames]) -> list[dict[str, Frames]]:
+    """The missing frames in the order they can run: under `init: keyframes` the
+    keyframes (one at a time under continuation, every job's in parallel), then the
+    in-betweens; else all at once."""
+    if config.init != "keyframes":
+        return [todo]
+    from .morph import keyframe_indices, split_passes
+
+    count, every = config.sweep.content_weight.steps, config.keyframes.every
+    split = {job: split_passes(frames, count, every) for job, frames in todo.items()}
+    keys = {job: keys for job, (keys, _) in split.items()}
+    if config.keyframes.continuation:
+        passes = [{job: [f for f in frames if f[0] == k] for job, frames in keys.items()}
+                  for k in keyframe_indices(count, every)]
+    else:
+        passes = [keys]
+    return passes + [{job: betweens for job, (_, betweens) in split.items()}]
 
 
 def _failed_frame(index: int, weight: float, message: str) -> FrameResult:
@@ -226,12 +255,25 @@ def _worker_engine(config_yaml: str, weights_sha256: str):
     return engine
 
 
-def _chain_start_frames(config, task: Task, per_task: int, stored_frame) -> dict[int, Any]:
-    """Under `init: chain`, the stored frame the task's first chunk starts from, by index.
-    Tasks run in parallel, so a frame that another task of this run optimises is not
-    there yet: such a task starts from the photo."""
-    if config.init != "chain" or stored_frame is None:
+def _start_frames(config, task: Task, per_task: int, stored_frame) -> dict[int, Any]:
+    """The stored frames a task starts from, by index. Under `init: keyframes`, the
+    keyframes around its in-betweens (all stored before the in-betweens' tasks start)
+    and, under continuation, the keyframe before each of its keyframes.
+    Under `init: chain`, the frame the task's first chunk starts from: tasks run in
+    parallel, so a frame that another task of this run optimises is not there yet,
+    and such a task starts from the photo."""
+    if stored_frame is None or config.init not in ("chain", "keyframes"):
         return {}
+    if config.init == "keyframes":
+        from .morph import neighbours, previous_keyframe, split_passes
+
+        count, every = config.sweep.content_weight.steps, config.keyframes.every
+        keys, betweens = split_passes(task.frames, count, every)
+        wanted = {k for index, _ in betweens for k in neighbours(index, count, every)}
+        if config.keyframes.continuation:
+            wanted |= {previous_keyframe(index, count, every) for index, _ in keys} - {None}
+        found = {k: stored_frame(task.job.relative_dir, k) for k in sorted(wanted)}
+        return {k: image for k, image in found.items() if image is not None}
     from .engine import chain_start
 
     start = chain_start(task.frames[0][0], per_task, lambda index: stored_frame(task.job.relative_dir, index))
@@ -242,7 +284,8 @@ def optimise_task(config_yaml: str, weights_sha256: str, job: str, photo, style,
                   frames: Frames, stored_frames: dict[int, Any] | None = None) -> list[FrameResult]:
     """A Ray task: optimise `frames` of one job; images travel as uint8 arrays both ways
     (`style`: a records.Style, the artist's paintings with their shares and colours).
-    `stored_frames`: frames of earlier runs that `init: chain` starts from, by index."""
+    `stored_frames`: stored frames that `init: chain` or the in-betweens of `init: keyframes`
+    start from, by index."""
     engine = _worker_engine(config_yaml, weights_sha256)
     # Batches as large as this worker's memory allows (the driver may be another machine).
     chunk_size = chunk_size_for(engine.config, photo, style, [weight for _, weight in frames])

@@ -21,11 +21,12 @@ from .config import Config
 from .records import FrameResult
 from .errors import SweepError
 from .images import read_png, save_png
-from .layout import (CONFIG_FILE, FRAMES_DIR, FrameRecord, MANIFEST_FILE, RECORDS_FILE, SHEET_FILE, compare_file,
-                     frame_record, load_records, movie_file, MOVIE_KINDS)
+from . import motion
+from .layout import (CONFIG_FILE, FRAMES_DIR, FrameRecord, MANIFEST_FILE, MOTION_FILE, RECORDS_FILE, SHEET_FILE,
+                     compare_file, frame_record, load_records, movie_file, MOVIE_KINDS)
 
 # The sections that decide what a frame looks like; movie and runtime settings do not.
-FRAME_SECTIONS = ("content", "styles", "sweep", "image", "optimizer", "init", "model", "seed")
+FRAME_SECTIONS = ("content", "styles", "sweep", "image", "optimizer", "init", "keyframes", "model", "seed")
 
 
 def config_hash(config: Config) -> str:
@@ -127,6 +128,14 @@ class JobStore:
         records[result.index] = record
         atomic.write_json(self.records_path, [records[i] for i in sorted(records)])
         return record
+
+    def write_motion(self) -> dict:
+        """Write the movie's step, jitter and pace (`sweep.motion.summary` of the stored
+        frames, in sweep order) to `JOB/motion.json`, atomically; returns them."""
+        frames = [read_png(self.directory / record["file"]) for record in self.records()]
+        measures = motion.summary(frames)
+        atomic.write_json(self.directory / MOTION_FILE, measures)
+        return measures
 
     def mark_suggested(self) -> int:
         """Flag the balanced frame (`sweep.balance`) in `frames.json`: ``"suggested": true``
@@ -280,7 +289,7 @@ class RunStore:
                 continue
             for path in job.frames_dir.glob("f*.png") if job.frames_dir.is_dir() else ():
                 path.unlink()
-            for name in (RECORDS_FILE, *map(movie_file, MOVIE_KINDS), SHEET_FILE):
+            for name in (RECORDS_FILE, MOTION_FILE, *map(movie_file, MOVIE_KINDS), SHEET_FILE):
                 (job.directory / name).unlink(missing_ok=True)
         compared = {compare_file(kind) for kind in ("png", *MOVIE_KINDS)}
         for path in self.directory.rglob(compare_file("*")):

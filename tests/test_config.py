@@ -8,11 +8,24 @@ from sweep.errors import SweepError
 MINIMAL = "content: photo.jpg\nstyles: {van_gogh: starry.jpg}\n"
 
 
+@pytest.mark.parametrize("override, message", [
+    ("keyframes.every=0", "'keyframes.every' must be at least 1; got 0"),
+    ("keyframes.in_between_fraction=0", "'keyframes.in_between_fraction' must be > 0 and <= 1; got 0"),
+    ("keyframes.coupling=-1", "'keyframes.coupling' must be >= 0; got -1"),
+    ("init=blend", "'init' must be one of keyframes, content, noise, chain; got 'blend'"),
+])
+def test_bad_keyframe_settings_are_refused(tmp_path, override, message):
+    with pytest.raises(SweepError) as error:
+        parse_config(MINIMAL, base_dir=tmp_path, overrides=[override])
+    assert str(error.value) == message
+
+
 def test_defaults_fill_every_section(tmp_path):
     config = parse_config(MINIMAL, base_dir=tmp_path)
-    assert config.sweep.content_weight.start == 100 and config.sweep.content_weight.stop == 0.1
+    assert config.sweep.content_weight.start == 100 and config.sweep.content_weight.stop == 0.01
     assert config.sweep.content_weight.steps == 30 and config.sweep.content_weight.spacing == "log"
-    assert config.optimizer.name == "lbfgs" and config.init == "content"
+    assert config.optimizer.name == "lbfgs" and config.init == "keyframes"
+    assert config.keyframes.every == 5 and config.keyframes.continuation
     assert config.model.content_layers == ["block4_conv2"]
     assert config.movie.formats == ["mp4", "gif"]
     assert config.content == str((tmp_path / "photo.jpg").resolve())

@@ -281,7 +281,8 @@ def test_progress_snapshots_and_gif(run_dir):
         for record in records:
             steps = sorted(p.name for p in (job / "progress" / f"f{record['index']:03d}").glob("s*.png"))
             assert steps[0] == "s0001.png"
-            assert f"s{PROGRESS_EVERY:04d}.png" in steps
+            if record["iterations"] >= PROGRESS_EVERY:  # in-betweens of init: keyframes run fewer
+                assert f"s{PROGRESS_EVERY:04d}.png" in steps
             # the last snapshot is the stored frame
             assert np.array_equal(read_png(job / "progress" / f"f{record['index']:03d}" / steps[-1]),
                                   read_png(job / record["file"]))

@@ -93,8 +93,10 @@ def ray_out(gallery, cluster):
     result = api.run(gallery, out, executor=executor, log=quiet)
     WALL_TIMES["ray"] = time.perf_counter() - started
     assert (result.executor, result.optimised, result.failed) == ("ray", 12, [])
-    # The plan's chunk is the whole 3-frame job on this machine: one task per job.
-    assert (executor.tasks, executor.submitted_frames) == (4, 12)
+    # init: keyframes (the default): keyframe 0 of every job, then keyframe 2 (from
+    # keyframe 0), then the in-between 1 (from the blend of both): three rounds of one
+    # task per job.
+    assert (executor.tasks, executor.submitted_frames) == (12, 12)
     return out
 
 
@@ -122,7 +124,7 @@ def test_resumed_gallery_submits_only_missing_frames(gallery, ray_out, tmp_path)
     executor = RayExecutor()
     result = api.run(gallery, out, executor=executor, log=quiet)
     assert (result.optimised, result.failed) == (3, [])
-    assert (executor.tasks, executor.submitted_frames) == (2, 3)
+    assert (executor.tasks, executor.submitted_frames) == (3, 3)
     assert frame_files(out) == frame_files(ray_out)
     worst, mean = pixel_differences(ray_out, out)
     assert worst <= FRAME_TOLERANCE[0] and mean < FRAME_TOLERANCE[1]
@@ -139,7 +141,7 @@ def test_task_failing_once_is_retried_and_the_gallery_completes(gallery, local_o
     out = tmp_path / "retried"
     result = api.run(gallery, out, executor=executor, log=quiet)
     assert fail_marker.exists(), "no task attempt failed: the injection did not reach the workers"
-    assert (result.optimised, result.failed, executor.tasks) == (12, [], 4)
+    assert (result.optimised, result.failed, executor.tasks) == (12, [], 12)
     assert frame_files(out) == frame_files(local_out)
     worst, mean = pixel_differences(local_out, out)
     assert worst <= FRAME_TOLERANCE[0] and mean < FRAME_TOLERANCE[1]
@@ -151,14 +153,15 @@ def test_task_failing_beyond_its_retries_marks_its_frames_failed(gallery, cluste
     out = tmp_path / "failing"
     result = api.run(gallery, out, executor=executor, log=quiet)
     assert fail_marker.exists()
-    assert len(result.failed) == 3 and len({job for job, _, _ in result.failed}) == 1
+    # Under init: keyframes every task holds one frame (see ray_out).
+    assert len(result.failed) == 1
     assert all("Ray task failed after 0 retries" in message and "injected failure" in message
                for _, _, message in result.failed)
-    assert len(frame_files(out)) == 9
-    # The failed frames are missing, not done: the next run optimises just those.
+    assert len(frame_files(out)) == 11
+    # The failed frame is missing, not done: the next run optimises just that one.
     rerun = RayExecutor()
     again = api.run(gallery, out, executor=rerun, log=quiet)
-    assert (again.optimised, again.failed, rerun.submitted_frames) == (3, [], 3)
+    assert (again.optimised, again.failed, rerun.submitted_frames) == (1, [], 1)
     assert len(frame_files(out)) == 12
 
 

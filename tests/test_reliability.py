@@ -269,20 +269,14 @@ def test_memory_budget_picks_a_chunk_size_that_fits(tmp_path):
     assert capped.chunk_size == plan.chunk_size < 4
 
 
-def test_memory_budget_too_small_names_the_largest_size_that_fits(tmp_path):
+def test_a_frame_beyond_the_memory_budget_is_planned_in_tiles(tmp_path):
     from sweep.plan import _WEIGHTS_BYTES, make_plan
 
-    config = _store_config(tmp_path, **{"image.max_size": 512, "runtime.memory_budget_mb": 300})
-    with pytest.raises(SweepError) as info:
-        make_plan(config)
-    message = str(info.value)
-    assert "memory budget" in message and "largest image.max_size that fits is" in message
-    fits = int(message.rsplit(" ", 1)[1])
-    assert 16 <= fits < 512
-    make_plan(_store_config(tmp_path, **{"image.max_size": fits, "runtime.memory_budget_mb": 300}))
-    with pytest.raises(SweepError):
-        make_plan(_store_config(tmp_path, **{"image.max_size": fits + 16, "runtime.memory_budget_mb": 300}))
-    with pytest.raises(SweepError, match="not even image.max_size=16"):
+    plan = make_plan(_store_config(tmp_path, **{"image.max_size": 512, "runtime.memory_budget_mb": 300}))
+    assert plan.estimate.tiles is not None and plan.chunk_size == 1
+    assert plan.estimate.peak_bytes <= 300 * 2**20 < plan.estimate.bytes_per_frame
+    assert "tiles:" in plan.describe()
+    with pytest.raises(SweepError, match="raise runtime.memory_budget_mb"):
         make_plan(_store_config(tmp_path, **{"runtime.memory_budget_mb": _WEIGHTS_BYTES // 2**20}))
 
 
@@ -495,9 +489,10 @@ def test_sigkill_then_rerun_keeps_finished_frames_and_completes(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_stops_cleanly_keeps_frames_and_says_how_to_resume(tmp_path, signum, code):
-    # No early stopping: every frame takes its full 200 iterations, so the signal
-    # lands while frames are still missing, however loaded the machine is.
-    _write_config(tmp_path, _config(tmp_path, iterations=200, optimizer={"tolerance": 0.0}))
+    # No early stopping and no shorter in-betweens (init: content): every frame takes its
+    # full 200 iterations, so the signal lands while frames are still missing, however
+    # loaded the machine is.
+    _write_config(tmp_path, _config(tmp_path, iterations=200, optimizer={"tolerance": 0.0}, init="content"))
     out = tmp_path / "out"
     process = _start_and_wait_for_frames(tmp_path, out, 1, "--set", "runtime.progress=true")
     process.send_signal(signum)

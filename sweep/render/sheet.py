@@ -15,6 +15,7 @@ from sweep.atomic import atomic_path
 from sweep.balance import balanced_position, finite
 from sweep.layout import SHEET_FILE, load_records
 from sweep.render.artist_summary import artist_summary
+from sweep.motion import summary
 from sweep.render.frames import (
     ACCENT, INK, MUTED, PAPER, draw_label, draw_text, fit_tile, load_frames, outline, resize,
     title_font,
@@ -50,7 +51,7 @@ def sheet_columns(n: int, height: int, width: int) -> int:
 # --------------------------------------------------------------------------- the plot
 
 def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
-                  background=PAPER) -> np.ndarray:
+                  background=PAPER, motion: dict | None = None) -> np.ndarray:
     """The trade-off curve as an RGB array `width` px wide (height 0.34 * width, at
     least 340 px).
 
@@ -58,7 +59,8 @@ def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
     as in the grid). y: each loss divided by its largest value over the sweep, so
     both curves share [0, 1] and keep their shape (a curve that is 0 everywhere
     stays 0). Frames with a NaN/missing loss are left out of that curve. The
-    suggested frame gets a dashed vertical line and ringed markers.
+    suggested frame gets a dashed vertical line and ringed markers. `motion`
+    (sweep.motion.summary) puts the movie's jitter and pace just after the title.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -70,14 +72,14 @@ def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
     fig = Figure(figsize=(inches_w, inches_h), dpi=dpi, facecolor=face)
     canvas = FigureCanvasAgg(fig)
     # the legend shares the title's row when there is room, else gets a row below it
-    one_row = inches_w >= 9.5
+    one_row = inches_w >= 9.5 and not motion_text(motion)  # the movie's figures take the title's row
     left, right, bottom, top = 0.75, 0.3, 0.68, (0.55 if one_row else 0.85)  # inches
     ax = fig.add_axes((left / inches_w, bottom / inches_h,
                        1 - (left + right) / inches_w, 1 - (bottom + top) / inches_h))
     ax.set_facecolor(face)
     weights = np.array([float(r["content_weight"]) for r in records], dtype=np.float64)
     curves = _plot_curves(ax, records, weights)
-    _style_axes(ax, weights, one_row)
+    title = _style_axes(ax, weights, one_row)
     if not any(ok.any() for _, ok in curves):
         ax.text(0.5, 0.5, "no loss values recorded", transform=ax.transAxes, ha="center",
                 va="center", fontsize=11, color="#6e6e76")
@@ -86,6 +88,12 @@ def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
     ax.legend(loc="lower right" if one_row else "lower left", bbox_to_anchor=(1.0 if one_row else 0.0, 1.0),
               ncol=3, frameon=False, fontsize=9.5, borderaxespad=0.3, handlelength=2.2, columnspacing=1.6)
     canvas.draw()
+    if motion_text(motion):
+        # just after the title, on its baseline (laid out by the draw above)
+        title_box = title.get_window_extent(canvas.get_renderer())
+        fig.text((title_box.x1 + 0.12 * dpi) / fig.bbox.width, title_box.y0 / fig.bbox.height,
+                 motion_text(motion), fontsize=9.5, color="#4a4a50", ha="left", va="baseline")
+        canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
     return np.ascontiguousarray(rgba[..., :3])
 
@@ -107,8 +115,9 @@ def _plot_curves(ax, records: Sequence[dict], weights: np.ndarray) -> list[tuple
     return curves
 
 
-def _style_axes(ax, weights: np.ndarray, one_row: bool) -> None:
-    """Log x axis from the photo (left) to the style (right), grid, labels and title."""
+def _style_axes(ax, weights: np.ndarray, one_row: bool):
+    """Log x axis from the photo (left) to the style (right), grid, labels and title;
+    returns the title."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     ax.set_xscale("log")
@@ -135,8 +144,16 @@ def _style_axes(ax, weights: np.ndarray, one_row: bool) -> None:
         ax.annotate(text, xy=(x, 0), xycoords="axes fraction", xytext=(0, -26),
                     textcoords="offset points", ha=align, va="top", fontsize=9.5, color="#6e6e76")
     ax.set_ylabel("loss / max", fontsize=10, color="#3a3a40")
-    ax.set_title("Content / style trade-off", loc="left", fontsize=12, color="#222226",
-                 fontweight="bold", pad=8 if one_row else 24)
+    return ax.set_title("Content / style trade-off", loc="left", fontsize=12, color="#222226",
+                        fontweight="bold", pad=8 if one_row else 24)
+
+
+def motion_text(motion: dict | None) -> str:
+    """"movie: jitter 0.42, pace 1.30" from a sweep.motion summary ('' without one)."""
+    if not motion or motion.get("jitter") is None:
+        return ""
+    text = f"movie: jitter {motion['jitter']:.2f}"
+    return text + (f", pace {motion['pace']:.2f}" if motion.get("pace") is not None else "")
 
 
 def _mark_suggested(ax, records: Sequence[dict], weights: np.ndarray, curves, suggested: int) -> None:
@@ -156,7 +173,7 @@ def _mark_suggested(ax, records: Sequence[dict], weights: np.ndarray, curves, su
 # --------------------------------------------------------------------------- the sheet
 
 def compose_sheet(frames: Sequence[np.ndarray], records: Sequence[dict], suggested: int | None, *,
-                  title: str = "") -> tuple[np.ndarray, tuple[int, int, int, int], list[tuple[int, int, int, int]]]:
+                  title: str = "", motion: dict | None = None) -> tuple[np.ndarray, tuple[int, int, int, int], list[tuple[int, int, int, int]]]:
     """Build the sheet image. Returns (image, grid_box, tile_boxes) with boxes as
     (top, left, height, width): the grid's bounding box and every frame's tile."""
     n = len(frames)
@@ -173,7 +190,7 @@ def compose_sheet(frames: Sequence[np.ndarray], records: Sequence[dict], suggest
     title_size = max(16, round(sheet_w * 0.018))
     sub_size = max(12, round(title_size * 0.7))
     header_h = margin + round(title_size * 1.3) + round(sub_size * 1.6) + round(gap * 1.2)
-    plot = tradeoff_plot(records, suggested, sheet_w - 2 * (margin // 2))
+    plot = tradeoff_plot(records, suggested, sheet_w - 2 * (margin // 2), motion=motion)
     plot_top = header_h + grid_h + 2 * gap
     sheet_h = plot_top + plot.shape[0] + margin // 2
 
@@ -227,16 +244,18 @@ def write_sheet(job_dir: str | os.PathLike, path: str | os.PathLike | None = Non
     (Lanczos) to <= 360 px, each labelled "#07  cw 3.16". Bottom: `tradeoff_plot`, the content and style losses against
     the content weight (log x axis), each divided by its maximum over the sweep.
     The balanced frame (`sweep.balance.balanced_position`) has a thick orange outline and a "balanced"
-    badge in the grid, and a dashed line and ringed markers on the plot.
+    badge in the grid, and a dashed line and ringed markers on the plot; the movie's
+    jitter and pace (sweep/motion.py) stand just after the plot's title.
     """
     job = Path(job_dir)
     records = load_records(job)
     frames = load_frames(job, records)
     suggested = balanced_position(records)
     if title is None:
-        summary = artist_summary(records)
-        title = f"{job.resolve().name}: {summary}" if summary else job.resolve().name
-    image, _, _ = compose_sheet(frames, records, suggested, title=title)
+        description = artist_summary(records)
+        title = f"{job.resolve().name}: {description}" if description else job.resolve().name
+    image, _, _ = compose_sheet(frames, records, suggested, title=title,
+                                motion=summary(frames) if len(frames) >= 3 else None)
     target = Path(path) if path is not None else job / SHEET_FILE
     with atomic_path(target) as tmp:
         Image.fromarray(image).save(tmp, format="PNG", optimize=False, compress_level=6)

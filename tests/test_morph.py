@@ -1,0 +1,119 @@
+"""Keyframes, then in-betweens (sweep/morph.py and `init: keyframes` in the engine)."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import sweep
+from sweep import morph
+
+CONFIG = """
+content: sample:grace_hopper
+styles: {rings: sample:rings}
+sweep: {content_weight: {start: 100, stop: 0.1, steps: 7}}
+image: {max_size: 32}
+optimizer: {iterations: 12}
+keyframes: {every: 3, in_between_fraction: 0.5}
+movie: {formats: []}
+runtime: {chunk_size: 4, progress: false}
+"""
+
+
+def test_keyframes_are_every_kth_frame_and_both_ends():
+    assert morph.keyframe_indices(30, 5) == [0, 5, 10, 15, 20, 25, 29]
+    assert morph.keyframe_indices(7, 3) == [0, 3, 6]
+    assert morph.keyframe_indices(1, 5) == [0]
+    frames = [(i, 10.0 ** -i) for i in range(7)]
+    keys, betweens = morph.split_passes(frames, 7, 3)
+    assert [i for i, _ in keys] == [0, 3, 6] and [i for i, _ in betweens] == [1, 2, 4, 5]
+    assert morph.neighbours(4, 7, 3) == (3, 6)
+
+
+def test_an_in_between_starts_from_the_log_weighted_blend_of_its_keyframes():
+    assert morph.blend_fraction(10.0, 100.0, 1.0) == pytest.approx(0.5)
+    assert morph.blend_fraction(1.0, 100.0, 1.0) == pytest.approx(1.0)
+    weights = [100.0, 10.0, 1.0]
+    dark, light = np.zeros((2, 2, 3), np.uint8), np.full((2, 2, 3), 200, np.uint8)
+    starts = morph.in_between_starts([(1, 10.0)], weights, 2, {0: dark, 2: light}.get)
+    assert np.allclose(starts[1], 100.0)
+    assert morph.in_between_starts([(1, 10.0)], weights, 2, {0: dark}.get) == {}  # a keyframe failed
+    assert morph.in_between_iterations(300, 0.25) == 75 and morph.in_between_iterations(2, 0.1) == 1
+
+
+@pytest.mark.slow
+def test_keyframes_run_first_and_in_betweens_inherit_their_strokes(tmp_path, real_weights):
+    from sweep.records import Callback
+
+    class Seen(Callback):
+        def __init__(self):
+            self.order = []
+
+        def on_frame(self, job, result):
+            self.order.append((result.index, result.iterations))
+
+    (tmp_path / "c.yaml").write_text(CONFIG)
+    seen = Seen()
+    result = sweep.run(tmp_path / "c.yaml", tmp_path / "out", callbacks=[seen])
+    assert not result.failed
+    assert [index for index, _ in seen.order[:3]] == [0, 3, 6]
+    assert all(iterations <= 6 for index, iterations in seen.order[3:])  # half of 12
+    job = result.out_dir / "rings"
+    records = {r["index"]: r for r in json.loads((job / "frames.json").read_text())}
+    images = {i: sweep.images.read_png(job / r["file"]).astype(np.float64) for i, r in records.items()}
+    photo = images[0]
+    for index, (below, above) in ((4, (3, 6)), (5, (3, 6))):
+        t = morph.blend_fraction(records[index]["content_weight"], records[below]["content_weight"],
+                                 records[above]["content_weight"])
+        blend = (1 - t) * images[below] + t * images[above]
+        # far closer to the blend of its keyframes than the keyframes are to each other
+        assert np.abs(images[index] - blend).mean() < 0.5 * np.abs(images[above] - images[below]).mean()
+    motion = json.loads((job / "motion.json").read_text())
+    assert motion["frames"] == 7 and motion["jitter"] is not None and len(motion["steps"]) == 6
+
+
+@pytest.mark.slow
+def test_a_run_killed_between_the_passes_resumes_bit_identical(tmp_path, real_weights):
+    (tmp_path / "c.yaml").write_text(CONFIG)
+    clean = sweep.run(tmp_path / "c.yaml", tmp_path / "clean").out_dir / "rings"
+    resumed_dir = tmp_path / "resumed"
+    shutil.copytree(clean.parent, resumed_dir)
+    job = resumed_dir / "rings"
+    records = json.loads((job / "frames.json").read_text())
+    keyframes = morph.keyframe_indices(7, 3)
+    for record in records:
+        if record["index"] not in keyframes:   # as if killed after the keyframes were stored
+            (job / record["file"]).unlink()
+    (job / "frames.json").write_text(json.dumps([r for r in records if r["index"] in keyframes]))
+
+    result = sweep.run(tmp_path / "c.yaml", resumed_dir)
+    assert result.optimised == 4
+    for record in records:
+        assert (job / record["file"]).read_bytes() == (clean / record["file"]).read_bytes(), record["file"]
+
+
+@pytest.mark.slow
+def test_the_photo_scores_a_style_loss_of_one_under_the_photo_scale(real_weights):
+    """sweep.style_unit: photo divides the style loss by the photo's own, so the photo
+    end weighs the same for every pair; the painting scale leaves it as it was."""
+    import dataclasses
+
+    from sweep.config import parse_config
+    from sweep.engine import SweepEngine, to_float_images
+    from sweep.engine import build_engine
+    from sweep.images import load_image, resize_max_side
+
+    config = parse_config(CONFIG)
+    engine = build_engine(config, real_weights)
+    photo = to_float_images(resize_max_side(load_image("sample:grace_hopper"), 32))
+    scores = {}
+    for scale in ("photo", "painting"):
+        scaled = dataclasses.replace(config, sweep=dataclasses.replace(config.sweep, style_unit=scale))
+        scaled_engine = SweepEngine(scaled, engine.extractor)
+        for painting in ("rings", "stained_glass"):
+            targets = scaled_engine.targets(photo, to_float_images(resize_max_side(load_image(f"sample:{painting}"), 32)))
+            _, _, style, _, _ = scaled_engine._evaluator(np.ones(1, np.float32), targets)(photo)
+            scores[scale, painting] = float(np.asarray(style)[0])
+    assert scores["photo", "rings"] == pytest.approx(1.0, rel=1e-3)
+    assert scores["photo", "stained_glass"] == pytest.approx(1.0, rel=1e-3)
+    assert abs(scores["painting", "rings"] - scores["painting", "stained_glass"]) > 0.3

@@ -1,0 +1,69 @@
+"""The movie measures of sweep/motion.py on synthetic frames."""
+import numpy as np
+import pytest
+
+from sweep import motion
+
+
+def fade(count=10, size=16):
+    """A linear fade from one random picture to another, in float (no rounding)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0, 255, (2, size, size, 3))
+    return [a + (b - a) * t for t in np.linspace(0, 1, count)]
+
+
+def test_a_linear_fade_has_no_jitter_and_an_even_pace():
+    frames = fade()
+    assert motion.jitter(frames) == pytest.approx(0.0, abs=1e-9)
+    assert motion.pace(frames) == pytest.approx(1.0)
+    assert np.allclose(motion.steps(frames), motion.steps(frames)[0])
+
+
+def test_independent_noise_frames_jitter_well_above_one():
+    rng = np.random.default_rng(1)
+    frames = list(rng.integers(0, 256, (12, 24, 24, 3), dtype=np.uint8))
+    # E|a - 2b + c| / E|a - b| for independent uniform pixels is about 1.5
+    assert motion.jitter(frames) > 1.3
+
+
+def test_boiling_on_top_of_a_fade_raises_jitter():
+    rng = np.random.default_rng(2)
+    smooth = fade(12)
+    boiling = [f + rng.normal(0, 20, f.shape) for f in smooth]
+    assert motion.jitter(boiling) > motion.jitter(smooth) + 0.5
+
+
+def test_a_movie_that_stands_still_then_jumps_has_a_high_pace():
+    still = np.zeros((8, 8, 3))
+    frames = [still, still + 1, still + 2, still + 3, still + 40]
+    assert motion.steps(frames).tolist() == [1, 1, 1, 37]
+    assert motion.pace(frames) == pytest.approx(37.0)
+
+
+def test_degenerate_movies_give_none_in_the_summary():
+    still = np.zeros((4, 4, 3), np.uint8)
+    assert motion.summary([still])["jitter"] is None
+    summary = motion.summary([still, still, still])
+    assert summary["jitter"] is None and summary["pace"] is None and summary["steps"] == [0.0, 0.0]
+    faded = motion.summary(fade(5))
+    assert faded["frames"] == 5 and faded["jitter"] == pytest.approx(0.0, abs=1e-4) and len(faded["steps"]) == 4
+
+
+def test_the_store_writes_the_jobs_motion_next_to_its_frames(tmp_path):
+    import json
+
+    from sweep.records import FrameResult
+    from sweep.store import JobStore
+
+    store = JobStore(tmp_path / "job")
+    for index, frame in enumerate(fade(4)):
+        store.save(FrameResult(index=index, content_weight=10.0 ** -index, image=np.rint(frame).astype(np.uint8),
+                               content_loss=0.1, style_loss=0.2, tv_loss=0.3, iterations=1))
+    written = store.write_motion()
+    assert json.loads((tmp_path / "job" / "motion.json").read_text()) == written
+    assert written["frames"] == 4 and written["jitter"] < 0.05 and written["pace"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_frames_of_another_shape_are_refused():
+    with pytest.raises(ValueError, match="shape"):
+        motion.jitter([np.zeros((4, 4)), np.zeros((4, 4)), np.zeros((4, 4))])
