@@ -225,7 +225,7 @@ def load_config(path: str | os.PathLike, overrides: typing.Sequence[str] = ()) -
 
 def parse_config(text: str, *, base_dir: str | os.PathLike = ".", overrides: typing.Sequence[str] = (),
                  source: str = "<config>") -> Config:
-    raw = _safe_load(text, source)
+    raw = limits.safe_load_yaml(text, source)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -239,31 +239,13 @@ def parse_config(text: str, *, base_dir: str | os.PathLike = ".", overrides: typ
     return resolve_paths(config, Path(base_dir))
 
 
-def _safe_load(text: str, source: str) -> Any:
-    """yaml.safe_load, with every failure (syntax, nesting too deep for the parser,
-    an integer past Python's digit limit) as one SweepError."""
-    if len(text) > limits.MAX_CONFIG_BYTES:
-        raise SweepError(f"{source} is {len(text)} characters; at most {limits.MAX_CONFIG_BYTES}")
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SweepError(f"YAML syntax error in {source}{where}: {problem}") from None
-    except RecursionError:
-        raise SweepError(f"{source} is nested too deeply to read (at most {limits.MAX_NESTING} levels)") from None
-    except (ValueError, OverflowError) as exc:
-        raise SweepError(f"cannot read {source}: {' '.join(str(exc).split())[:200]}") from None
-
-
 def apply_override(raw: dict, override: str) -> None:
     """Set a dotted key, e.g. `image.max_size=96`; the value is parsed as YAML."""
     key, sep, value_text = override.partition("=")
     if not sep or not key.strip():
         raise SweepError(f"--set expects KEY=VALUE, got {override!r}")
     try:
-        value = _safe_load(value_text, f"--set {key.strip()}")
+        value = limits.safe_load_yaml(value_text, f"--set {key.strip()}")
     except SweepError:
         value = value_text
     parts = key.strip().split(".")

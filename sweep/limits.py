@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
 from .errors import SweepError
 
 MAX_CONFIG_BYTES = 1_000_000
@@ -97,3 +99,21 @@ def check_bounds(config) -> None:
 def _at_most(key: str, value: int, limit: int) -> None:
     if value > limit:
         raise SweepError(f"'{key}' must be at most {limit}; got {value}")
+
+
+def safe_load_yaml(text: str, source: str) -> Any:
+    """yaml.safe_load, with every failure (syntax, nesting too deep for the parser,
+    an integer past Python's digit limit) as one SweepError."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise SweepError(f"{source} is {len(text)} characters; at most {MAX_CONFIG_BYTES}")
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SweepError(f"YAML syntax error in {source}{where}: {problem}") from None
+    except RecursionError:
+        raise SweepError(f"{source} is nested too deeply to read (at most {MAX_NESTING} levels)") from None
+    except (ValueError, OverflowError) as exc:
+        raise SweepError(f"cannot read {source}: {' '.join(str(exc).split())[:200]}") from None
