@@ -27,19 +27,8 @@ from .errors import SweepError
 from .layout import RESERVED_NAMES
 from .samples import SAMPLE_PREFIX
 from .schema import build, check_key, field_type, unknown_key_message
+from .vgg16_layers import VGG16_FEATURE_LAYERS
 
-
-# VGG16's feature layers in network order; the losses may use any of them.
-VGG16_FEATURE_LAYERS = (
-    "block1_conv1", "block1_conv2", "block1_pool",
-    "block2_conv1", "block2_conv2", "block2_pool",
-    "block3_conv1", "block3_conv2", "block3_conv3", "block3_pool",
-    "block4_conv1", "block4_conv2", "block4_conv3", "block4_pool",
-    "block5_conv1", "block5_conv2", "block5_conv3", "block5_pool",
-)
-VGG16_CONV_LAYERS = tuple(name for name in VGG16_FEATURE_LAYERS if "conv" in name)
-# Output channels of VGG16's conv layers, by block; every block halves the side.
-VGG16_BLOCK_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
 
 MIN_IMAGE_SIDE = 16
 # A 4096 px frame needs tens of GB for VGG16 activations and gradients: such frames
@@ -325,16 +314,20 @@ def validate(config: Config) -> None:
         raise SweepError("'movie.hold' and 'movie.crossfade' must be >= 0")
     if movie.progress_every < 0:
         raise SweepError(f"'movie.progress_every' must be >= 0 (0 = off); got {movie.progress_every}")
-    if config.keyframes.every < 1:
-        raise SweepError(f"'keyframes.every' must be at least 1; got {config.keyframes.every}")
-    if not 0 < config.keyframes.in_between_fraction <= 1:
-        raise SweepError(f"'keyframes.in_between_fraction' must be > 0 and <= 1; "
-                         f"got {config.keyframes.in_between_fraction:g}")
-    if config.keyframes.coupling < 0:
-        raise SweepError(f"'keyframes.coupling' must be >= 0; got {config.keyframes.coupling:g}")
+    _validate_keyframes(config.keyframes)
     if config.runtime.chunk_size < 0 or config.runtime.memory_budget_mb < 0:
         raise SweepError("'runtime.chunk_size' and 'runtime.memory_budget_mb' must be >= 0 (0 = automatic)")
     _validate_tiles(config.runtime)
+
+
+def _validate_keyframes(keyframes: "KeyframeSection") -> None:
+    if keyframes.every < 1:
+        raise SweepError(f"'keyframes.every' must be at least 1; got {keyframes.every}")
+    if not 0 < keyframes.in_between_fraction <= 1:
+        raise SweepError(f"'keyframes.in_between_fraction' must be > 0 and <= 1; "
+                         f"got {keyframes.in_between_fraction:g}")
+    if keyframes.coupling < 0:
+        raise SweepError(f"'keyframes.coupling' must be >= 0; got {keyframes.coupling:g}")
 
 
 def _validate_tiles(runtime: "RuntimeSection") -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from .config import VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS, Config
+from .config import Config
+from .vgg16_layers import VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS
 
 # Bytes kept per activation value during forward + input-gradient: the forward
 # activation, its gradient, and the ReLU/conv temporaries: a rough upper bound, which the plan's

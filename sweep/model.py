@@ -12,7 +12,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from .config import VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS, ModelSection
+from .config import ModelSection
+from .vgg16_layers import VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS
 
 # ImageNet channel means in BGR order, as in keras.applications.imagenet_utils (caffe mode).
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)

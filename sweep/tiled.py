@@ -31,7 +31,7 @@ import numpy as np
 from keras import ops
 
 from .colors import optimisation_inputs
-from .config import VGG16_BLOCK_CHANNELS
+from .vgg16_layers import VGG16_BLOCK_CHANNELS
 from .errors import SweepError
 from .gradients import value_and_input_gradient
 from .losses import EPSILON

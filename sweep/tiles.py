@@ -21,7 +21,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .config import VGG16_FEATURE_LAYERS
+from .vgg16_layers import VGG16_FEATURE_LAYERS
 from .costs import _WEIGHTS_BYTES as WEIGHTS_BYTES, activation_bytes, frame_costs, optimiser_bytes
 from .errors import SweepError
 

@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 
-from sweep.config import VGG16_CONV_LAYERS
+from sweep.vgg16_layers import VGG16_CONV_LAYERS
 from sweep.errors import SweepError
 
 LAYER_NAMES: tuple[str, ...] = VGG16_CONV_LAYERS
