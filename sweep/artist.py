@@ -51,7 +51,7 @@ class Artist:
         except OverflowError:
             total = math.inf
         if any(w < 0 for w in weights) or not 0 < total < math.inf:
-            raise SweepError(f"'{path}.weights' must be >= 0 with a positive, finite sum; got {weights}")
+            raise SweepError(f"'{path}.weights' must be >= 0 with a positive sum that is finite; got {weights}")
         if abs(total - 1.0) > 1e-9:  # already normalised (a saved config.yaml) stays bit for bit as it is
             weights = [w / total for w in weights]
         return dataclasses.replace(self, weights=[float(w) for w in weights])

@@ -82,7 +82,7 @@ def test_resolved_config_round_trips(tmp_path):
     ("content: [a.jpg\n", "YAML syntax error in <config> at line 2"),
     ("- just\n- a list\n", "must be a mapping of keys to values"),
     ("content: a.jpg\nstyles: {a: {paintings: [b.jpg, c.jpg], weights: [1.0e+308, 1.0e+308]}}\n",
-     "positive, finite sum"),
+     "positive sum that is finite"),
 ])
 def test_refusals_name_the_problem(text, fragment):
     with pytest.raises(SweepError) as info:
