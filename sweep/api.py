@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from . import atomic
 from .compiles import Compilations, since, snapshot
 from .config import Config, load_config
 from .errors import SweepError
 from .executors import Executor, LocalExecutor
 from .layout import CONFIG_FILE, MANIFEST_FILE
+from .lock import run_dir_lock
 from .records import Callback, FrameResult
 from .plan import Plan, make_plan
 from .store import JobStore, RunStore
@@ -52,11 +54,14 @@ class _StoreWriter(Callback):
         self.failed: list[tuple[str, int, str]] = []
 
     def on_frame(self, job: str, result: FrameResult) -> None:
-        if result.status == "done":
-            self.job_stores[job].save(result)
-        else:
-            self.failed.append((job, result.index, result.message))
-        self.store.record(self.manifest, job, result)
+        # A signal meanwhile waits until the PNG, its record and the manifest are all
+        # written: a frame whose PNG exists is never lost to an interrupt.
+        with atomic.signals_deferred():
+            if result.status == "done":
+                self.job_stores[job].save(result)
+            else:
+                self.failed.append((job, result.index, result.message))
+            self.store.record(self.manifest, job, result)
 
 
 def default_out_dir(config_path: str | Path) -> Path:
@@ -103,8 +108,18 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
     store.check_writable()
     plan = make_plan(config)
     resolved = weights_module.resolve_weights(config.model.weights)
-    log(f"weights: {resolved.source} ({resolved.path})")
-    manifest = store.open(config, resolved.sha256, [job.relative_dir for job in plan.jobs], force=force)
+    with run_dir_lock(store.directory, "run"):
+        return _run_locked(config, store, plan, resolved, executor, force=force, progress=progress,
+                           callbacks=callbacks, log=log)
+
+
+def _run_locked(config: Config, store: RunStore, plan: Plan, resolved, executor: Executor, *, force: bool,
+                progress: bool | None, callbacks: Sequence[Callback], log: Callable[[str], None]) -> RunResult:
+    """`run` once this process holds the run directory's lock (sweep/lock.py)."""
+    manifest = store.open(config, resolved.sha256, [job.relative_dir for job in plan.jobs], force=force,
+                          inputs={job.relative_dir: job.inputs_sha256 for job in plan.jobs},
+                          frame_shapes={job.relative_dir: job.frame_size for job in plan.jobs}, warn=log)
+    log(f"weights: {resolved.source} ({resolved.path})")  # not before a refusal: one line then
 
     job_stores = {job.relative_dir: store.job(job.relative_dir, job.artist_record()) for job in plan.jobs}
     todo = {job.relative_dir: [(i, w) for i, w in enumerate(job.weights)

@@ -105,7 +105,7 @@ def _add_setup_commands(commands) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = None
-    previous = _install_sigterm_handler()
+    previous = _install_signal_handlers()
     try:
         args = build_parser().parse_args(argv)
         return _dispatch(args)
@@ -115,22 +115,37 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through Terminated
         code = EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
         print(_interrupted_message(args, code), file=sys.stderr, flush=True)
+        # The handlers stay ignoring: the process is ending, and a second signal must
+        # not kill it during the interpreter's (TensorFlow's) shutdown either.
+        previous = {}
         return code
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
-def _raise_terminated(signum, frame) -> None:
-    raise Terminated()
+def _stop_on_first_signal(signum, frame) -> None:
+    """The first SIGINT or SIGTERM unwinds the run; later ones are ignored, so that a
+    second signal (an impatient Ctrl-C, a supervisor's repeated SIGTERM) cannot interrupt
+    the cleanup and end in a traceback. `kill -9` still stops it at once. Inside an
+    atomic write's critical section the exception waits for its end (sweep/atomic.py)."""
+    from .atomic import interrupt
+
+    for other in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(other, signal.SIG_IGN)
+    interrupt(Terminated() if signum == signal.SIGTERM else KeyboardInterrupt())
 
 
-def _install_sigterm_handler():
-    """SIGTERM unwinds the run like SIGINT; only possible from the main thread."""
+def _install_signal_handlers() -> dict:
+    """SIGTERM unwinds the run like SIGINT; only possible from the main thread.
+    Returns the handlers to restore."""
+    previous = {}
     try:
-        return signal.signal(signal.SIGTERM, _raise_terminated)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, _stop_on_first_signal)
     except ValueError:  # not the main thread (main() called from a worker thread)
-        return None
+        pass
+    return previous
 
 
 def _interrupted_message(args, code: int) -> str:

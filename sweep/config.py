@@ -21,6 +21,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from . import limits
 from .artist import Artist
 from .errors import SweepError
 from .layout import RESERVED_NAMES
@@ -202,6 +203,9 @@ def load_config(path: str | os.PathLike, overrides: typing.Sequence[str] = ()) -
     if not config_path.is_file():
         raise SweepError(f"config file not found: {config_path}")
     try:
+        if config_path.stat().st_size > limits.MAX_CONFIG_BYTES:
+            raise SweepError(f"config {config_path} is {config_path.stat().st_size} bytes; "
+                             f"at most {limits.MAX_CONFIG_BYTES}")
         text = config_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SweepError(f"cannot read config {config_path}: {exc}") from None
@@ -210,21 +214,17 @@ def load_config(path: str | os.PathLike, overrides: typing.Sequence[str] = ()) -
 
 def parse_config(text: str, *, base_dir: str | os.PathLike = ".", overrides: typing.Sequence[str] = (),
                  source: str = "<config>") -> Config:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SweepError(f"YAML syntax error in {source}{where}: {problem}") from None
+    raw = limits.safe_load_yaml(text, source)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise SweepError(f"{source} must be a mapping of keys to values, got {type(raw).__name__}")
     for override in overrides:
         apply_override(raw, override)
+    limits.check_document(raw, source)
     config = build(Config, raw, "")
     validate(config)
+    limits.check_bounds(config)
     return resolve_paths(config, Path(base_dir))
 
 
@@ -234,8 +234,8 @@ def apply_override(raw: dict, override: str) -> None:
     if not sep or not key.strip():
         raise SweepError(f"--set expects KEY=VALUE, got {override!r}")
     try:
-        value = yaml.safe_load(value_text)
-    except yaml.YAMLError:
+        value = limits.safe_load_yaml(value_text, f"--set {key.strip()}")
+    except SweepError:
         value = value_text
     parts = key.strip().split(".")
     node = raw

@@ -139,7 +139,7 @@ def compile_function(fn):
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
-        return tf.function(traced(fn.__name__.lstrip("_"), fn), reduce_retracing=True)
+        return tf.function(traced(fn.__name__.lstrip("_"), fn), reduce_retracing=False)
     if backend == "jax":
         import jax
         return jax.jit(traced(fn.__name__.lstrip("_"), fn))

@@ -20,18 +20,22 @@ nothing and returns the plan in `PickResult.plan`.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from . import atomic, integrity, ownership
 from .atomic import write_bytes
 from .config import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, load_config
 from .errors import SweepError
-from .layout import CONFIG_FILE as CONFIG, RECORDS_FILE as RECORDS, frame_filename, load_records
+from .layout import CONFIG_FILE as CONFIG, MANIFEST_FILE, RECORDS_FILE as RECORDS, frame_filename, load_records
+from .lock import run_dir_lock
+from .store import read_json
 # How far up from a job directory config.yaml may be: RUN/ARTIST or RUN/PHOTO/ARTIST.
 MAX_DEPTH = 2
 
@@ -128,7 +132,7 @@ def pick(job_dir: str | Path, *, frame: int | None = None, weight: float | None 
     if dry_run:
         return _dry_run(job, record, target, size, iterations, overrides)
     if size is None:
-        if target.resolve() != source.resolve():
+        with _pick_target(job, target):
             write_bytes(target, source.read_bytes())
         from .images import read_png
         shape = read_png(source).shape
@@ -137,9 +141,27 @@ def pick(job_dir: str | Path, *, frame: int | None = None, weight: float | None 
     image, steps = rerender(job, record, size, iterations=iterations, progress=progress, log=log,
                             overrides=overrides)
     from .images import save_png
-    save_png(target, image)
+    with _pick_target(job, target):
+        save_png(target, image)
     return PickResult(path=target, index=int(record["index"]), content_weight=float(record["content_weight"]),
                       source=source, size=(image.shape[0], image.shape[1]), rerendered=True, iterations=steps)
+
+
+@contextlib.contextmanager
+def _pick_target(job_dir: Path, target: Path) -> Iterator[None]:
+    """Hold the run's lock while the pick is written; refuse a target that is one of
+    the run's own files or a file no pick wrote; note the pick in the manifest."""
+    run_dir = find_run_dir(job_dir)
+    with run_dir_lock(run_dir, "pick"):
+        manifest_path = run_dir / MANIFEST_FILE
+        manifest = read_json(manifest_path, None)
+        if manifest is not None and integrity.manifest_problem(manifest):
+            raise SweepError(f"{manifest_path} is damaged; `sweep run --force` replaces the run's frames")
+        key = ownership.check_pick_target(run_dir, manifest, target)
+        yield
+        if manifest is not None:  # a frame store without a run around it keeps no list
+            ownership.record_pick(manifest, key)
+            atomic.write_json(manifest_path, manifest)
 
 
 def _dry_run(job_dir: Path, record: dict, target: Path, size: int | None, iterations: int | None,

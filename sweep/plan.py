@@ -5,6 +5,9 @@ before anything is written.
 """
 from __future__ import annotations
 
+import glob
+import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +15,9 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .config import MIN_IMAGE_SIDE, Config, check_safe_name, content_sources
+from .config import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
 from .costs import _WEIGHTS_BYTES, frame_costs
+from .errors import SweepError
 from .images import load_image, resize_max_side
 from .layout import job_dirs
 from .records import Style
@@ -40,6 +44,10 @@ class Job:
     @property
     def frame_size(self) -> tuple[int, int]:
         return self.photo_image.shape[0], self.photo_image.shape[1]
+
+    @property
+    def inputs_sha256(self) -> str:
+        return inputs_digest(self.photo_image, self.style.paintings)
 
     def artist_record(self) -> dict:
         """The artist as every frame record in frames.json names it."""
@@ -136,22 +144,61 @@ def photo_name(source: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._") or "photo"
 
 
+def photo_names(sources: Sequence[str]) -> list[str]:
+    """A directory name per photo that depends only on that photo's own path, so
+    that a gallery glob gaining or losing a file never renames the other jobs (whose
+    frames would then resume into the wrong photo): the file stem, or, where two
+    stems collide, the stem with its extension, then with its parent folder too."""
+    def candidates(source: str) -> list[str]:
+        if source.startswith(SAMPLE_PREFIX):
+            return [photo_name(source)]
+        path = Path(source)
+        return [photo_name(source), photo_name(path.name.replace(".", "_")),
+                photo_name(f"{path.parent.name}_{path.name}".replace(".", "_")),
+                photo_name(str(path).replace("/", "_").replace(".", "_"))]
+
+    options = [candidates(source) for source in sources]
+    names = []
+    for own in options:
+        level = 0
+        while level < len(own) - 1 and sum(own[level] == (o[level] if level < len(o) else None)
+                                           for o in options) > 1:
+            level += 1
+        names.append(own[level])
+    for name, source in zip(names, sources):
+        check_safe_name(name, "photo name")
+        if names.count(name) > 1:
+            raise SweepError(f"two photos would share the output folder {name!r} (one is {source}); "
+                             f"list each photo once, or rename one")
+    return names
+
+
+def is_gallery(config: Config) -> bool:
+    """A list or a glob of photos lays out PHOTO/ARTIST folders, however many files match."""
+    items = config.content if isinstance(config.content, list) else [config.content]
+    return isinstance(config.content, list) or any(glob.has_magic(item) and not item.startswith(SAMPLE_PREFIX)
+                                                   for item in items)
+
+
 def job_names(config: Config) -> list[tuple[str, str, str, str]]:
     """(photo name, photo source, artist, job directory) of every job, photo-major,
-    without reading an image: each photo gets a unique name, and a gallery (several
-    photos, or a list of one) puts its jobs under the photo's name (`sweep.layout.job_dirs`)."""
+    without reading an image: each photo gets a unique name (`photo_names`), and a
+    gallery (a list or a glob) puts its jobs under the photo's name (`sweep.layout.job_dirs`)."""
     sources = content_sources(config)
-    names: list[str] = []
-    for source in sources:
-        name = photo_name(source)
-        while name in names:
-            name += "_"
-        check_safe_name(name, "photo name")
-        names.append(name)
-    gallery = isinstance(config.content, list) or len(sources) > 1
+    names = photo_names(sources)
     artists = list(config.styles)
-    relative_dirs = iter(job_dirs(names, artists, gallery))
+    relative_dirs = iter(job_dirs(names, artists, is_gallery(config)))
     return [(name, source, artist, next(relative_dirs)) for name, source in zip(names, sources) for artist in artists]
+
+
+def inputs_digest(photo: np.ndarray, paintings: Sequence[np.ndarray]) -> str:
+    """sha256 over a job's decoded, resized photo and paintings: a new image saved
+    under an old name changes it."""
+    digest = hashlib.sha256()
+    for image in (photo, *paintings):
+        digest.update(repr(image.shape).encode())
+        digest.update(np.ascontiguousarray(image).tobytes())
+    return digest.hexdigest()
 
 
 def read_styles(config: Config, side: int) -> dict[str, Style]:
@@ -160,7 +207,8 @@ def read_styles(config: Config, side: int) -> dict[str, Style]:
     for artist in config.styles.values():
         for path in artist.paintings:
             if path not in images:
-                images[path] = resize_max_side(load_image(path), side)
+                images[path] = _frame_sized(config, "painting", path, side,
+                                            "image.style_scale x image.max_size", config.image.style_scale)
     return {name: Style(paintings=[images[path] for path in artist.paintings], weights=list(artist.weights),
                         colors=artist.colors) for name, artist in config.styles.items()}
 
@@ -174,12 +222,20 @@ def make_plan(config: Config) -> Plan:
     photos: dict[str, np.ndarray] = {}
     for name, source, artist, relative_dir in job_names(config):
         if source not in photos:
-            photos[source] = resize_max_side(load_image(source), max_size)
+            photos[source] = _frame_sized(config, "photo", source, max_size, "image.max_size", 1.0)
         jobs.append(Job(photo=name, artist=artist, photo_source=source,
                         style_sources=list(config.styles[artist].paintings), relative_dir=relative_dir,
                         photo_image=photos[source], style=styles[artist], weights=list(weights)))
     chunk_size, estimate = size_chunks(config, jobs)
     return Plan(config=config, jobs=jobs, chunk_size=chunk_size, estimate=estimate)
+
+
+def _frame_sized(config: Config, what: str, source: str, side: int, key: str, scale: float) -> np.ndarray:
+    """The input resized to its longest side `side`, refused when VGG16 cannot take it."""
+    original = load_image(source)
+    image = resize_max_side(original, side)
+    check_frame_side(what, source, image.shape[:2], original.shape[:2], f"{key} = {side}", scale, config)
+    return image
 
 
 def chunk_size_for(config: Config, photo: np.ndarray, style: Style, weights: Sequence[float]) -> int:
@@ -222,3 +278,25 @@ def size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
                         bytes_per_frame=per_frame, peak_bytes=chunk * per_frame + _WEIGHTS_BYTES,
                         device=described)
     return chunk, estimate
+
+
+def min_frame_side(deepest_layer: str) -> int:
+    """The shortest side VGG16 accepts up to `deepest_layer`: 2 per pooling layer on the way."""
+    layers = VGG16_FEATURE_LAYERS[:VGG16_FEATURE_LAYERS.index(deepest_layer) + 1]
+    return 2 ** sum(1 for name in layers if name.endswith("_pool"))
+
+
+def check_frame_side(what: str, source: str, image_hw: tuple[int, int], original_hw: tuple[int, int],
+                     key: str, scale: float, config) -> None:
+    """Refuse an input whose short side at the frame size is below min_frame_side:
+    VGG16 halves the image at every pooling layer before the deepest layer the losses
+    use, and a side that falls under one pixel there crashes the network."""
+    need = min_frame_side(config.model.deepest_layer)
+    if min(image_hw) >= need:
+        return
+    height, width = original_hw
+    fits = math.ceil(need * max(height, width) / min(height, width) / scale)
+    hint = (f"set image.max_size to at least {fits}" if fits <= MAX_IMAGE_SIDE else
+            "crop it to a less elongated shape")
+    raise SweepError(f"{what} {source} becomes {image_hw[1]}x{image_hw[0]} px at {key}, but VGG16 up to "
+                     f"{config.model.deepest_layer} needs at least {need} px on the short side; {hint}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import reprlib
 import types
 import typing
 from typing import Any, Literal, Union
@@ -120,7 +121,7 @@ def _type_name(tp: Any) -> str:
 
 
 def describe(value: Any) -> str:
-    text = repr(value)
+    text = reprlib.repr(value)  # bounded: never walks a huge (aliased) structure
     if len(text) > 60:
         text = text[:57] + "..."
     return f"{text} ({type(value).__name__})"

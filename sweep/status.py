@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from . import integrity
 from .config import parse_config
 from .errors import SweepError
 from .layout import CONFIG_FILE as CONFIG, MANIFEST_FILE as MANIFEST
@@ -28,10 +29,11 @@ class JobStatus:
     done: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)  # index -> message
     missing: list[int] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)     # records or PNGs that cannot be used
 
     @property
     def complete(self) -> bool:
-        return not self.failed and not self.missing
+        return not self.failed and not self.missing and not self.damaged
 
 
 @dataclass
@@ -78,14 +80,17 @@ def run_status(directory: str | Path) -> RunStatus:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise SweepError(f"cannot read {config_path}: {exc}") from None
     manifest = read_json(manifest_path, None)
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("jobs"), dict):
-        raise SweepError(f"{manifest_path} is not a sweep manifest")
+    problem = integrity.manifest_problem(manifest)
+    if problem:
+        raise SweepError(f"{manifest_path} is damaged ({problem}); `sweep run --force` with this --out "
+                         f"replaces the run's frames")
     weights = config.content_weights()
     relative_dirs = _job_dirs(config) or list(manifest["jobs"])
     jobs = []
     for relative_dir in relative_dirs:
         status = JobStatus(relative_dir=relative_dir, weights=weights)
-        done = JobStore(directory / relative_dir).completed()
+        records, status.damaged = JobStore(directory / relative_dir).check()
+        done = {record["index"] for record in records}
         noted = manifest["jobs"].get(relative_dir, {}).get("frames", {})
         for index in range(len(weights)):
             entry = noted.get(str(index), {})
@@ -126,6 +131,8 @@ def format_status(status: RunStatus) -> str:
         if job.missing:
             weights = ", ".join(format_weight(job.weights[i]) for i in job.missing)
             lines.append(f"    missing frames {_ranges(job.missing)} (content weights {weights})")
+        for problem in job.damaged:
+            lines.append(f"    damaged: {problem} (the next run optimises it again)")
         for index, message in sorted(job.failed.items()):
             lines.append(f"    failed frame {index} (content weight {format_weight(job.weights[index])}): {message}")
     if status.complete:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 
-from . import atomic
+from . import atomic, integrity, ownership
 from .balance import suggest_balanced
 from .config import Config
 from .records import FrameResult
@@ -31,6 +33,13 @@ def config_hash(config: Config) -> str:
     relevant = {key: value for key, value in config.to_dict().items() if key in FRAME_SECTIONS}
     relevant["styles"] = {name: _hashed_artist(artist) for name, artist in relevant["styles"].items()}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
+def _changed_inputs(manifest: dict | None, inputs: dict[str, str]) -> list[str]:
+    """Jobs whose stored input digest differs from this run's (a manifest without one is trusted)."""
+    jobs = manifest.get("jobs", {}) if isinstance(manifest, dict) else {}
+    return sorted(d for d, digest in inputs.items()
+                  if jobs.get(d, {}).get("inputs_sha256") not in (None, digest))
 
 
 def _hashed_artist(artist: dict):
@@ -64,10 +73,42 @@ class JobStore:
     def records_path(self) -> Path:
         return self.directory / RECORDS_FILE
 
+    def load(self) -> tuple[list[FrameRecord], list[str]]:
+        """Well-formed records of frames whose PNG exists, in sweep order, and what
+        was wrong with the others (sweep/integrity.py)."""
+        payload, problem = integrity.read_json_or_problem(self.records_path, [])
+        records, problems = integrity.usable_records(payload)
+        return [r for r in records if (self.directory / r["file"]).is_file()], [problem] * bool(problem) + problems
+
     def records(self) -> list[FrameRecord]:
-        """Records of frames whose PNG exists, in sweep order."""
-        records = read_json(self.records_path, [])
-        return [r for r in records if (self.directory / r["file"]).is_file()]
+        """Records of frames whose PNG exists, in sweep order (damaged ones left out)."""
+        return self.load()[0]
+
+    def check(self, shape: tuple[int, int] | None = None) -> tuple[list[FrameRecord], list[str]]:
+        """`load`, with every PNG decoded and compared with the job's frame `shape`
+        (by default the size most of its frames have)."""
+        records, problems = self.load()
+        shapes, good = {}, []
+        for record in records:
+            shapes[record["index"]], problem = integrity.frame_shape(self.directory / record["file"])
+            if problem:
+                problems.append(f"frame {record['index']}: {problem}")
+        expected = shape or max(set(shapes.values()) - {None}, key=list(shapes.values()).count, default=None)
+        for record in records:
+            found = shapes[record["index"]]
+            if found is not None and tuple(found) != tuple(expected):
+                problems.append(f"frame {record['index']}: {Path(record['file']).name} is {found[1]}x{found[0]}, "
+                                f"the job's frames are {expected[1]}x{expected[0]}")
+            elif found is not None:
+                good.append(record)
+        return good, problems
+
+    def repair(self, shape: tuple[int, int] | None = None) -> list[str]:
+        """Drop damaged records from frames.json, so that their frames count as missing."""
+        good, problems = self.check(shape)
+        if problems:
+            atomic.write_json(self.records_path, good)
+        return problems
 
     def completed(self) -> set[int]:
         return {record["index"] for record in self.records()}
@@ -133,38 +174,38 @@ class RunStore:
             if target.exists():
                 if not target.is_dir():
                     raise SweepError(f"cannot write to output directory {target}: it exists and is not a directory")
-                probe = Path(tempfile.mkstemp(prefix=atomic.TEMP_MARKER, dir=target)[1])
-                probe.unlink()
+                with atomic.signals_deferred():  # a signal must not leave the probe behind
+                    fd, probe = tempfile.mkstemp(prefix=atomic.TEMP_MARKER, dir=target)
+                    os.close(fd)
+                    os.unlink(probe)
                 return
             ancestor = target.absolute().parent
             while not ancestor.exists():
                 ancestor = ancestor.parent
             if not ancestor.is_dir():
                 raise SweepError(f"cannot create output directory {target}: {ancestor} is not a directory")
-            Path(tempfile.mkdtemp(prefix=atomic.TEMP_MARKER, dir=ancestor)).rmdir()
+            with atomic.signals_deferred():
+                Path(tempfile.mkdtemp(prefix=atomic.TEMP_MARKER, dir=ancestor)).rmdir()
         except OSError as exc:
             raise SweepError(f"cannot write to output directory {target}: {exc.strerror or exc}") from None
 
-    def open(self, config: Config, weights_sha256: str, relative_dirs: list[str], force: bool = False) -> dict:
-        """Check that this directory holds frames of the same config and weights (or
-        none), then clean up after a killed run and write the config and manifest.
+    def open(self, config: Config, weights_sha256: str, relative_dirs: list[str], force: bool = False,
+             inputs: dict[str, str] | None = None, frame_shapes: dict[str, tuple[int, int]] | None = None,
+             warn: Callable[[str], None] = lambda message: None) -> dict:
+        """Check that this directory holds frames of the same config, weights and input
+        pixels (`inputs`: job -> digest of its photo and painting) or none, and no file
+        that sweep did not write (sweep/ownership.py); then clean up after a killed run,
+        drop damaged frame records (a `warn` line each) and write the config and manifest.
 
-        Frames of another config or other weights are refused (a `SweepError`, before
-        anything is written) unless `force`, which deletes them first, so that frames
-        of two configs never mix. Frames without a manifest cannot be attributed and
-        are refused the same way.
+        Frames of another config, other weights or other inputs are refused (a
+        `SweepError`, before anything is written) unless `force`, which deletes them
+        first, so that frames of two configs never mix. Frames without a manifest
+        cannot be attributed and are refused the same way.
         """
-        try:
-            manifest = read_json(self.manifest_path, None)
-        except SweepError:
-            if not force:
-                raise SweepError(f"{self.manifest_path} is damaged; pass --force to replace "
-                                 f"the frames in {self.directory}") from None
-            manifest = {"jobs": {}}
-        if manifest is not None and not isinstance(manifest, dict):
-            manifest = {"jobs": {}}
+        manifest = self._read_manifest(force)
         digest = config_hash(config)
         orphans = manifest is None and self._has_frames(relative_dirs)
+        changed = _changed_inputs(manifest, inputs or {})
         if not force:
             if orphans:
                 raise SweepError(f"{self.directory} holds frames but no {MANIFEST_FILE}, so their config is unknown; "
@@ -175,29 +216,61 @@ class RunStore:
             if manifest is not None and manifest.get("weights_sha256") != weights_sha256:
                 raise SweepError(f"{self.directory} was rendered with other VGG16 weights; "
                                  f"pass --force to replace its frames")
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SweepError(f"cannot write to output directory {self.directory}: {exc.strerror or exc}") from None
+            if changed:
+                raise SweepError(f"the photo or painting of {self.directory / changed[0]} has other pixels than "
+                                 f"when its frames were rendered (same file name, new image); choose another "
+                                 f"--out, or pass --force to replace its frames")
+        ownership.check(self.directory, manifest, relative_dirs, force)
         self.check_writable()
         atomic.remove_stray_temporaries(self.directory)
         if manifest is not None and (manifest.get("config_hash") != digest
                                      or manifest.get("weights_sha256") != weights_sha256):
             self._discard_frames(set(manifest.get("jobs", {})) | set(relative_dirs))
-            manifest = None
+            manifest = {"files": manifest.get("files", []), "picks": manifest.get("picks", [])}
         elif orphans:
             self._discard_frames(set(relative_dirs))
-        if manifest is None:
-            manifest = {"config_hash": digest, "weights_sha256": weights_sha256, "jobs": {}}
-        for relative_dir in relative_dirs:
-            frames = manifest["jobs"].setdefault(relative_dir, {"frames": {}})["frames"]
-            # A run killed between saving a frame and noting it: the frame store is the truth.
-            for record in self.job(relative_dir).records():
-                entry = frames.get(str(record["index"]), {})
-                if entry.get("status") != "done":
-                    frames[str(record["index"])] = {"status": "done", "content_weight": record["content_weight"]}
+        self._discard_frames(set(changed))
+        manifest = self._reconcile(manifest or {}, digest, weights_sha256, relative_dirs, changed,
+                                   inputs or {}, frame_shapes or {}, warn)
         atomic.write_text(self.directory / CONFIG_FILE, config.to_yaml())
         atomic.write_json(self.manifest_path, manifest)
+        return manifest
+
+    def _read_manifest(self, force: bool) -> dict | None:
+        """The manifest, None when absent; a damaged one is refused, or with `force` replaced."""
+        manifest, problem = integrity.read_json_or_problem(self.manifest_path, None)
+        if problem is None and manifest is not None:
+            problem = integrity.manifest_problem(manifest)
+        if problem is None:
+            return manifest
+        if not force:
+            raise SweepError(f"{self.manifest_path} is damaged ({problem}); pass --force to replace "
+                             f"the frames in {self.directory}")
+        return {"jobs": {}}  # of no config: its frames are discarded below
+
+    def _reconcile(self, manifest: dict, digest: str, weights_sha256: str, relative_dirs: list[str],
+                   changed: list[str], inputs: dict[str, str], frame_shapes: dict, warn) -> dict:
+        """The manifest of this run: ownership, input digests, and every frame's status
+        as the frame store says (damaged records dropped with a warning)."""
+        manifest.update(config_hash=digest, weights_sha256=weights_sha256)
+        jobs = manifest.setdefault("jobs", {})
+        ownership.record(manifest, relative_dirs, self.directory)
+        for relative_dir in relative_dirs:
+            job = jobs.setdefault(relative_dir, {"frames": {}})
+            if relative_dir in changed:
+                job["frames"] = {}
+            if relative_dir in inputs:
+                job["inputs_sha256"] = inputs[relative_dir]
+            for problem in self.job(relative_dir).repair(frame_shapes.get(relative_dir)):
+                warn(f"warning: {relative_dir}: {problem}; that frame will be optimised again")
+            frames = job["frames"]
+            done = {record["index"]: record for record in self.job(relative_dir).records()}
+            for index in [i for i, entry in frames.items() if entry["status"] == "done" and int(i) not in done]:
+                del frames[index]
+            # A run killed between saving a frame and noting it: the frame store is the truth.
+            for index, record in done.items():
+                if frames.get(str(index), {}).get("status") != "done":
+                    frames[str(index)] = {"status": "done", "content_weight": record["content_weight"]}
         return manifest
 
     def _has_frames(self, relative_dirs: list[str]) -> bool:

@@ -29,8 +29,11 @@ Every file is written to a temporary next to the destination and renamed on succ
 """
 from __future__ import annotations
 
+import errno
 import math
 import os
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -204,34 +207,53 @@ def encode_movie(images: Iterable[np.ndarray], path: str | os.PathLike, *, fps: 
 
 
 def _write_mp4(first: np.ndarray, rest: Iterator[np.ndarray], path: Path, fps: float) -> int:
-    import imageio_ffmpeg
-
+    """Pipe the frames into ffmpeg and check that it succeeded: its exit status, not
+    only our writes, since a full disk makes ffmpeg fail while the pipe stays open."""
     height, width = first.shape[:2]
     if height % 2 or width % 2:
         raise SweepError(f"H.264/yuv420p needs even dimensions, got {width}x{height}")
-    writer = imageio_ffmpeg.write_frames(
-        str(path), (width, height), fps=float(fps), codec="libx264",
-        pix_fmt_in="rgb24", pix_fmt_out="yuv420p", quality=None, macro_block_size=1,
-        ffmpeg_log_level="error",
-        output_params=[
-            "-f", "mp4",
-            "-vf", ("scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,"
-                    "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"),
-            "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-            "-color_range", "tv",
-            "-crf", str(MP4_CRF), "-preset", "medium",
-            "-movflags", "+faststart",
-        ],
-    )
-    writer.send(None)
-    count = 0
-    try:
-        for image in _same_size(first, rest):
-            writer.send(np.ascontiguousarray(image, dtype=np.uint8))
-            count += 1
-    finally:
-        writer.close()
+    command = [_ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-vcodec", "rawvideo",
+               "-s", f"{width}x{height}", "-pix_fmt", "rgb24", "-r", f"{float(fps):.02f}", "-i", "-",
+               "-an", "-vcodec", "libx264", "-pix_fmt", "yuv420p", *_ffmpeg_output_args(path)]
+    count, complete = 0, False
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
+        try:
+            for image in _same_size(first, rest):
+                process.stdin.write(np.ascontiguousarray(image, dtype=np.uint8).tobytes())
+                count += 1
+            process.stdin.close()
+            complete = True
+            code = process.wait()
+        except BrokenPipeError:  # ffmpeg gave up; its own message says why
+            code = process.wait()
+        finally:
+            if process.poll() is None:  # interrupted, or a frame of the wrong size
+                process.kill()
+                process.wait()
+        if code != 0 or not complete:
+            errors.seek(0)
+            said = [line.strip() for line in errors.read().decode("utf-8", "replace").splitlines() if line.strip()]
+            raise OSError(errno.EIO, f"ffmpeg exited with status {code}" + (f": {said[-1]}" if said else ""))
     return count
+
+
+def _ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _ffmpeg_output_args(path: Path) -> list[str]:
+    return [
+        "-f", "mp4",
+        "-vf", ("scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,"
+                "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv"),
+        "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
+        "-color_range", "tv",
+        "-crf", str(MP4_CRF), "-preset", "medium",
+        "-movflags", "+faststart",
+        str(path),
+    ]
 
 
 def gif_durations(count: int, fps: float) -> list[int]:

@@ -1,0 +1,217 @@
+"""A run directory whose inputs changed, that holds the user's own files, or whose
+records were damaged (issue 14, classes 4, 5 and 8)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sweep.config import parse_config
+from sweep.errors import SweepError
+from sweep.pick import pick
+from sweep.plan import is_gallery, photo_names
+from sweep.status import format_status, run_status
+from sweep.store import RunStore
+from tests.test_reliability import _config, _frames, _result, _run, _snapshot, _store_config, _write_config
+
+W = "w" * 64
+
+
+def _store_with_frames(tmp_path, count=2, inputs="pixels-1"):
+    out = tmp_path / "out"
+    config = _store_config(tmp_path)
+    store = RunStore(out)
+    manifest = store.open(config, W, ["paint"], inputs={"paint": inputs})
+    for index in range(count):
+        result = _result(index, config.content_weights()[index])
+        store.job("paint").save(result)
+        store.record(manifest, "paint", result)
+    return out, config
+
+
+# --------------------------------------------------------------------------- class 4: changed inputs
+
+
+def test_a_new_image_under_the_same_name_is_refused_then_replaced_with_force(tmp_path):
+    out, config = _store_with_frames(tmp_path)
+    before = _snapshot(out)
+    with pytest.raises(SweepError, match="other pixels than when its frames were rendered"):
+        RunStore(out).open(config, W, ["paint"], inputs={"paint": "pixels-2"})
+    assert _snapshot(out) == before
+    manifest = RunStore(out).open(config, W, ["paint"], inputs={"paint": "pixels-2"}, force=True)
+    assert _frames(out / "paint") == [] and manifest["jobs"]["paint"] == {"frames": {}, "inputs_sha256": "pixels-2"}
+
+
+def test_the_inputs_digest_is_of_the_pixels_not_the_path(tmp_path):
+    from sweep.plan import make_plan
+
+    config_text = json.dumps({**_config(tmp_path), "runtime": {"memory_budget_mb": 500, "progress": False}})
+    first = make_plan(parse_config(config_text, base_dir=tmp_path)).jobs[0].inputs_sha256
+    assert make_plan(parse_config(config_text, base_dir=tmp_path)).jobs[0].inputs_sha256 == first
+    image = np.asarray(Image.open(tmp_path / "photo.png")).copy()
+    image[0, 0] ^= 1  # one level of one pixel
+    Image.fromarray(image).save(tmp_path / "photo.png")
+    assert make_plan(parse_config(config_text, base_dir=tmp_path)).jobs[0].inputs_sha256 != first
+
+
+def test_job_names_do_not_shift_when_a_gallery_gains_a_photo(tmp_path):
+    before = photo_names(["/p/anna.png", "/p/bob.jpg"])
+    after = photo_names(["/p/anna.jpg", "/p/anna.png", "/p/bob.jpg", "/p/carl.png"])
+    assert before == ["anna", "bob"]
+    assert after == ["anna_jpg", "anna_png", "bob", "carl"]  # bob keeps its name; anna's clash is explicit
+    assert photo_names(["/x/a.png", "/y/a.png"]) == ["x_a_png", "y_a_png"]
+    with pytest.raises(SweepError, match="share the output folder"):
+        photo_names(["/p/a.png", "/p/a.png"])
+    one = parse_config("content: 'photos/*.png'\nstyles: {s: s.png}\n", base_dir=tmp_path)
+    assert is_gallery(one)  # one match or many: the same PHOTO/ARTIST layout
+
+
+@pytest.mark.slow
+def test_a_replaced_photo_is_not_resumed_into(tmp_path):
+    _write_config(tmp_path, _config(tmp_path, steps=2, iterations=2))
+    assert _run("run", "c.yaml", "--out", "out", cwd=tmp_path).returncode == 0
+    Image.new("RGB", (56, 40), (30, 160, 90)).save(tmp_path / "photo.png")  # another photo, same name
+    refused = _run("run", "c.yaml", "--out", "out", cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "other pixels" in refused.stderr
+    forced = _run("run", "c.yaml", "--out", "out", "--force", cwd=tmp_path)
+    assert forced.returncode == 0 and "2 frame(s) optimised" in forced.stdout, forced.stderr
+
+
+# --------------------------------------------------------------------------- class 5: the user's files
+
+
+def test_a_directory_of_foreign_files_is_refused_and_a_foreign_config_never_overwritten(tmp_path):
+    config = _store_config(tmp_path)  # tmp_path holds c.yaml-like inputs: photo.png, paint.png
+    (tmp_path / "config.yaml").write_text("# my own config, with comments\ncontent: photo.png\n")
+    before = _snapshot(tmp_path)
+    for force in (False, True):
+        with pytest.raises(SweepError, match="config.yaml was not written by sweep"):
+            RunStore(tmp_path).open(config, W, ["paint"], force=force)
+    assert _snapshot(tmp_path) == before
+    (tmp_path / "config.yaml").unlink()
+    with pytest.raises(SweepError, match="holds files that sweep did not write \\(such as paint.png\\).*--force"):
+        RunStore(tmp_path).open(config, W, ["paint"])
+    (tmp_path / "index.html").write_text("<h1>my page</h1>")
+    with pytest.raises(SweepError, match="index.html was not written by sweep"):
+        RunStore(tmp_path).open(config, W, ["paint"], force=True)
+    (tmp_path / "index.html").unlink()
+    manifest = RunStore(tmp_path).open(config, W, ["paint"], force=True)  # beside photo.png, paint.png
+    assert "config.yaml" in manifest["files"] and "paint/frames/" in manifest["files"]
+    RunStore(tmp_path).open(config, W, ["paint"], force=True)  # its own files: reopened freely
+
+
+def test_a_lost_manifest_still_lets_force_replace_the_run(tmp_path):
+    out, config = _store_with_frames(tmp_path)
+    (out / "manifest.json").unlink()
+    RunStore(out).open(config, W, ["paint"], force=True)  # config.yaml reads back as sweep's own
+    assert _frames(out / "paint") == []
+
+
+def test_pick_never_overwrites_a_frame_or_a_foreign_file_but_may_repeat_itself(tmp_path):
+    out, _ = _store_with_frames(tmp_path)
+    job = out / "paint"
+    frame = _frames(job)[0]
+    before = frame.read_bytes()
+    with pytest.raises(SweepError, match="one of the run's own files"):
+        pick(job, frame=1, out=frame)
+    (tmp_path / "mine.png").write_bytes(b"the user's picture")
+    with pytest.raises(SweepError, match="was not written by `sweep pick`"):
+        pick(job, frame=1, out=tmp_path / "mine.png")
+    assert frame.read_bytes() == before and (tmp_path / "mine.png").read_bytes() == b"the user's picture"
+    pick(job, frame=1, out=tmp_path / "picked.png")
+    pick(job, frame=0, out=tmp_path / "picked.png")  # its own earlier pick
+    assert (tmp_path / "picked.png").read_bytes() == before
+    default = pick(job, frame=0).path
+    assert default.is_file()
+    RunStore(out).open(_store_config(tmp_path), W, ["paint"])  # the picks are the run's own now
+
+
+@pytest.mark.slow
+def test_run_into_the_configs_own_directory_keeps_the_config(tmp_path):
+    _write_config(tmp_path, _config(tmp_path, steps=2, iterations=2), name="config.yaml")
+    before = _snapshot(tmp_path)
+    for extra in ([], ["--force"]):
+        result = _run("run", "config.yaml", "--out", ".", *extra, cwd=tmp_path)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert _snapshot(tmp_path) == before
+
+
+# --------------------------------------------------------------------------- class 8: damaged records
+
+
+@pytest.mark.parametrize("manifest", [[], {"jobs": []}, {"config_hash": 1, "weights_sha256": W, "jobs": {}},
+                                      {"config_hash": "x", "weights_sha256": W, "jobs": {"paint": {"frames": []}}},
+                                      {"config_hash": "x", "weights_sha256": W,
+                                       "jobs": {"paint": {"frames": {"0": "done"}}}}])
+def test_a_manifest_of_the_wrong_shape_is_refused_in_one_line_and_force_clears_it(tmp_path, manifest):
+    out, config = _store_with_frames(tmp_path)
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(SweepError, match="manifest.json is damaged.*--force"):
+        RunStore(out).open(config, W, ["paint"])
+    with pytest.raises(SweepError, match="manifest.json is damaged"):
+        run_status(out)
+    fresh = RunStore(out).open(config, W, ["paint"], force=True)
+    assert fresh["jobs"]["paint"]["frames"] == {} and _frames(out / "paint") == []
+    assert run_status(out).counts == (0, 0, 4)
+
+
+@pytest.mark.parametrize("damage", ["frames.json object", "frames.json syntax", "bad record", "garbage png",
+                                    "png of another size"])
+def test_a_damaged_record_or_frame_becomes_a_missing_frame_with_a_warning(tmp_path, damage):
+    out, config = _store_with_frames(tmp_path)
+    job = out / "paint"
+    records = json.loads((job / "frames.json").read_text())
+    if damage == "frames.json object":
+        (job / "frames.json").write_text(json.dumps({"records": records}))
+    elif damage == "frames.json syntax":
+        (job / "frames.json").write_text(json.dumps(records)[:-5])
+    elif damage == "bad record":
+        records[1]["file"] = "../../etc/passwd"
+        (job / "frames.json").write_text(json.dumps(records))
+    elif damage == "garbage png":
+        (job / records[1]["file"]).write_bytes(b"\x89PNG\r\n\x1a\n not a png at all")
+    else:
+        Image.new("RGB", (7, 5)).save(job / records[1]["file"])
+    lost = {0, 1} if damage.startswith("frames.json") else {1}
+    status = run_status(out)
+    assert status.jobs[0].damaged and not status.complete
+    assert set(status.jobs[0].missing) == lost | {2, 3} and "damaged: " in format_status(status)
+    warnings = []
+    manifest = RunStore(out).open(config, W, ["paint"], warn=warnings.append,
+                                  frame_shapes={"paint": (8, 8)})
+    assert warnings and all(w.startswith("warning: paint: ") and "\n" not in w for w in warnings)
+    assert {int(i) for i in manifest["jobs"]["paint"]["frames"]} == {0, 1} - lost
+    status = run_status(out)
+    assert not status.jobs[0].damaged and set(status.jobs[0].missing) == lost | {2, 3}
+
+
+@pytest.mark.slow
+def test_a_run_recomputes_a_garbage_frame_and_completes(tmp_path):
+    _write_config(tmp_path, _config(tmp_path, steps=2, iterations=2))
+    assert _run("run", "c.yaml", "--out", "out", cwd=tmp_path).returncode == 0
+    frame = _frames(tmp_path / "out" / "paint")[1]
+    frame.write_bytes(b"garbage")
+    status = _run("status", "out", cwd=tmp_path)
+    assert "damaged: frame 1" in status.stdout and "incomplete" in status.stdout
+    result = _run("run", "c.yaml", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0 and "warning: paint: frame 1" in result.stderr, result.stderr
+    assert "1 frame(s) optimised" in result.stdout
+    assert Image.open(frame).size == (32, 23)
+    assert _run("status", "out", cwd=tmp_path).stdout.splitlines()[-1] == "complete"
+
+
+def test_a_run_directory_of_an_older_version_owns_its_layout_and_picks(tmp_path):
+    out, config = _store_with_frames(tmp_path)
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["files"]  # written before the list existed
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    (out / "paint" / "pick_f000_cw-100.000.png").write_bytes(b"an old pick")
+    (out / "index.html").write_text("<title>run &middot; sweep report</title>")
+    reopened = RunStore(out).open(config, W, ["paint"])
+    assert {"paint/frames/", "paint/pick_f000_cw-100.000.png"} <= set(reopened["files"])
+    RunStore(out).open(config, W, ["paint"])  # and again, now from the list
+    (out / "paint" / "notes.txt").write_text("mine")
+    with pytest.raises(SweepError, match="such as paint/notes.txt"):
+        RunStore(out).open(config, W, ["paint"])
