@@ -181,12 +181,13 @@ class SweepEngine:
                 {**starts, **(start_images or {})}, cfg.keyframes.coupling)
 
     def _stages(self, photo_uint8, style: Style,
-                total_iterations: int) -> list[tuple[int, float, object, Targets | TiledTargets]]:
+                total_iterations: int | None = None) -> list[tuple[int, float, object, Targets | TiledTargets]]:
         """(iterations, scale, photo01, targets) per coarse-to-fine scale, sharing
-        `total_iterations`. At a coarse scale the paintings shrink by the same factor,
+        `total_iterations` (default `optimizer.iterations`). At a coarse scale the paintings shrink by the same factor,
         so brush strokes keep their size relative to the frame. A scale whose frame does
         not fit the memory budget gets `TiledTargets` and is optimised in tiles."""
         opt = self.config.optimizer
+        total_iterations = opt.iterations if total_iterations is None else total_iterations
         budget = None
         coarse = opt.scales[:-1]
         coarse_total = int(round(total_iterations * opt.coarse_fraction)) if coarse else 0
