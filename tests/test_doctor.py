@@ -65,13 +65,19 @@ def test_gpu_seen_is_used_and_picks_bfloat16(capsys, monkeypatch):
     assert doctor.precision_reason()[0] == "float32"
 
 
-def test_nvidia_gpus_from_nvidia_smi_or_the_driver(tmp_path, monkeypatch):
+def _fake_nvidia_smi(tmp_path, monkeypatch, output: str):
+    """An `nvidia-smi` that prints `output`, alone on PATH."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     smi = bin_dir / "nvidia-smi"
-    smi.write_text("#!/bin/sh\necho 'NVIDIA H200'\necho 'NVIDIA H100 80GB HBM3'\n")
+    smi.write_text(f"#!/bin/sh\nprintf '{output}'\n")
     smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", str(bin_dir))
+    return smi
+
+
+def test_nvidia_gpus_from_nvidia_smi_or_the_driver(tmp_path, monkeypatch):
+    smi = _fake_nvidia_smi(tmp_path, monkeypatch, "NVIDIA H200\\nNVIDIA H100 80GB HBM3\\n")
     assert doctor.nvidia_gpus(tmp_path / "none") == ["NVIDIA H200", "NVIDIA H100 80GB HBM3"]
     smi.unlink()
     proc = tmp_path / "gpus"
@@ -108,12 +114,7 @@ def test_mp4_without_ffmpeg_cannot_run(capsys, monkeypatch, no_nvidia):
 
 
 def test_gpu_memory_from_the_driver(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    smi = bin_dir / "nvidia-smi"
-    smi.write_text("#!/bin/sh\necho 143771\n")
-    smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", str(bin_dir))
+    smi = _fake_nvidia_smi(tmp_path, monkeypatch, "143771\\n")
     assert sweep.backend._driver_gpu_memory() == 143771 * 2**20
     smi.unlink()
     assert sweep.backend._driver_gpu_memory() == sweep.backend.ASSUMED_GPU_MEMORY
