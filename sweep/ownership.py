@@ -22,13 +22,13 @@ from pathlib import Path
 
 from .atomic import TEMP_MARKER
 from .errors import SweepError
-from .layout import (CONFIG_FILE, FRAMES_DIR, MANIFEST_FILE, MOVIE_KINDS, PROGRESS_DIR, PROGRESS_GIF, RECORDS_FILE,
-                     REPORT_FILE, SHEET_FILE, compare_file, movie_file)
+from .layout import (CONFIG_FILE, FRAMES_DIR, MANIFEST_FILE, MOTION_FILE, MOVIE_KINDS, PROGRESS_DIR, PROGRESS_GIF,
+                     RECORDS_FILE, REPORT_FILE, SHEET_FILE, compare_file, movie_file)
 from .lock import LOCK_FILE
 
 COMPARE_FILES = tuple(compare_file(kind) for kind in ("png", *MOVIE_KINDS))
 RUN_FILES = (CONFIG_FILE, MANIFEST_FILE, REPORT_FILE, *COMPARE_FILES)
-JOB_FILES = (RECORDS_FILE, *(movie_file(kind) for kind in MOVIE_KINDS), SHEET_FILE, PROGRESS_GIF)
+JOB_FILES = (RECORDS_FILE, MOTION_FILE, *(movie_file(kind) for kind in MOVIE_KINDS), SHEET_FILE, PROGRESS_GIF)
 JOB_FOLDERS = (f"{FRAMES_DIR}/", f"{PROGRESS_DIR}/")
 
 

@@ -15,7 +15,7 @@ from sweep.artist import Artist
 from sweep.config import parse_config
 from sweep.errors import SweepError
 from sweep.images import load_image, resize_max_side, resize_to
-from sweep.store import config_hash
+from sweep.store import FRAME_SECTIONS, config_hash
 
 from .test_losses import as_np, finite_difference, gradient
 
@@ -288,8 +288,7 @@ def test_a_plain_artist_hashes_as_before_artists_were_mappings():
     spelt_out = parse_config("content: p.jpg\nstyles: {a: {painting: b.jpg, colors: style}}\n", base_dir="/")
     recoloured = parse_config("content: p.jpg\nstyles: {a: {painting: b.jpg, colors: photo}}\n", base_dir="/")
     assert config_hash(plain) == config_hash(spelt_out) != config_hash(recoloured)
-    before = {key: value for key, value in plain.to_dict().items()
-              if key in ("content", "styles", "sweep", "image", "optimizer", "init", "model", "seed")}
+    before = {key: value for key, value in plain.to_dict().items() if key in FRAME_SECTIONS}
     before["styles"] = {"a": "/b.jpg"}
     import hashlib
     assert config_hash(plain) == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()
