@@ -17,7 +17,7 @@ from .conftest import REPO
 pytestmark = pytest.mark.slow
 
 CHUNK = 4
-FRAMES = 6      # chunks of 4 and 2 frames
+FRAMES = 6      # chunks of 4 and 2 frames (init: content, so every frame is in one pass)
 ITERATIONS = 30
 
 RUN = textwrap.dedent(f"""
@@ -31,6 +31,7 @@ RUN = textwrap.dedent(f"""
     sweep: {{content_weight: {{start: 100, stop: 0.1, steps: {FRAMES}}}}}
     image: {{max_size: 32}}
     optimizer: {{iterations: {ITERATIONS}, tolerance: 0.01, patience: 2, scales: [0.5, 1.0]}}
+    init: content
     movie: {{formats: [gif]}}
     runtime: {{chunk_size: {CHUNK}, progress: false}}
     ''')
