@@ -451,7 +451,7 @@ def _concat_objective(extractor, targets, weight):
             tape.watch(batch)
             outputs = extractor.model(preprocess(batch), training=False)
             outputs = [o[2:3] for o in outputs]
-            c, s, v = frame_losses(outputs, batch[2:3], n_content, targets.as_args())
+            c, s, v = frame_losses(outputs, batch[2:3], n_content, targets.as_args(), weights, extractor.n_detail)
             total = ops.sum(weighted_total(c, s, v, weights, 1.0, 0.1))
         return total, tape.gradient(total, batch)[2:3]
 

@@ -5,7 +5,7 @@
 
 Case: 30 frames at 128 px, the product's optimiser settings, every frame of a job in
 one chunk; `content` is the default before keyframes (content weight 100 -> 0.1, style
-loss on the painting's scale), the other setups use today's default range and scale. Pairs: the built-in photo with
+loss on the painting's scale, no detail layers), the other setups use today's default range and scale. Pairs: the built-in photo with
 `sample:brushstrokes`, and with the two public-domain paintings of ../shared/data/
 when that folder is there. Per pair and setup it prints the movie's jitter and pace
 (sweep/motion.py), the first frame's PSNR to the photo, the last frame's normalised
@@ -29,6 +29,8 @@ import numpy as np
 from bench import Bench, frame_objective, log
 
 from sweep import motion
+from sweep import weights as weights_module
+from sweep.model import build_extractor
 from sweep.config import ContentWeightSweep, KeyframeSection, SweepSection, sweep_values
 from sweep.engine import SweepEngine, to_float_images
 from sweep.images import load_image, resize_max_side
@@ -41,7 +43,8 @@ PAIRS = {"brushstrokes": "sample:brushstrokes", "stained_glass": "sample:stained
 TODAY = dict(start=100.0, stop=0.1)   # the default range before the keyframes
 SETUPS = {
     # the default before this benchmark's changes: every frame from the photo, one batch
-    "content": dict(init="content", sweep=dict(style_unit="painting"), keyframes=dict(continuation=False)),
+    "content": dict(init="content", sweep=dict(style_unit="painting"), keyframes=dict(continuation=False),
+                    model=dict(detail_layers=[])),
     "keyframes": dict(init="keyframes"),
     # candidates measured for the default (docs/morph.md)
     "keyframes_batched": dict(init="keyframes", keyframes=dict(continuation=False)),
@@ -51,6 +54,9 @@ SETUPS = {
     # every frame on its own from the photo, run to convergence: what "within 3%" compares with
     "reference": dict(init="content", optimizer=dict(iterations=600, history=20, tolerance=1e-5, patience=10)),
 }
+
+
+EXTRACTORS: dict = {}
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -81,11 +87,24 @@ def config_for(bench: Bench, setup: str, args) -> object:
     sweep = dataclasses.replace(SweepSection(), content_weight=ContentWeightSweep(
         start=args.start or default_range.start, stop=args.stop or default_range.stop, steps=args.frames),
         **changes.pop("sweep", {}))
-    return dataclasses.replace(bench.config, optimizer=optimizer, sweep=sweep, keyframes=keyframes, **changes)
+    model = dataclasses.replace(bench.config.model, **changes.pop("model", {}))
+    return dataclasses.replace(bench.config, optimizer=optimizer, sweep=sweep, keyframes=keyframes, model=model,
+                               **changes)
+
+
+def extractor_for(bench: Bench, config):
+    """The bench's network, or one built for a setup's own model section (cached)."""
+    if config.model == bench.config.model:
+        return bench.extractor
+    key = repr(config.model)
+    if key not in EXTRACTORS:
+        resolved = weights_module.resolve_weights("imagenet")
+        EXTRACTORS[key] = build_extractor(config.model, lambda m: weights_module.load_into(m, resolved))
+    return EXTRACTORS[key]
 
 
 def run_setup(bench: Bench, config, photo, painting) -> tuple[dict, list]:
-    engine = SweepEngine(config, bench.extractor)
+    engine = SweepEngine(config, extractor_for(bench, config))
     frames = list(enumerate(config.content_weights()))
     started = time.perf_counter()
     results = engine.optimise("bench_morph", photo, painting, frames, len(frames))

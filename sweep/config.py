@@ -59,6 +59,10 @@ class SweepSection:
     # photo itself, so a content weight means the same balance for every pair;
     # (painting) the painting's own Gram norm only, as before.
     style_unit: Literal["photo", "painting"] = "photo"
+    # From this content weight on, the photo's fine detail (model.detail_layers) counts in
+    # full in the content loss; below, in proportion (1% at weight 1): it holds the photo
+    # end's pixels and leaves the other frames to the layout (docs/morph.md, Both ends).
+    detail_full_at: float = 100.0
 
 
 @dataclass
@@ -91,6 +95,8 @@ class OptimizerSection:
 class ModelSection:
     weights: str = "imagenet"
     content_layers: list[str] = field(default_factory=lambda: ["block4_conv2"])
+    # The photo's fine detail, weighed by sweep.detail_full_at; [] leaves only the layout.
+    detail_layers: list[str] = field(default_factory=lambda: ["block1_conv2"])
     style_layers: list[str] = field(default_factory=lambda: [
         "block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"])
     # The network's arithmetic. bfloat16 runs VGG16 in bfloat16 (the losses, the pixel
@@ -103,7 +109,7 @@ class ModelSection:
     @property
     def deepest_layer(self) -> str:
         """The layer the losses use that lies deepest in VGG16: where the network is cut."""
-        return max(list(self.content_layers) + list(self.style_layers), key=VGG16_FEATURE_LAYERS.index)
+        return max([*self.content_layers, *self.detail_layers, *self.style_layers], key=VGG16_FEATURE_LAYERS.index)
 
 
 @dataclass
@@ -276,6 +282,8 @@ def validate(config: Config) -> None:
         raise SweepError(f"log spacing needs start and stop > 0; got start={cw.start:g}, stop={cw.stop:g}")
     if cw.start < 0 or cw.stop < 0:
         raise SweepError(f"content weights must be >= 0; got start={cw.start:g}, stop={cw.stop:g}")
+    if config.sweep.detail_full_at <= 0:
+        raise SweepError(f"'sweep.detail_full_at' must be > 0; got {config.sweep.detail_full_at:g}")
     for key in ("style_weight", "tv_weight"):
         if getattr(config.sweep, key) < 0:
             raise SweepError(f"'sweep.{key}' must be >= 0; got {getattr(config.sweep, key):g}")
@@ -299,9 +307,9 @@ def validate(config: Config) -> None:
                          f"e.g. [0.5, 1.0]; got {opt.scales}")
     if not 0 <= opt.coarse_fraction < 1:
         raise SweepError(f"'optimizer.coarse_fraction' must be >= 0 and < 1; got {opt.coarse_fraction:g}")
-    for key in ("content_layers", "style_layers"):
+    for key in ("content_layers", "detail_layers", "style_layers"):
         layers = getattr(config.model, key)
-        if not layers:
+        if not layers and key != "detail_layers":
             raise SweepError(f"'model.{key}' is empty; name at least one of: {', '.join(VGG16_FEATURE_LAYERS)}")
         for layer in layers:
             if layer not in VGG16_FEATURE_LAYERS:

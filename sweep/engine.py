@@ -101,7 +101,7 @@ class SweepEngine:
         style_features = [list(layer) for layer in zip(*painting_features)]
         photo_style = photo_features[n_content:] if self.config.sweep.style_unit == "photo" else None
         return compute_targets(photo_features[:n_content], style_features, photo01, shares,
-                               network_projection(colors), photo_style)
+                               network_projection(colors), photo_style, self.config.sweep.detail_full_at)
 
     def optimise(self, job: str, photo_uint8: np.ndarray, style: Style | np.ndarray,
                  frames: Sequence[tuple[int, float]], chunk_size: int,

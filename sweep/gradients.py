@@ -21,10 +21,10 @@ from .model import FeatureExtractor, preprocess
 
 
 def make_objective(extractor: FeatureExtractor):
-    n_content = len(extractor.content_layers)
+    n_content, n_detail = len(extractor.content_layers), extractor.n_detail
 
     def losses(outputs, images01, content_weights, style_weight, tv_weight, target_args):
-        content, style, tv = frame_losses(outputs, images01, n_content, target_args)
+        content, style, tv = frame_losses(outputs, images01, n_content, target_args, content_weights, n_detail)
         totals = weighted_total(content, style, tv, content_weights, style_weight, tv_weight)
         return ops.sum(totals), (totals, content, style, tv)
 

@@ -4,7 +4,10 @@ Each loss is divided by a property of its own target, so that it is about 1 when
 the frame shares nothing with that target and 0 when it matches:
 
 - content: mean((F - P)^2) / mean(P^2) for the photo's activations P, averaged
-  over the content layers;
+  over the content layers (the photo's layout), plus the same average over the
+  detail layers (its fine detail) times min(1, w / detail_full_at) for a frame of
+  content weight w: the photo end keeps the photo's pixels, while the balanced and
+  style-end frames (w <= 1, a share of 1% or less) answer to the layout alone;
 - style: ||G - A||^2 / ||A||^2 for the painting's Gram matrices A (Grams are
   divided by the number of positions, so they do not depend on the image size),
   averaged over the style layers; for a blend of paintings, the weighted sum of
@@ -136,11 +139,12 @@ class Targets:
     gram_norms: tuple     # per style layer: (K,)
     style_shares: object  # (K,): each painting's share of the style loss, summing to 1
     photo_tv: object
+    detail_full_at: object  # the content weight from which the detail layers count in full
     projection: object    # (3, 3): what the network sees of a pixel (see seen_by_network)
 
     def as_args(self):
         return (self.content, self.content_norms, self.grams, self.gram_norms, self.style_shares,
-                self.photo_tv, self.projection)
+                self.photo_tv, self.detail_full_at, self.projection)
 
 
 def seen_by_network(images01, target_args):
@@ -153,7 +157,7 @@ def seen_by_network(images01, target_args):
 
 
 def compute_targets(content_features, style_features, photo01, shares=(1.0,), projection=None,
-                    photo_style_features=None) -> Targets:
+                    photo_style_features=None, detail_full_at=100.0) -> Targets:
     """Targets from one forward pass of the photo and of the paintings: `style_features`
     holds, per style layer, the K paintings' activations (K, h, w, C), or a list of K
     (1, h_k, w_k, C) when the paintings differ in size; `shares` are their weights;
@@ -180,20 +184,31 @@ def compute_targets(content_features, style_features, photo01, shares=(1.0,), pr
         gram_norms=gram_norms,
         style_shares=style_shares,
         photo_tv=total_variation(photo01)[0] + EPSILON,
+        detail_full_at=ops.convert_to_tensor(np.float32(detail_full_at)),
         projection=ops.convert_to_tensor(np.eye(3, dtype="float32") if projection is None else projection),
     )
 
 
-def frame_losses(outputs, images01, n_content, target_args):
+def frame_losses(outputs, images01, n_content, target_args, content_weights, n_detail=0):
     """Per-frame (content, style, tv) losses from the extractor's outputs; `images01`
-    are the frames as the network saw them (seen_by_network)."""
-    content, content_norms, grams, gram_norms, shares, photo_tv, _ = target_args
+    are the frames as the network saw them (seen_by_network). The last `n_detail` of
+    the `n_content` content layers are detail layers, weighed by `detail_share`."""
+    content, content_norms, grams, gram_norms, shares, photo_tv, detail_full_at, _ = target_args
     content_terms = [content_loss(f, t, n) for f, t, n in zip(outputs[:n_content], content, content_norms)]
     style_terms = [style_loss(f, g, n, shares) for f, g, n in zip(outputs[n_content:], grams, gram_norms)]
-    content_value = ops.mean(ops.stack(content_terms), axis=0)
+    n_layout = n_content - n_detail
+    content_value = ops.mean(ops.stack(content_terms[:n_layout]), axis=0)
+    if n_detail:
+        detail_value = ops.mean(ops.stack(content_terms[n_layout:]), axis=0)
+        content_value = content_value + detail_share(content_weights, detail_full_at) * detail_value
     style_value = ops.mean(ops.stack(style_terms), axis=0)
     tv_value = total_variation(images01) / photo_tv
     return content_value, style_value, tv_value
+
+
+def detail_share(content_weights, detail_full_at):
+    """How much of the detail layers' loss a frame of each content weight counts."""
+    return ops.minimum(1.0, content_weights / detail_full_at)
 
 
 def weighted_total(content_value, style_value, tv_value, content_weights, style_weight, tv_weight):

@@ -37,12 +37,15 @@ class FeatureExtractor:
 
     `model(x)` takes preprocessed images and returns one activation per entry of
     `layers`: the content layers first, then the style layers (a layer used for
-    both appears in both lists and is computed once).
+    both appears in both lists and is computed once). The last `n_detail` content
+    layers hold the photo's fine detail (model.detail_layers), which the losses weigh
+    by the frame's content weight (losses.frame_losses).
     """
     model: keras.Model
     content_layers: tuple[str, ...]
     style_layers: tuple[str, ...]
     precision: str = "float32"
+    n_detail: int = 0
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -60,7 +63,8 @@ def build_extractor(model_cfg: ModelSection, load_weights=None) -> FeatureExtrac
     """
     from .device import resolve_precision
 
-    names = tuple(model_cfg.content_layers) + tuple(model_cfg.style_layers)
+    content_layers = tuple(model_cfg.content_layers) + tuple(model_cfg.detail_layers)
+    names = content_layers + tuple(model_cfg.style_layers)
     # Weights about to be loaded need no random draw: under JAX, compiling Keras'
     # random initialisers took 2 of the 2.2 s a build took; zeros take 0.3 s.
     inputs, outputs = vgg16_up_to(model_cfg.deepest_layer, "zeros" if load_weights is not None else "glorot_uniform")
@@ -71,8 +75,8 @@ def build_extractor(model_cfg: ModelSection, load_weights=None) -> FeatureExtrac
     model.trainable = False
     if load_weights is not None:
         load_weights(model)
-    return FeatureExtractor(model=model, content_layers=tuple(model_cfg.content_layers),
-                            style_layers=tuple(model_cfg.style_layers), precision=precision)
+    return FeatureExtractor(model=model, content_layers=content_layers, style_layers=tuple(model_cfg.style_layers),
+                            precision=precision, n_detail=len(model_cfg.detail_layers))
 
 
 def vgg16_up_to(deepest_layer: str, kernel_initializer: str):

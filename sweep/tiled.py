@@ -34,7 +34,7 @@ from .colors import optimisation_inputs
 from .vgg16_layers import VGG16_BLOCK_CHANNELS
 from .errors import SweepError
 from .gradients import value_and_input_gradient
-from .losses import EPSILON
+from .losses import EPSILON, detail_share
 from .model import preprocess
 from .records import Callback
 from .tiles import TileGrid, Window
@@ -132,8 +132,17 @@ class TiledFrame:
         self.layers = tuple(self.extractor.content_layers) + tuple(self.extractor.style_layers)
         self.n_content = len(self.extractor.content_layers)
         self.window_objective = value_and_input_gradient(self.extractor, window_losses)
+        self.n_detail = self.extractor.n_detail
         self.layouts: dict = {}
         self.track("", (), 0)
+
+    def layer_shares(self, content_weight: float) -> list[float]:
+        """Each content layer's factor in the content loss, as losses.frame_losses weighs
+        them: the layout layers' mean plus the detail layers' mean times detail_share."""
+        n_layout = self.n_content - self.n_detail
+        detail = float(ops.convert_to_numpy(detail_share(np.float32(content_weight),
+                                                         np.float32(self.engine.config.sweep.detail_full_at))))
+        return [1.0 / n_layout] * n_layout + [detail / max(1, self.n_detail)] * self.n_detail
 
     def track(self, job: str, callbacks: Sequence[Callback], total: int) -> None:
         """Report every window evaluated from now on to `callbacks` as tile `done` of `total`."""
@@ -237,8 +246,8 @@ class TiledFrame:
         channels = [VGG16_BLOCK_CHANNELS[int(name[len("block")])] for name in self.extractor.content_layers]
         positions = np.sum([layout.positions[:self.n_content] for layout in layouts], axis=0)
         as_tensor = lambda value: ops.convert_to_tensor(np.asarray(value, dtype=np.float32))  # noqa: E731
-        content_scales = [as_tensor(1.0 / (self.n_content * n * c * norm))
-                          for n, c, norm in zip(positions, channels, targets.content_norms)]
+        content_scales = [as_tensor(share / (n * c * norm)) for share, n, c, norm
+                          in zip(self.layer_shares(content_weight), positions, channels, targets.content_norms)]
         style_args = ([as_tensor(m) for m in blended], [as_tensor(2.0 / (n_style * n)) for n in counts])
         weights = (as_tensor([content_weight]), as_tensor(style_weight), as_tensor(0.0))
         identity = as_tensor(np.eye(3))

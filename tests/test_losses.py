@@ -103,3 +103,28 @@ def test_hand_written_gradients_match_finite_differences():
     for fn in (lambda v: style_loss(v, ops.convert_to_tensor(target), float(np.sum(target ** 2))), total_variation):
         expected = finite_difference(fn, x, upstream)
         np.testing.assert_allclose(gradient(fn, x, upstream), expected, atol=2e-3 * np.abs(expected).max())
+
+
+def test_detail_layers_count_in_proportion_to_the_content_weight():
+    """The content loss is the layout layers' mean plus the detail layers' mean times
+    min(1, w / detail_full_at): in full at the photo end, a hundredth at weight 1."""
+    from sweep.losses import compute_targets, frame_losses
+
+    rng = np.random.default_rng(0)
+    photo = [ops.convert_to_tensor(rng.uniform(0, 1, (1, 4, 4, 2)).astype("float32")) for _ in range(2)]
+    painting = [ops.convert_to_tensor(rng.uniform(0, 1, (1, 4, 4, 2)).astype("float32"))]
+    photo01 = ops.convert_to_tensor(rng.uniform(0, 1, (1, 8, 8, 3)).astype("float32"))
+    targets = compute_targets(photo, painting, photo01, detail_full_at=100.0)
+    # Three frames, each with the layout layer off by the same amount and the detail layer off by more.
+    layout = ops.convert_to_tensor(np.repeat(np.asarray(photo[0]) * 1.5, 3, axis=0))
+    detail = ops.convert_to_tensor(np.repeat(np.asarray(photo[1]) * 3.0, 3, axis=0))
+    frames = ops.convert_to_tensor(np.repeat(np.asarray(photo01), 3, axis=0))
+    outputs = [layout, detail, ops.convert_to_tensor(np.repeat(np.asarray(painting[0]), 3, axis=0))]
+    weights = ops.convert_to_tensor(np.float32([1000.0, 100.0, 1.0]))
+    content, _, _ = frame_losses(outputs, frames, 2, targets.as_args(), weights, n_detail=1)
+    layout_loss = float(content_loss(layout[:1], photo[0], targets.content_norms[0])[0])
+    detail_loss = float(content_loss(detail[:1], photo[1], targets.content_norms[1])[0])
+    expected = [layout_loss + detail_loss, layout_loss + detail_loss, layout_loss + 0.01 * detail_loss]
+    np.testing.assert_allclose(np.asarray(content), expected, rtol=1e-5)
+    without, _, _ = frame_losses(outputs[::2], frames, 1, targets.as_args(), weights)
+    np.testing.assert_allclose(np.asarray(without), [layout_loss] * 3, rtol=1e-5)
