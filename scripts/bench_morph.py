@@ -3,15 +3,16 @@
     .venv/bin/python scripts/bench_morph.py                      # the issue's case, about an hour on 2 cores
     .venv/bin/python scripts/bench_morph.py --size 64 --pairs brushstrokes --setups content keyframes
 
-Case: 30 frames at 128 px, the product's optimiser settings, every frame of a job in
-one chunk; `content` is the default before keyframes (content weight 100 -> 0.1, style
-loss on the painting's scale, no detail layers), the other setups use today's default range and scale. Pairs: the built-in photo with
-`sample:brushstrokes`, and with the two public-domain paintings of ../shared/data/
-when that folder is there. Per pair and setup it prints the movie's jitter and pace
-(sweep/motion.py), the first frame's PSNR to the photo, the last frame's normalised
-content loss, the wall time and the optimiser's total frame-iterations. With the
-`reference` setup in the run, every frame's loss is compared with that independent
-`init: content` run to convergence (L-BFGS history 20, up to 600 iterations,
+Case: 30 frames at 128 px, the product's optimiser settings, every frame of a job in one
+chunk; `content` is the default before keyframes (content weight 100 -> 0.1, style loss
+on the painting's scale, no detail layers), the other setups use today's default range
+and scale. Pairs: the built-in photo with `sample:brushstrokes`, and with the two
+public-domain paintings of ../shared/data/ when that folder is there. Per pair and setup
+it prints the movie's jitter and pace (sweep/motion.py), the first frame's PSNR to the
+photo, the last frame's normalised content loss, the wall and CPU time (the process's,
+steadier than wall time on a shared machine) and the optimiser's total frame-iterations.
+With the `reference` setup in the run, every frame's loss is compared with that
+independent `init: content` run to convergence (L-BFGS history 20, up to 600 iterations,
 tolerance 1e-5). The last line printed is one JSON object.
 """
 from __future__ import annotations
@@ -106,12 +107,12 @@ def extractor_for(bench: Bench, config):
 def run_setup(bench: Bench, config, photo, painting) -> tuple[dict, list]:
     engine = SweepEngine(config, extractor_for(bench, config))
     frames = list(enumerate(config.content_weights()))
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     results = engine.optimise("bench_morph", photo, painting, frames, len(frames))
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     results.sort(key=lambda r: r.index)
     images = [r.image for r in results]
-    row = dict(seconds=round(seconds, 1), frame_iterations=int(sum(r.iterations for r in results)),
+    row = dict(seconds=round(seconds, 1), cpu_seconds=round(cpu_seconds, 1), frame_iterations=int(sum(r.iterations for r in results)),
                jitter=round(motion.jitter(images), 3), pace=round(motion.pace(images), 3),
                first_psnr_db=round(psnr(images[0], photo), 2),
                last_content_loss=round(results[-1].content_loss, 4),
@@ -195,6 +196,7 @@ def main(argv=None):
         base = next((r for r in rows if r["pair"] == row["pair"] and r.get("setup") == "content"), None)
         if base and "seconds" in row:
             row["seconds_vs_content"] = round(row["seconds"] / base["seconds"], 3)
+            row["cpu_seconds_vs_content"] = round(row["cpu_seconds"] / base["cpu_seconds"], 3)
             row["frame_iterations_vs_content"] = round(row["frame_iterations"] / base["frame_iterations"], 3)
     print(json.dumps({"case": dict(size=args.size, frames=args.frames, start=args.start, stop=args.stop,
                                    iterations=args.iterations), "rows": rows}))
