@@ -127,15 +127,15 @@ class MovieSection:
 
 @dataclass
 class KeyframeSection:
-    """`init: keyframes` (see sweep/morph.py and docs/morph.md): every `every`-th frame
-    and both ends are keyframes, optimised first; the frames between them start from a
-    blend of their two keyframes and run `in_between_fraction` of the iterations.
-    `coupling` > 0 adds coupling x mean((x - blend)^2) (pixels in [0, 1]) to an
-    in-between's objective, never to its stored losses. Keyframes of content weight
-    <= `noise_below` start from one shared seeded noise image instead."""
+    """`init: keyframes` (sweep/morph.py, docs/morph.md): every `every`-th frame and both
+    ends are keyframes, optimised first; the frames between start from a blend of their
+    two keyframes and run `in_between_fraction` of the iterations. `coupling` > 0 adds
+    coupling x mean((x - blend)^2) (pixels in [0, 1]) to an in-between's objective, never
+    to its stored losses. Keyframes of content weight <= `noise_below` start from noise."""
     every: int = 5
     in_between_fraction: float = 0.25
-    coupling: float = 30.0
+    # 100: jitter 0.46 at 128 px, frames within 5.5% of their optimum (30: 0.57, 3.5%)
+    coupling: float = 100.0
     noise_below: float = 0.0
     # Keyframes one after another, each starting from the keyframe before it, so they
     # keep their strokes in place; false: all from the photo, as one batch.
