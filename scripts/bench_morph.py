@@ -47,6 +47,8 @@ SETUPS = {
     "content": dict(init="content", sweep=dict(style_unit="painting"), keyframes=dict(continuation=False),
                     model=dict(detail_layers=[])),
     "keyframes": dict(init="keyframes"),
+    # every frame from the photo under today's losses and budget: what the optimiser alone reaches
+    "content_today": dict(init="content"),
     # candidates measured for the default (docs/morph.md)
     "keyframes_batched": dict(init="keyframes", keyframes=dict(continuation=False)),
     "keyframes_coupled": dict(init="keyframes", keyframes=dict(coupling=3.0)),
