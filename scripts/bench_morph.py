@@ -114,7 +114,8 @@ def run_setup(bench: Bench, config, photo, painting) -> tuple[dict, list]:
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     results.sort(key=lambda r: r.index)
     images = [r.image for r in results]
-    row = dict(seconds=round(seconds, 1), cpu_seconds=round(cpu_seconds, 1), frame_iterations=int(sum(r.iterations for r in results)),
+    row = dict(seconds=round(seconds, 1), cpu_seconds=round(cpu_seconds, 1),
+               frame_iterations=int(sum(r.iterations for r in results)),
                jitter=round(motion.jitter(images), 3), pace=round(motion.pace(images), 3),
                first_psnr_db=round(psnr(images[0], photo), 2),
                last_content_loss=round(results[-1].content_loss, 4),
