@@ -1,12 +1,13 @@
 """Keyframes, then in-betweens (sweep/morph.py and `init: keyframes` in the engine)."""
 import json
-import shutil
 
 import numpy as np
 import pytest
 
 import sweep
 from sweep import morph
+
+from ._resume import resume_matches_clean
 
 CONFIG = """
 content: sample:grace_hopper
@@ -74,22 +75,10 @@ def test_keyframes_run_first_and_in_betweens_inherit_their_strokes(tmp_path, rea
 
 @pytest.mark.slow
 def test_a_run_killed_between_the_passes_resumes_bit_identical(tmp_path, real_weights):
-    (tmp_path / "c.yaml").write_text(CONFIG)
-    clean = sweep.run(tmp_path / "c.yaml", tmp_path / "clean").out_dir / "rings"
-    resumed_dir = tmp_path / "resumed"
-    shutil.copytree(clean.parent, resumed_dir)
-    job = resumed_dir / "rings"
-    records = json.loads((job / "frames.json").read_text())
     keyframes = morph.keyframe_indices(7, 3)
-    for record in records:
-        if record["index"] not in keyframes:   # as if killed after the keyframes were stored
-            (job / record["file"]).unlink()
-    (job / "frames.json").write_text(json.dumps([r for r in records if r["index"] in keyframes]))
-
-    result = sweep.run(tmp_path / "c.yaml", resumed_dir)
+    # as if killed after the keyframes were stored
+    result = resume_matches_clean(tmp_path, CONFIG, lambda record: record["index"] in keyframes)
     assert result.optimised == 4
-    for record in records:
-        assert (job / record["file"]).read_bytes() == (clean / record["file"]).read_bytes(), record["file"]
 
 
 @pytest.mark.slow

@@ -1,11 +1,9 @@
 """Resumed frames are batched exactly as in a clean run, so they come out bit-identical."""
-import json
-import shutil
-
 import pytest
 
-import sweep
 from sweep.plan import chunk_frames
+
+from ._resume import resume_matches_clean
 
 CONFIG = """
 content: sample:grace_hopper
@@ -29,21 +27,9 @@ def test_chunks_lie_on_a_fixed_grid_of_indices():
 def test_a_resumed_chunk_is_bit_identical_to_the_clean_run(tmp_path, real_weights, init):
     """Under `init: chain` the resumed chunk starts from the stored frame 2, as the
     clean run's second chunk started from its in-memory result."""
-    (tmp_path / "c.yaml").write_text(CONFIG + f"init: {init}\n")
-    clean = sweep.run(tmp_path / "c.yaml", tmp_path / "clean").out_dir / "rings"
-    resumed_dir = tmp_path / "resumed"
-    shutil.copytree(clean.parent, resumed_dir)
-    job = resumed_dir / "rings"
-    records = json.loads((job / "frames.json").read_text())
-    lost = [r for r in records if r["index"] >= 3]  # the whole second chunk, as after a kill
-    for record in lost:
-        (job / record["file"]).unlink()
-    (job / "frames.json").write_text(json.dumps([r for r in records if r["index"] < 3]))
-
-    result = sweep.run(tmp_path / "c.yaml", resumed_dir)
+    # the whole second chunk lost, as after a kill
+    result = resume_matches_clean(tmp_path, CONFIG + f"init: {init}\n", lambda record: record["index"] < 3)
     assert result.optimised == 3
-    for record in records:
-        assert (job / record["file"]).read_bytes() == (clean / record["file"]).read_bytes(), record["file"]
 
 
 @pytest.mark.slow
@@ -54,17 +40,5 @@ def test_a_smaller_chunk_first_does_not_change_the_later_chunks(tmp_path, real_w
     shape gets its own exact trace, so the resumed frames match the clean run's bit for bit."""
     config = CONFIG.replace("chunk_size: 3", "chunk_size: 2").replace(
         "optimizer: {iterations: 10}", "optimizer: {iterations: 30, tolerance: 0}")
-    (tmp_path / "c.yaml").write_text(config)
-    clean = sweep.run(tmp_path / "c.yaml", tmp_path / "clean").out_dir / "rings"
-    resumed_dir = tmp_path / "resumed"
-    shutil.copytree(clean.parent, resumed_dir)
-    job = resumed_dir / "rings"
-    records = json.loads((job / "frames.json").read_text())
-    for record in records[1:]:
-        (job / record["file"]).unlink()
-    (job / "frames.json").write_text(json.dumps(records[:1]))
-
-    result = sweep.run(tmp_path / "c.yaml", resumed_dir)
+    result = resume_matches_clean(tmp_path, config, lambda record: record["index"] < 1)
     assert result.optimised == 5
-    for record in records:
-        assert (job / record["file"]).read_bytes() == (clean / record["file"]).read_bytes(), record["file"]
