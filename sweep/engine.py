@@ -137,12 +137,12 @@ class SweepEngine:
                 return finished[index]
             return stored_frame(index) if stored_frame is not None else None
 
-        def run(frames_of_pass, stages_of_pass, starts, coupling=0.0):
+        def run(frames_of_pass, stages_of_pass, starts, coupling=0.0, optimizer=cfg.optimizer):
             for chunk in chunk_frames(frames_of_pass, chunk_size):
                 start = chain_start(chunk[0][0], chunk_size, done_frame) if cfg.init == "chain" else None
                 neighbour = start[1] if start else None
-                for result in self._optimise_chunk(job, photo01, stages_of_pass, chunk, callbacks, finish, starts,
-                                                   neighbour, coupling):
+                for result in self._optimise_chunk(job, photo01, stages_of_pass, chunk, callbacks, finish, optimizer,
+                                                   starts, neighbour, coupling):
                     results.append(result)
                     if result.image is not None:
                         finished[result.index] = result.image
@@ -159,21 +159,22 @@ class SweepEngine:
 
     def _keyframes_then_in_betweens(self, run, frames, stages, photo_uint8, style: Style, start_images,
                                     done_frame) -> None:
-        """`init: keyframes` (sweep/morph.py): `run(frames, stages, starts, coupling)`
-        first on the keyframes among `frames`, then on the in-betweens."""
+        """`init: keyframes` (sweep/morph.py): `run(frames, stages, starts, coupling, optimizer)`
+        first on the keyframes among `frames` (to `keyframes.tolerance`), then on the in-betweens."""
         cfg = self.config
         count, every = cfg.sweep.content_weight.steps, cfg.keyframes.every
         keys, betweens = morph.split_passes(frames, count, every)
         noise = morph.noise_starts(keys, cfg.keyframes.noise_below, photo_uint8.shape, cfg.seed)
+        keyframe_optimizer = dataclasses.replace(cfg.optimizer, tolerance=cfg.keyframes.tolerance)
         if cfg.keyframes.continuation:
             # one after another, each from the keyframe before it (done now or stored)
             for key in keys:
                 previous = morph.previous_keyframe(key[0], count, every)
                 image = done_frame(previous) if previous is not None else None
                 previous_start = {} if image is None else {key[0]: image}
-                run([key], stages, {**previous_start, **noise, **(start_images or {})})
+                run([key], stages, {**previous_start, **noise, **(start_images or {})}, optimizer=keyframe_optimizer)
         else:
-            run(keys, stages, {**noise, **(start_images or {})})
+            run(keys, stages, {**noise, **(start_images or {})}, optimizer=keyframe_optimizer)
         if betweens:
             starts = morph.in_between_starts(betweens, cfg.content_weights(), every, done_frame)
             iterations = morph.in_between_iterations(cfg.optimizer.iterations, cfg.keyframes.in_between_fraction)
@@ -228,11 +229,11 @@ class SweepEngine:
         return {name: np.asarray(ops.convert_to_numpy(v), dtype=np.float64)
                 for name, v in (("content", content), ("style", style_value), ("tv", tv))}
 
-    def _optimise_chunk(self, job, photo01, stages, chunk, callbacks, finish,
+    def _optimise_chunk(self, job, photo01, stages, chunk, callbacks, finish, optimizer,
                         start_images=None, neighbour=None, coupling: float = 0.0) -> list[FrameResult]:
         """`coupling` > 0 adds coupling x mean((x - x0)^2) to every frame's objective, x0
         its start image: it keeps an in-between near the blend of its keyframes. The
-        stored losses never include it."""
+        stored losses never include it. `optimizer` (a config section) sets the stopping rule."""
         cfg = self.config
         indices = [index for index, _ in chunk]
         weights = np.array([weight for _, weight in chunk], dtype=np.float32)
@@ -266,7 +267,7 @@ class SweepEngine:
                         ops.take(stage_anchor, ops.convert_to_tensor(np.asarray(rows, dtype="int32")), axis=0)
                     return self._evaluator(weights[rows], t, rows_anchor, coupling)
 
-                batch = StageBatch(x, failed, iterations_done, indices, weights, evaluator, cfg.optimizer, full_size)
+                batch = StageBatch(x, failed, iterations_done, indices, weights, evaluator, optimizer, full_size)
                 x = self._run_stage(job, batch, iterations, offset, callbacks, finish)
                 failed, iterations_done = batch.failed, batch.iterations_done
             offset += iterations

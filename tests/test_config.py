@@ -12,6 +12,7 @@ MINIMAL = "content: photo.jpg\nstyles: {van_gogh: starry.jpg}\n"
     ("keyframes.every=0", "'keyframes.every' must be at least 1; got 0"),
     ("keyframes.in_between_fraction=0", "'keyframes.in_between_fraction' must be > 0 and <= 1; got 0"),
     ("keyframes.coupling=-1", "'keyframes.coupling' must be >= 0; got -1"),
+    ("keyframes.tolerance=-0.001", "'keyframes.tolerance' must be >= 0; got -0.001"),
     ("init=blend", "'init' must be one of keyframes, content, noise, chain; got 'blend'"),
 ])
 def test_bad_keyframe_settings_are_refused(tmp_path, override, message):

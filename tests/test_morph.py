@@ -74,6 +74,19 @@ def test_keyframes_run_first_and_in_betweens_inherit_their_strokes(tmp_path, rea
 
 
 @pytest.mark.slow
+def test_keyframes_stop_by_their_own_tolerance(tmp_path, real_weights):
+    """keyframes.tolerance 0 runs the keyframes to the full budget, while the
+    in-betweens stop early under a loose optimizer.tolerance."""
+    config = CONFIG.replace("optimizer: {iterations: 12}", "optimizer: {iterations: 12, tolerance: 0.5, patience: 2}")
+    config = config.replace("in_between_fraction: 0.5}", "in_between_fraction: 1.0, tolerance: 0}")
+    (tmp_path / "c.yaml").write_text(config)
+    result = sweep.run(tmp_path / "c.yaml", tmp_path / "out")
+    iterations = {r["index"]: r["iterations"] for r in json.loads((result.out_dir / "rings" / "frames.json").read_text())}
+    assert [iterations[i] for i in (0, 3, 6)] == [12, 12, 12]
+    assert max(iterations[i] for i in (1, 2, 4, 5)) < 12
+
+
+@pytest.mark.slow
 def test_a_run_killed_between_the_passes_resumes_bit_identical(tmp_path, real_weights):
     keyframes = morph.keyframe_indices(7, 3)
     # as if killed after the keyframes were stored
