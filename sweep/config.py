@@ -131,7 +131,7 @@ class KeyframeSection:
     to its stored losses. Keyframes of content weight <= `noise_below` start from noise."""
     every: int = 5
     in_between_fraction: float = 0.25
-    # 100: jitter 0.46 at 128 px, frames within 4.9% of their optimum (30: 0.57, 3.5%)
+    # 100: jitter 0.46 at 128 px, frames within 5.5% of their optimum (30: 0.57, 3.5%)
     coupling: float = 100.0
     # The keyframes' optimizer.tolerance: they anchor the movie, so they converge further
     # (the style end's layout is gone: content loss 0.86 instead of 0.84 on Starry Night).
