@@ -41,8 +41,8 @@ MAX_IMAGE_SIDE = 4096
 class ContentWeightSweep:
     """The content weights of the frames, in frame order: start (photo) -> stop (style)."""
     start: float = 100.0
-    # 0.01: in the photo's style unit the last frame keeps under 15% of the photo's layout
-    stop: float = 0.01
+    # 0.001: the last frame keeps under 15% of the photo's layout for every pair measured
+    stop: float = 0.001
     steps: int = 30
     spacing: Literal["log", "linear"] = "log"
 

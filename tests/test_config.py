@@ -23,7 +23,7 @@ def test_bad_keyframe_settings_are_refused(tmp_path, override, message):
 
 def test_defaults_fill_every_section(tmp_path):
     config = parse_config(MINIMAL, base_dir=tmp_path)
-    assert config.sweep.content_weight.start == 100 and config.sweep.content_weight.stop == 0.01
+    assert config.sweep.content_weight.start == 100 and config.sweep.content_weight.stop == 0.001
     assert config.sweep.content_weight.steps == 30 and config.sweep.content_weight.spacing == "log"
     assert config.optimizer.name == "lbfgs" and config.init == "keyframes"
     assert config.keyframes.every == 5 and config.keyframes.continuation
