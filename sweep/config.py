@@ -133,8 +133,8 @@ class KeyframeSection:
     in_between_fraction: float = 0.25
     # 100: jitter 0.46 at 128 px, frames within 5.5% of their optimum (30: 0.57, 3.5%)
     coupling: float = 100.0
-    # The keyframes' optimizer.tolerance: they anchor the movie, so they converge further
-    # (the style end's layout is gone: content loss 0.86 instead of 0.84 on Starry Night).
+    # The keyframes' optimizer.tolerance: every frame around them is built from them,
+    # so they converge further (docs/morph.md, Keyframes converge further).
     tolerance: float = 1e-5
     noise_below: float = 0.0
     # Keyframes one after another, each from the keyframe before it (strokes stay in place).
