@@ -131,7 +131,7 @@ class KeyframeSection:
     to its stored losses. Keyframes of content weight <= `noise_below` start from noise."""
     every: int = 5
     in_between_fraction: float = 0.25
-    # 100: jitter 0.46 at 128 px, frames within 5.5% of their optimum (30: 0.57, 3.5%)
+    # 100: jitter 0.45-0.47 at 128 px; a few frames 5-8% above their own optimum (docs/morph.md)
     coupling: float = 100.0
     # The keyframes' optimizer.tolerance: every frame around them is built from them,
     # so they converge further (docs/morph.md, Keyframes converge further).
