@@ -133,8 +133,8 @@ class KeyframeSection:
     in_between_fraction: float = 0.25
     # 100: jitter 0.45-0.47 at 128 px; a few frames 5-8% above their own optimum (docs/morph.md)
     coupling: float = 100.0
-    # The keyframes' optimizer.tolerance: every frame around them is built from them,
-    # so they converge further (docs/morph.md, Keyframes converge further).
+    # The keyframes stop by the tighter of this and optimizer.tolerance: every frame around
+    # them is built from them, so they converge further (docs/morph.md).
     tolerance: float = 1e-5
     noise_below: float = 0.0
     # Keyframes one after another, each from the keyframe before it (strokes stay in place).

@@ -160,12 +160,14 @@ class SweepEngine:
     def _keyframes_then_in_betweens(self, run, frames, stages, photo_uint8, style: Style, start_images,
                                     done_frame) -> None:
         """`init: keyframes` (sweep/morph.py): `run(frames, stages, starts, coupling, optimizer)`
-        first on the keyframes among `frames` (to `keyframes.tolerance`), then on the in-betweens."""
+        first on the keyframes among `frames`, then on the in-betweens. The keyframes stop by
+        the tighter of `keyframes.tolerance` and `optimizer.tolerance` (0 in either: never early)."""
         cfg = self.config
         count, every = cfg.sweep.content_weight.steps, cfg.keyframes.every
         keys, betweens = morph.split_passes(frames, count, every)
         noise = morph.noise_starts(keys, cfg.keyframes.noise_below, photo_uint8.shape, cfg.seed)
-        keyframe_optimizer = dataclasses.replace(cfg.optimizer, tolerance=cfg.keyframes.tolerance)
+        keyframe_optimizer = dataclasses.replace(
+            cfg.optimizer, tolerance=min(cfg.optimizer.tolerance, cfg.keyframes.tolerance))
         if cfg.keyframes.continuation:
             # one after another, each from the keyframe before it (done now or stored)
             for key in keys:

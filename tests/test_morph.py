@@ -84,6 +84,13 @@ def test_keyframes_stop_by_their_own_tolerance(tmp_path, real_weights):
     iterations = {r["index"]: r["iterations"] for r in json.loads((result.out_dir / "rings" / "frames.json").read_text())}
     assert [iterations[i] for i in (0, 3, 6)] == [12, 12, 12]
     assert max(iterations[i] for i in (1, 2, 4, 5)) < 12
+    # the tighter of the two counts: optimizer.tolerance 0 stops no keyframe early either
+    config = CONFIG.replace("optimizer: {iterations: 12}", "optimizer: {iterations: 12, tolerance: 0}")
+    config = config.replace("in_between_fraction: 0.5}", "in_between_fraction: 0.5, tolerance: 0.5}")
+    (tmp_path / "c.yaml").write_text(config)
+    result = sweep.run(tmp_path / "c.yaml", tmp_path / "out2")
+    iterations = {r["index"]: r["iterations"] for r in json.loads((result.out_dir / "rings" / "frames.json").read_text())}
+    assert [iterations[i] for i in (0, 3, 6)] == [12, 12, 12]
 
 
 @pytest.mark.slow
