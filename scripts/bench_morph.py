@@ -29,7 +29,7 @@ import numpy as np
 
 from bench import Bench, frame_objective, log
 
-from sweep import motion
+from sweep import morph, motion
 from sweep import weights as weights_module
 from sweep.model import build_extractor
 from sweep.config import ContentWeightSweep, KeyframeSection, SweepSection, sweep_values
@@ -47,6 +47,8 @@ SETUPS = {
     "content": dict(init="content", sweep=dict(style_unit="painting"), keyframes=dict(continuation=False),
                     model=dict(detail_layers=[])),
     "keyframes": dict(init="keyframes"),
+    # the in-betweens placed where the keyframes differ most (sweep/spacing.py)
+    "even": dict(init="keyframes", spacing="even"),
     # every frame from the photo under today's losses and budget: what the optimiser alone reaches
     "content_today": dict(init="content"),
     # candidates measured for the default (docs/morph.md)
@@ -88,7 +90,8 @@ def config_for(bench: Bench, setup: str, args) -> object:
     if name == "content":
         default_range = dataclasses.replace(default_range, **TODAY)
     sweep = dataclasses.replace(SweepSection(), content_weight=ContentWeightSweep(
-        start=args.start or default_range.start, stop=args.stop or default_range.stop, steps=args.frames),
+        start=args.start or default_range.start, stop=args.stop or default_range.stop, steps=args.frames,
+        spacing=changes.pop("spacing", "log")),
         **changes.pop("sweep", {}))
     model = dataclasses.replace(bench.config.model, **changes.pop("model", {}))
     return dataclasses.replace(bench.config, optimizer=optimizer, sweep=sweep, keyframes=keyframes, model=model,
@@ -110,7 +113,10 @@ def run_setup(bench: Bench, config, photo, painting) -> tuple[dict, list]:
     engine = SweepEngine(config, extractor_for(bench, config))
     frames = list(enumerate(config.content_weights()))
     started, cpu_started = time.perf_counter(), time.process_time()
-    results = engine.optimise("bench_morph", photo, painting, frames, len(frames))
+    if config.sweep.content_weight.spacing == "even":
+        results = run_even(engine, photo, painting, frames)
+    else:
+        results = engine.optimise("bench_morph", photo, painting, frames, len(frames))
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     results.sort(key=lambda r: r.index)
     images = [r.image for r in results]
@@ -120,8 +126,24 @@ def run_setup(bench: Bench, config, photo, painting) -> tuple[dict, list]:
                first_psnr_db=round(psnr(images[0], photo), 2),
                last_content_loss=round(results[-1].content_loss, 4),
                losses=[round(frame_objective(r, config.sweep), 5) for r in results],
+               weights=[round(r.content_weight, 5) for r in results],
                iterations=[r.iterations for r in results])
     return row, results
+
+
+def run_even(engine: SweepEngine, photo, painting, frames) -> list:
+    """`spacing: even` as `sweep.run` does it (sweep/spacing.py): the keyframes as a sweep
+    of their own, then the in-betweens placed by them, each pass in one chunk."""
+    keys = [(k, frames[index][1]) for k, index in enumerate(morph.keyframes_of(engine.config))]
+    key_weights = [weight for _, weight in keys]
+    done = sorted(engine.optimise("bench_morph", photo, painting, keys, len(keys),
+                                  layout=(key_weights, list(range(len(keys))))), key=lambda r: r.index)
+    weights, placed = morph.even_layout(key_weights, [r.image for r in done], len(frames))
+    stored = {placed[r.index]: r.image for r in done}
+    betweens = [(index, weight) for index, weight in enumerate(weights) if index not in stored]
+    rest = engine.optimise("bench_morph", photo, painting, betweens, len(betweens), stored_frame=stored.get,
+                           layout=(weights, placed))
+    return [dataclasses.replace(r, index=placed[r.index]) for r in done] + rest
 
 
 def loss_gaps(losses, reference) -> np.ndarray:
@@ -193,7 +215,8 @@ def main(argv=None):
             rows.append(row)
     for row in rows:
         reference = next((r for r in rows if r["pair"] == row["pair"] and r.get("setup") == "reference"), None)
-        if reference and row is not reference and "losses" in row:
+        # the reference's frames have the log weights: spacing: even's in-betweens have others
+        if reference and row is not reference and "losses" in row and row["weights"] == reference["weights"]:
             gaps = loss_gaps(row["losses"], reference["losses"])
             row.update(worst_loss_gap=round(float(gaps.max()), 4), loss_gaps=[round(float(g), 4) for g in gaps])
         base = next((r for r in rows if r["pair"] == row["pair"] and r.get("setup") == "content"), None)

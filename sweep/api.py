@@ -7,17 +7,18 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import atomic
+from . import atomic, spacing
 from .compiles import Compilations, since, snapshot
 from .config import Config, load_config
 from .errors import SweepError
 from .executors import Executor, LocalExecutor
-from .layout import CONFIG_FILE, MANIFEST_FILE
+from .layout import CONFIG_FILE, MANIFEST_FILE, keyframes_dir
 from .lock import run_dir_lock
 from .records import Callback, FrameResult
 from .plan import Plan, make_plan
@@ -116,34 +117,82 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
 def _run_locked(config: Config, store: RunStore, plan: Plan, resolved, executor: Executor, *, force: bool,
                 progress: bool | None, callbacks: Sequence[Callback], log: Callable[[str], None]) -> RunResult:
     """`run` once this process holds the run directory's lock (sweep/lock.py)."""
-    manifest = store.open(config, resolved.sha256, [job.relative_dir for job in plan.jobs], force=force,
-                          inputs={job.relative_dir: job.inputs_sha256 for job in plan.jobs},
-                          frame_shapes={job.relative_dir: job.frame_size for job in plan.jobs}, warn=log)
+    # Under spacing: even the keyframes run first, as hidden jobs (sweep/spacing.py).
+    stages = [spacing.keyframe_plan(plan), plan] if spacing.is_even(plan) else [plan]
+    every_job = [job for stage in stages for job in stage.jobs]
+    manifest = store.open(config, resolved.sha256, [job.relative_dir for job in every_job], force=force,
+                          inputs={job.relative_dir: job.inputs_sha256 for job in every_job},
+                          frame_shapes={job.relative_dir: job.frame_size for job in every_job}, warn=log)
     log(f"weights: {resolved.source} ({resolved.path})")  # not before a refusal: one line then
 
-    job_stores = {job.relative_dir: store.job(job.relative_dir, job.artist_record()) for job in plan.jobs}
-    todo = {job.relative_dir: [(i, w) for i, w in enumerate(job.weights)
-                               if i not in job_stores[job.relative_dir].completed()]
-            for job in plan.jobs}
-    missing = sum(len(frames) for frames in todo.values())
-    if missing < plan.frame_count:
-        log(f"resuming: {plan.frame_count - missing} of {plan.frame_count} frames already done")
+    job_stores = {job.relative_dir: store.job(job.relative_dir, job.artist_record()) for job in every_job}
     writer = _StoreWriter(store, manifest, job_stores)
+    run_callbacks = [writer, *_snapshots(store.directory, config), *callbacks]
     traces_before = snapshot()
-    if missing:
-        show = config.runtime.progress if progress is None else progress
-        bar = executor.progress(missing, config.optimizer.iterations, enabled=show)
-        try:
-            executor.execute(plan, todo, resolved, [writer, bar, *_snapshots(store.directory, config), *callbacks],
-                             stored_frame=lambda job, index: job_stores[job].image(index))
-        finally:
-            bar.close()
+    optimised = 0
+    for stage in stages:
+        copied, waiting = set(), set()
+        if stage is plan and len(stages) > 1:
+            plan, copied, waiting = _place_even(plan, job_stores, writer)
+            stage = plan
+        todo = {job.relative_dir: [(i, w) for i, w in enumerate(job.weights)
+                                   if i not in job_stores[job.relative_dir].completed()]
+                for job in stage.jobs if job.relative_dir not in waiting}
+        what = "keyframes" if stage is not plan else "frames"
+        optimised += _optimise(stage, todo, len(copied), what, executor, resolved, run_callbacks, job_stores,
+                               progress, log)
     outputs = render(store.directory, plan)
     for job, index, message in writer.failed:
         log(f"frame {index} of {job} failed: {message}")
     return RunResult(out_dir=store.directory, plan=plan, weights_source=resolved.source,
-                     optimised=missing, failed=writer.failed, outputs=outputs,
+                     optimised=optimised, failed=writer.failed, outputs=outputs,
                      executor=executor.name, tasks=executor.tasks, compilations=since(traces_before))
+
+
+def _place_even(plan: Plan, job_stores: dict[str, JobStore],
+                writer: "_StoreWriter") -> tuple[Plan, set[tuple[str, int]], set[str]]:
+    """(`plan` with the jobs of every photo whose keyframes are done placed evenly, the
+    (job, index) of the keyframes copied into them now, the jobs still waiting for a
+    failed keyframe)."""
+    by_photo: dict[str, list] = {}
+    for job in plan.jobs:
+        by_photo.setdefault(job.photo, []).append(job)
+    placed_by_dir, copied, waiting = {}, set(), set()
+    for jobs in by_photo.values():
+        placed = spacing.placed_jobs(jobs, [job_stores[keyframes_dir(job.relative_dir)] for job in jobs])
+        if placed is None:
+            waiting.update(job.relative_dir for job in jobs)
+            continue
+        for job, keyframes in placed:
+            done = job_stores[job.relative_dir].completed()
+            for keyframe in (k for k in keyframes if k.index not in done):
+                writer.on_frame(job.relative_dir, keyframe)
+                copied.add((job.relative_dir, keyframe.index))
+            placed_by_dir[job.relative_dir] = job
+    jobs = [placed_by_dir.get(job.relative_dir, job) for job in plan.jobs]
+    return dataclasses.replace(plan, jobs=jobs), copied, waiting
+
+
+def _optimise(plan: Plan, todo: dict[str, list[tuple[int, float]]], copied: int, what: str,
+              executor: Executor, resolved, callbacks: list[Callback], job_stores: dict[str, JobStore],
+              progress: bool | None, log: Callable[[str], None]) -> int:
+    """Optimise the `todo` frames of `plan` (`what`: "frames" or "keyframes", for the log);
+    returns how many. `copied`: frames just put in place (spacing: even's keyframes), not
+    done by an earlier run."""
+    config = plan.config
+    missing = sum(len(frames) for frames in todo.values())
+    resumed = plan.frame_count - missing - copied
+    if resumed > 0:
+        log(f"resuming: {resumed} of {plan.frame_count} {what} already done")
+    if missing:
+        show = config.runtime.progress if progress is None else progress
+        bar = executor.progress(missing, config.optimizer.iterations, enabled=show)
+        try:
+            executor.execute(plan, todo, resolved, [callbacks[0], bar, *callbacks[1:]],
+                             stored_frame=lambda job, index: job_stores[job].image(index))
+        finally:
+            bar.close()
+    return missing
 
 
 def render(out_dir: str | Path, plan: Plan) -> list[Path]:

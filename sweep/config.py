@@ -29,7 +29,6 @@ from .samples import SAMPLE_PREFIX
 from .schema import build, check_key, field_type, unknown_key_message
 from .vgg16_layers import VGG16_FEATURE_LAYERS
 
-
 MIN_IMAGE_SIDE = 16
 # A 4096 px frame needs tens of GB for VGG16 activations and gradients: such frames
 # are optimised in tiles (sweep/tiles.py) within runtime.memory_budget_mb; anything
@@ -44,7 +43,9 @@ class ContentWeightSweep:
     # 0.001: the last frame keeps under 15% of the photo's layout for every pair measured
     stop: float = 0.001
     steps: int = 30
-    spacing: Literal["log", "linear"] = "log"
+    # even: log-spaced keyframes, the in-betweens where they differ most (sweep/spacing.py);
+    # without init: keyframes, as log
+    spacing: Literal["even", "log", "linear"] = "even"
 
 
 @dataclass
@@ -96,11 +97,10 @@ class ModelSection:
     detail_layers: list[str] = field(default_factory=lambda: ["block1_conv2"])
     style_layers: list[str] = field(default_factory=lambda: [
         "block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"])
-    # The network's arithmetic. bfloat16 runs VGG16 in bfloat16 (the losses, the pixel
-    # gradient and the optimiser stay float32): 2-4x faster where the hardware has
-    # bfloat16 matrix units (CPUs with AMX, GPUs from Ampere on), but long runs stop
-    # short of the float32 optimum at high content weights (docs/design.md, Precision).
-    # auto: bfloat16 where it is faster, else float32.
+    # The network's arithmetic. bfloat16 runs VGG16 in bfloat16 (losses, pixel gradient and
+    # optimiser stay float32): 2-4x faster on bfloat16 matrix units (CPUs with AMX, GPUs from
+    # Ampere on), but long runs stop short of the float32 optimum at high content weights
+    # (docs/design.md, Precision). auto: bfloat16 where it is faster, else float32.
     precision: Literal["float32", "bfloat16", "auto"] = "float32"
 
     @property
@@ -133,8 +133,7 @@ class KeyframeSection:
     in_between_fraction: float = 0.25
     # 100: jitter 0.45-0.47 at 128 px; a few frames 5-8% above their own optimum (docs/morph.md)
     coupling: float = 100.0
-    # The keyframes stop by the tighter of this and optimizer.tolerance: every frame around
-    # them is built from them, so they converge further (docs/morph.md).
+    # Keyframes stop by the tighter of this and optimizer.tolerance: all frames build on them.
     tolerance: float = 1e-5
     noise_below: float = 0.0
     # Keyframes one after another, each from the keyframe before it (strokes stay in place).
@@ -167,10 +166,9 @@ class Config:
     sweep: SweepSection = field(default_factory=SweepSection)
     image: ImageSection = field(default_factory=ImageSection)
     optimizer: OptimizerSection = field(default_factory=OptimizerSection)
-    # Where frames start: (keyframes) keyframes from the photo, then the frames between
-    # them from a blend of their two keyframes (sweep/morph.py); the photo; seeded noise;
-    # or (chain) the finished result of the neighbouring frame of the previous chunk
-    # (the first chunk starts from the photo).
+    # Where frames start: (keyframes) keyframes from the photo, then the frames between them
+    # from a blend of their two keyframes (sweep/morph.py); the photo; seeded noise; or (chain)
+    # the neighbouring frame of the previous chunk, done (the first chunk: from the photo).
     init: Literal["keyframes", "content", "noise", "chain"] = "keyframes"
     keyframes: KeyframeSection = field(default_factory=KeyframeSection)
     model: ModelSection = field(default_factory=ModelSection)
@@ -189,11 +187,11 @@ class Config:
 
 
 def sweep_values(spec: ContentWeightSweep) -> list[float]:
-    """The weights from start to stop inclusive, evenly spaced on a log or linear scale."""
+    """The weights from start to stop inclusive, evenly spaced on a log or linear scale (even: log)."""
     if spec.steps == 1:
         return [float(spec.start)]
     fractions = [i / (spec.steps - 1) for i in range(spec.steps)]
-    if spec.spacing == "log":
+    if spec.spacing != "linear":
         lo, hi = math.log10(spec.start), math.log10(spec.stop)
         return [float(10 ** (lo + (hi - lo) * f)) for f in fractions]
     return [float(spec.start + (spec.stop - spec.start) * f) for f in fractions]
@@ -277,8 +275,9 @@ def validate(config: Config) -> None:
     cw = config.sweep.content_weight
     if cw.steps < 1:
         raise SweepError(f"'sweep.content_weight.steps' must be at least 1; got {cw.steps}")
-    if cw.spacing == "log" and (cw.start <= 0 or cw.stop <= 0):
-        raise SweepError(f"log spacing needs start and stop > 0; got start={cw.start:g}, stop={cw.stop:g}")
+    if cw.spacing != "linear" and (cw.start <= 0 or cw.stop <= 0):
+        raise SweepError(f"spacing: {cw.spacing} needs start and stop > 0 (spacing: linear allows 0); "
+                         f"got start={cw.start:g}, stop={cw.stop:g}")
     if cw.start < 0 or cw.stop < 0:
         raise SweepError(f"content weights must be >= 0; got start={cw.start:g}, stop={cw.stop:g}")
     if config.sweep.detail_full_at <= 0:
@@ -372,10 +371,7 @@ def resolve_paths(config: Config, base_dir: Path) -> Config:
         return str(path if path.is_absolute() else (base_dir / path).resolve())
 
     content = config.content
-    if isinstance(content, list):
-        content = [resolve(item) for item in content]
-    else:
-        content = resolve(content)
+    content = [resolve(item) for item in content] if isinstance(content, list) else resolve(content)
     styles = {name: dataclasses.replace(artist, paintings=[resolve(p) for p in artist.paintings])
               for name, artist in config.styles.items()}
     weights = config.model.weights

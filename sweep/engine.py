@@ -107,7 +107,8 @@ class SweepEngine:
                  frames: Sequence[tuple[int, float]], chunk_size: int,
                  callbacks: Sequence[Callback] = (),
                  start_images: dict[int, np.ndarray] | None = None,
-                 stored_frame: Callable[[int], np.ndarray | None] | None = None) -> list[FrameResult]:
+                 stored_frame: Callable[[int], np.ndarray | None] | None = None,
+                 layout: tuple[Sequence[float], Sequence[int]] | None = None) -> list[FrameResult]:
         """Optimise `frames` [(index, content_weight), ...] in chunks of `chunk_size`
         (see plan.chunk_frames). Frames in `start_images` start from that image
         instead of `initial_frames`.
@@ -119,6 +120,8 @@ class SweepEngine:
 
         Under `init: keyframes` the keyframes among `frames` run first, then the
         in-betweens from their keyframes (done now or stored): see sweep/morph.py.
+        `layout` is the job's (content weights, keyframe indices), by default the config's
+        (`spacing: even` places them after the keyframes: plan.Job).
         """
         cfg = self.config
         style = Style.of(style)
@@ -150,35 +153,37 @@ class SweepEngine:
                         callback.on_frame(job, result)
 
         if cfg.init == "keyframes":
-            self._keyframes_then_in_betweens(run, frames, stages, photo_uint8, style, start_images, done_frame)
+            layout = layout or (cfg.content_weights(), morph.keyframes_of(cfg))
+            self._keyframes_then_in_betweens(run, frames, layout, stages, photo_uint8, style, start_images,
+                                             done_frame)
         else:
             run(frames, stages, start_images)
         for callback in callbacks:
             callback.on_job_end(job)
         return results
 
-    def _keyframes_then_in_betweens(self, run, frames, stages, photo_uint8, style: Style, start_images,
+    def _keyframes_then_in_betweens(self, run, frames, layout, stages, photo_uint8, style: Style, start_images,
                                     done_frame) -> None:
         """`init: keyframes` (sweep/morph.py): `run(frames, stages, starts, coupling, optimizer)`
         first on the keyframes among `frames`, then on the in-betweens. The keyframes stop by
         the tighter of `keyframes.tolerance` and `optimizer.tolerance` (0 in either: never early)."""
         cfg = self.config
-        count, every = cfg.sweep.content_weight.steps, cfg.keyframes.every
-        keys, betweens = morph.split_passes(frames, count, every)
+        weights, keyframes = layout
+        keys, betweens = morph.split_passes(frames, keyframes)
         noise = morph.noise_starts(keys, cfg.keyframes.noise_below, photo_uint8.shape, cfg.seed)
         keyframe_optimizer = dataclasses.replace(
             cfg.optimizer, tolerance=min(cfg.optimizer.tolerance, cfg.keyframes.tolerance))
         if cfg.keyframes.continuation:
             # one after another, each from the keyframe before it (done now or stored)
             for key in keys:
-                previous = morph.previous_keyframe(key[0], count, every)
+                previous = morph.previous_keyframe(key[0], keyframes)
                 image = done_frame(previous) if previous is not None else None
                 previous_start = {} if image is None else {key[0]: image}
                 run([key], stages, {**previous_start, **noise, **(start_images or {})}, optimizer=keyframe_optimizer)
         else:
             run(keys, stages, {**noise, **(start_images or {})}, optimizer=keyframe_optimizer)
         if betweens:
-            starts = morph.in_between_starts(betweens, cfg.content_weights(), every, done_frame)
+            starts = morph.in_between_starts(betweens, weights, keyframes, done_frame)
             iterations = morph.in_between_iterations(cfg.optimizer.iterations, cfg.keyframes.in_between_fraction)
             run(betweens, self._stages(photo_uint8, style, iterations),
                 {**starts, **(start_images or {})}, cfg.keyframes.coupling)

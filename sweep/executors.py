@@ -93,7 +93,7 @@ class LocalExecutor(Executor):
                 self.submitted_frames += len(frames)
                 stored = functools.partial(stored_frame, job.relative_dir) if stored_frame else None
                 engine.optimise(job.relative_dir, job.photo_image, job.style, frames,
-                                plan.chunk_size, callbacks, stored_frame=stored)
+                                plan.chunk_size, callbacks, stored_frame=stored, layout=job.layout)
 
 
 __all__ = ["Executor", "Frames", "LocalExecutor", "StoredFrame", "Task", "split_tasks"]

@@ -10,6 +10,7 @@
     JOB/frames/f007_cw-3.162.png        the frames, uint8 RGB PNGs
     JOB/movie.{mp4,gif}, JOB/sheet.png  the job's renderings
     JOB/progress/f007/s0040.png         snapshots; JOB/progress.gif their animation
+    JOB/.keyframes/                     spacing: even: the keyframes, a job of their own (sweep/spacing.py)
 
 Each record looks like ``{"index": 7, "content_weight": 3.162, "content_loss": 0.41,
 "style_loss": 0.02, "file": "frames/f007_cw-3.162.png", "artist": {"name": "van_gogh",
@@ -43,6 +44,7 @@ MOVIE_STEM = "movie"
 COMPARE_STEM = "compare"
 PROGRESS_DIR = "progress"
 PROGRESS_GIF = "progress.gif"
+KEYFRAMES_DIR = ".keyframes"
 MOVIE_KINDS = ("mp4", "gif")
 
 # Files a run writes next to its job directories; a style or photo of that name would collide.
@@ -54,6 +56,11 @@ _SNAPSHOT = re.compile(r"^s(\d{4,})\.png$")
 REQUIRED_KEYS = ("index", "content_weight", "file")
 # Two jobs share their content weights when every pair agrees to this relative tolerance.
 WEIGHT_TOLERANCE = 1e-6
+
+
+def keyframes_dir(relative_dir: str) -> str:
+    """The hidden job that holds the keyframes of job `relative_dir` under `spacing: even`."""
+    return f"{relative_dir}/{KEYFRAMES_DIR}"
 
 
 class FrameRecord(TypedDict, total=False):

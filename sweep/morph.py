@@ -12,8 +12,10 @@ in new places, and played as a movie the texture boils. Under `init: keyframes`:
 
 An in-between's start depends only on its two keyframes *as stored* (uint8), so a
 run killed between the two passes resumes to the same frames as a clean run, and a
-Ray task of in-betweens needs only the stored keyframes. Everything here is plain
-numpy; the engine and the executors call it.
+Ray task of in-betweens needs only the stored keyframes. Under `spacing: even` the
+keyframes come first and `even_layout` then places the in-betweens where they differ
+most (sweep/spacing.py); everything takes a job's keyframe indices as a list for that.
+Everything here is plain numpy; the engine and the executors call it.
 """
 from __future__ import annotations
 
@@ -33,25 +35,22 @@ def keyframe_indices(count: int, every: int) -> list[int]:
     return sorted(set(range(0, count, max(1, every))) | {count - 1})
 
 
-def split_passes(frames: Frames, count: int, every: int) -> tuple[Frames, Frames]:
-    """(keyframes, in-betweens) among `frames`, a subset of a sweep of `count` frames."""
-    keys = set(keyframe_indices(count, every))
+def split_passes(frames: Frames, keys: Sequence[int]) -> tuple[Frames, Frames]:
+    """(keyframes, in-betweens) among `frames`, given the sweep's keyframe indices `keys`."""
+    keys = set(keys)
     return [f for f in frames if f[0] in keys], [f for f in frames if f[0] not in keys]
 
 
-def previous_keyframe(index: int, count: int, every: int) -> int | None:
+def previous_keyframe(index: int, keys: Sequence[int]) -> int | None:
     """The keyframe before keyframe `index` (None for the first): under continuation a
     keyframe starts from it, so consecutive keyframes keep their strokes in place."""
-    earlier = [k for k in keyframe_indices(count, every) if k < index]
-    return earlier[-1] if earlier else None
+    earlier = [k for k in keys if k < index]
+    return max(earlier) if earlier else None
 
 
-def neighbours(index: int, count: int, every: int) -> tuple[int, int]:
+def neighbours(index: int, keys: Sequence[int]) -> tuple[int, int]:
     """The keyframes (below, above) around in-between `index`."""
-    keys = keyframe_indices(count, every)
-    below = max(k for k in keys if k < index)
-    above = min(k for k in keys if k > index)
-    return below, above
+    return max(k for k in keys if k < index), min(k for k in keys if k > index)
 
 
 def blend_fraction(weight: float, below_weight: float, above_weight: float) -> float:
@@ -64,22 +63,57 @@ def blend_fraction(weight: float, below_weight: float, above_weight: float) -> f
     return 0.5 if a == b else float(np.clip((w - a) / (b - a), 0.0, 1.0))
 
 
-def in_between_starts(frames: Frames, weights: Sequence[float], every: int,
+def in_between_starts(frames: Frames, weights: Sequence[float], keys: Sequence[int],
                       keyframe: Callable[[int], np.ndarray | None]) -> dict[int, np.ndarray]:
     """Start images (float32 (H, W, 3), 0-255) of the in-betweens among `frames`, by
-    index. `weights` are all the sweep's content weights; `keyframe(index)` returns a
-    done keyframe (uint8) or None. An in-between whose keyframes are not both done
-    (one failed) is left out, and starts from the photo."""
-    count = len(weights)
+    index. `weights` are all the sweep's content weights, `keys` its keyframe indices;
+    `keyframe(index)` returns a done keyframe (uint8) or None. An in-between whose
+    keyframes are not both done (one failed) is left out, and starts from the photo."""
     starts = {}
     for index, weight in frames:
-        below, above = neighbours(index, count, every)
+        below, above = neighbours(index, keys)
         first, second = keyframe(below), keyframe(above)
         if first is None or second is None:
             continue
         t = blend_fraction(weight, weights[below], weights[above])
         starts[index] = ((1.0 - t) * first.astype(np.float32) + t * second.astype(np.float32))
     return starts
+
+
+def even_layout(key_weights: Sequence[float], key_images: Sequence[Sequence[np.ndarray]],
+                count: int) -> tuple[list[float], list[int]]:
+    """`spacing: even`: the sweep's `count` content weights and its keyframe indices, from
+    the done keyframes (`key_weights`, from the photo end) of one or more jobs of the same
+    photo (`key_images`: per job, its stored uint8 keyframes), which then share them.
+
+    The in-betweens go where consecutive keyframes differ most: one at a time, each to
+    the segment whose step (how much its keyframes differ / (its in-betweens + 1)) is
+    largest, ties to the earlier segment (the D'Hondt rule), so every movie step changes
+    the image by about as much. A segment's difference is the sum over the jobs of each
+    job's share of its own total change, so every artist counts alike. Inside a segment
+    the weights are evenly spaced on a log scale, as the blends assume. The differences
+    are exact integer sums of the stored pixels: a resumed run places the frames where
+    the clean run did.
+    """
+    differences = np.zeros(len(key_weights) - 1)
+    for images in key_images:
+        job = np.array([float(np.abs(a.astype(np.int32) - b.astype(np.int32)).sum())
+                        for a, b in zip(images, images[1:])])
+        differences += job / max(job.sum(), 1.0)
+    in_betweens = [0] * len(differences)
+    for _ in range(count - len(key_weights)):
+        steps = [difference / (n + 1) for difference, n in zip(differences, in_betweens)]
+        in_betweens[steps.index(max(steps))] += 1
+    weights: list[float] = []
+    keys: list[int] = []
+    for segment, n in enumerate(in_betweens):
+        keys.append(len(weights))
+        high, low = math.log(key_weights[segment]), math.log(key_weights[segment + 1])
+        weights.append(float(key_weights[segment]))
+        weights += [math.exp(high + (low - high) * j / (n + 1)) for j in range(1, n + 1)]
+    keys.append(len(weights))
+    weights.append(float(key_weights[-1]))
+    return weights, keys
 
 
 def noise_starts(frames: Frames, below: float, shape: tuple[int, ...], seed: int) -> dict[int, np.ndarray]:
@@ -97,11 +131,22 @@ def in_between_iterations(iterations: int, fraction: float) -> int:
     return max(1, int(round(iterations * fraction)))
 
 
+def even_spacing(config) -> bool:
+    """Whether `config` places its in-betweens after its keyframes (sweep/spacing.py):
+    `spacing: even` under `init: keyframes`; with another init it is log spacing."""
+    return config.sweep.content_weight.spacing == "even" and config.init == "keyframes"
+
+
+def keyframes_of(config) -> list[int]:
+    """The keyframe indices of a sweep of `config` before `spacing: even` places them."""
+    return keyframe_indices(config.sweep.content_weight.steps, config.keyframes.every)
+
+
 def iteration_budget(config) -> int:
     """The most frame-iterations one job of `config` can take: every frame runs all its
     iterations (keyframes the full budget, in-betweens their fraction)."""
     count, iterations = config.sweep.content_weight.steps, config.optimizer.iterations
     if config.init != "keyframes":
         return count * iterations
-    keys = len(keyframe_indices(count, config.keyframes.every))
+    keys = len(keyframes_of(config))
     return keys * iterations + (count - keys) * in_between_iterations(iterations, config.keyframes.in_between_fraction)

@@ -21,7 +21,7 @@ from .errors import SweepError
 from .images import load_image, resize_max_side
 from .layout import job_dirs
 from .records import Style
-from .morph import iteration_budget
+from .morph import even_spacing, iteration_budget, keyframes_of
 from .samples import SAMPLE_PREFIX
 from .weight_text import format_weight
 
@@ -40,6 +40,14 @@ class Job:
     photo_image: np.ndarray = field(repr=False)    # uint8, resized to the frame size
     style: Style
     weights: list[float] = field(default_factory=list)
+    # Indices of the keyframes under init: keyframes (sweep/morph.py); `spacing: even`
+    # sets them, and the weights, once its keyframes are done (sweep/spacing.py).
+    keyframes: list[int] = field(default_factory=list)
+
+    @property
+    def layout(self) -> tuple[list[float], list[int]]:
+        """(content weights, keyframe indices): what the engine blends the in-betweens by."""
+        return self.weights, self.keyframes
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -78,12 +86,10 @@ class Plan:
 
     def describe(self) -> str:
         cfg = self.config
-        weights = self.jobs[0].weights
         lines = [
             f"jobs: {len(self.jobs)} ({len({j.photo for j in self.jobs})} photo(s) x "
             f"{len(cfg.styles)} artist(s)), {self.frame_count} frames",
-            f"content weights ({len(weights)}, {cfg.sweep.content_weight.spacing}): "
-            + ", ".join(format_weight(w) for w in weights),
+            describe_weights(self.jobs[0], cfg),
             f"optimizer: {cfg.optimizer.name}, up to {cfg.optimizer.iterations} iterations per frame, "
             f"init {cfg.init}",
         ]
@@ -102,6 +108,17 @@ class Plan:
         lines.append(f"estimated time: {format_duration(est.seconds)} on {est.device} "
                      f"(upper bound: every frame runs all its iterations)")
         return "\n".join(lines)
+
+
+def describe_weights(job: Job, config: Config) -> str:
+    """The plan's line of content weights; under `spacing: even` the keyframes' only, as
+    the in-betweens are placed once they are done (sweep/spacing.py)."""
+    if even_spacing(config):
+        return (f"content weights ({len(job.weights)}, even): keyframes at "
+                + ", ".join(format_weight(job.weights[k]) for k in job.keyframes)
+                + "; the in-betweens are placed where the keyframes differ most, once they are done")
+    spacing = "linear" if config.sweep.content_weight.spacing == "linear" else "log"
+    return f"content weights ({len(job.weights)}, {spacing}): " + ", ".join(format_weight(w) for w in job.weights)
 
 
 def describe_style(job: Job) -> str:
@@ -225,7 +242,8 @@ def make_plan(config: Config) -> Plan:
             photos[source] = _frame_sized(config, "photo", source, max_size, "image.max_size", 1.0)
         jobs.append(Job(photo=name, artist=artist, photo_source=source,
                         style_sources=list(config.styles[artist].paintings), relative_dir=relative_dir,
-                        photo_image=photos[source], style=styles[artist], weights=list(weights)))
+                        photo_image=photos[source], style=styles[artist], weights=list(weights),
+                        keyframes=keyframes_of(config)))
     chunk_size, estimate = size_chunks(config, jobs)
     return Plan(config=config, jobs=jobs, chunk_size=chunk_size, estimate=estimate)
 

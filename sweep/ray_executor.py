@@ -153,7 +153,7 @@ class RayExecutor(Executor):
                 shared_objects[key] = ray.put(array)
             return shared_objects[key]
 
-        passes = [split_tasks(plan, frames, per_task) for frames in _passes(config, todo)]
+        passes = [split_tasks(plan, frames, per_task) for frames in _passes(plan, todo)]
         remaining: dict[str, int] = {}
         for task in (task for tasks in passes for task in tasks):
             job = task.job.relative_dir
@@ -169,7 +169,7 @@ class RayExecutor(Executor):
                 ref = remote.remote(config_yaml, weights.sha256, job.relative_dir,
                                     shared(("photo", job.photo), job.photo_image),
                                     shared(("style", job.artist), job.style), task.frames,
-                                    _start_frames(config, task, per_task, stored_frame))
+                                    _start_frames(config, task, per_task, stored_frame), job.layout)
                 pending[ref] = task
                 self.tasks += 1
                 self.submitted_frames += len(task.frames)
@@ -196,20 +196,22 @@ class RayExecutor(Executor):
                         callback.on_job_end(job)
 
 
-def _passes(config, todo: dict[str, Frames]) -> list[dict[str, Frames]]:
+def _passes(plan: Plan, todo: dict[str, Frames]) -> list[dict[str, Frames]]:
     """The missing frames in the order they can run: under `init: keyframes` the
     keyframes (one at a time under continuation, every job's in parallel), then the
     in-betweens; else all at once."""
+    config = plan.config
     if config.init != "keyframes":
         return [todo]
-    from .morph import keyframe_indices, split_passes
+    from .morph import split_passes
 
-    count, every = config.sweep.content_weight.steps, config.keyframes.every
-    split = {job: split_passes(frames, count, every) for job, frames in todo.items()}
+    keyframes = {job.relative_dir: job.keyframes for job in plan.jobs}
+    split = {job: split_passes(frames, keyframes[job]) for job, frames in todo.items()}
     keys = {job: keys for job, (keys, _) in split.items()}
     if config.keyframes.continuation:
-        passes = [{job: [f for f in frames if f[0] == k] for job, frames in keys.items()}
-                  for k in keyframe_indices(count, every)]
+        # Every job of a plan has as many keyframes (spacing: even moves them, never adds one).
+        passes = [{job: [f for f in frames if f[0] == keyframes[job][k]] for job, frames in keys.items()}
+                  for k in range(len(plan.jobs[0].keyframes))]
     else:
         passes = [keys]
     return passes + [{job: betweens for job, (_, betweens) in split.items()}]
@@ -267,11 +269,11 @@ def _start_frames(config, task: Task, per_task: int, stored_frame) -> dict[int, 
     if config.init == "keyframes":
         from .morph import neighbours, previous_keyframe, split_passes
 
-        count, every = config.sweep.content_weight.steps, config.keyframes.every
-        keys, betweens = split_passes(task.frames, count, every)
-        wanted = {k for index, _ in betweens for k in neighbours(index, count, every)}
+        keyframes = task.job.keyframes
+        keys, betweens = split_passes(task.frames, keyframes)
+        wanted = {k for index, _ in betweens for k in neighbours(index, keyframes)}
         if config.keyframes.continuation:
-            wanted |= {previous_keyframe(index, count, every) for index, _ in keys} - {None}
+            wanted |= {previous_keyframe(index, keyframes) for index, _ in keys} - {None}
         found = {k: stored_frame(task.job.relative_dir, k) for k in sorted(wanted)}
         return {k: image for k, image in found.items() if image is not None}
     from .engine import chain_start
@@ -280,17 +282,17 @@ def _start_frames(config, task: Task, per_task: int, stored_frame) -> dict[int, 
     return dict([start]) if start else {}
 
 
-def optimise_task(config_yaml: str, weights_sha256: str, job: str, photo, style,
-                  frames: Frames, stored_frames: dict[int, Any] | None = None) -> list[FrameResult]:
+def optimise_task(config_yaml: str, weights_sha256: str, job: str, photo, style, frames: Frames,
+                  stored_frames: dict[int, Any] | None = None, layout=None) -> list[FrameResult]:
     """A Ray task: optimise `frames` of one job; images travel as uint8 arrays both ways
     (`style`: a records.Style, the artist's paintings with their shares and colours).
     `stored_frames`: stored frames that `init: chain` or the in-betweens of `init: keyframes`
-    start from, by index."""
+    start from, by index; `layout`: the job's (content weights, keyframe indices), plan.Job.layout."""
     engine = _worker_engine(config_yaml, weights_sha256)
     # Batches as large as this worker's memory allows (the driver may be another machine).
     chunk_size = chunk_size_for(engine.config, photo, style, [weight for _, weight in frames])
     return engine.optimise(job, photo, style, frames, chunk_size,
-                           stored_frame=(stored_frames or {}).get)
+                           stored_frame=(stored_frames or {}).get, layout=layout)
 
 
 __all__ = ["DEFAULT_MAX_RETRIES", "RayExecutor", "import_ray", "optimise_task"]

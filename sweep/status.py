@@ -16,8 +16,9 @@ import yaml
 
 from . import integrity
 from .config import parse_config
+from .morph import even_spacing
 from .errors import SweepError
-from .layout import CONFIG_FILE as CONFIG, MANIFEST_FILE as MANIFEST
+from .layout import CONFIG_FILE as CONFIG, KEYFRAMES_DIR, MANIFEST_FILE as MANIFEST
 from .store import JobStore, config_hash, read_json
 from .weight_text import format_weight
 
@@ -30,6 +31,7 @@ class JobStatus:
     failed: dict[int, str] = field(default_factory=dict)  # index -> message
     missing: list[int] = field(default_factory=list)
     damaged: list[str] = field(default_factory=list)     # records or PNGs that cannot be used
+    placed: bool = True   # False: spacing: even, whose weights are known once the keyframes are done
 
     @property
     def complete(self) -> bool:
@@ -53,14 +55,19 @@ class RunStatus:
         return all(job.complete for job in self.jobs)
 
 
-def _job_dirs(config) -> list[str]:
-    """The jobs' relative directories, as plan.make_plan names them, without reading images."""
+def _photo_jobs(config) -> dict[str, list[str]]:
+    """Every job's relative directory -> those of its photo's jobs (itself included), as
+    plan.make_plan names them, without reading images."""
     from .plan import job_names
 
     try:
-        return [relative_dir for _, _, _, relative_dir in job_names(config)]
+        names = job_names(config)
     except SweepError:  # a glob that no longer matches: fall back on what the manifest lists
-        return []
+        return {}
+    by_photo: dict[str, list[str]] = {}
+    for photo, _, _, relative_dir in names:
+        by_photo.setdefault(photo, []).append(relative_dir)
+    return {relative_dir: by_photo[photo] for photo, _, _, relative_dir in names}
 
 
 def run_status(directory: str | Path) -> RunStatus:
@@ -85,10 +92,17 @@ def run_status(directory: str | Path) -> RunStatus:
         raise SweepError(f"{manifest_path} is damaged ({problem}); `sweep run --force` with this --out "
                          f"replaces the run's frames")
     weights = config.content_weights()
-    relative_dirs = _job_dirs(config) or list(manifest["jobs"])
+    photo_jobs = _photo_jobs(config)
+    # spacing: even keeps its keyframes in hidden jobs of their own (sweep/spacing.py)
+    relative_dirs = list(photo_jobs) or [d for d in manifest["jobs"] if Path(d).name != KEYFRAMES_DIR]
     jobs = []
     for relative_dir in relative_dirs:
         status = JobStatus(relative_dir=relative_dir, weights=weights)
+        if even_spacing(config):
+            from .spacing import placed_weights
+
+            placed = placed_weights(directory, photo_jobs.get(relative_dir, [relative_dir]), config)
+            status.weights, status.placed = placed or weights, placed is not None
         records, status.damaged = JobStore(directory / relative_dir).check()
         done = {record["index"] for record in records}
         noted = manifest["jobs"].get(relative_dir, {}).get("frames", {})
@@ -129,8 +143,9 @@ def format_status(status: RunStatus) -> str:
         lines.append(f"  {job.relative_dir}: {len(job.done)} done, {len(job.failed)} failed, "
                      f"{len(job.missing)} missing")
         if job.missing:
-            weights = ", ".join(format_weight(job.weights[i]) for i in job.missing)
-            lines.append(f"    missing frames {_ranges(job.missing)} (content weights {weights})")
+            weights = (f"content weights {', '.join(format_weight(job.weights[i]) for i in job.missing)}"
+                       if job.placed else "content weights placed once its keyframes are done")
+            lines.append(f"    missing frames {_ranges(job.missing)} ({weights})")
         for problem in job.damaged:
             lines.append(f"    damaged: {problem} (the next run optimises it again)")
         for index, message in sorted(job.failed.items()):

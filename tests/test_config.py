@@ -24,7 +24,7 @@ def test_bad_keyframe_settings_are_refused(tmp_path, override, message):
 def test_defaults_fill_every_section(tmp_path):
     config = parse_config(MINIMAL, base_dir=tmp_path)
     assert config.sweep.content_weight.start == 100 and config.sweep.content_weight.stop == 0.001
-    assert config.sweep.content_weight.steps == 30 and config.sweep.content_weight.spacing == "log"
+    assert config.sweep.content_weight.steps == 30 and config.sweep.content_weight.spacing == "even"
     assert config.optimizer.name == "lbfgs" and config.init == "keyframes"
     assert config.keyframes.every == 5 and config.keyframes.continuation
     assert config.model.content_layers == ["block4_conv2"]
@@ -71,7 +71,7 @@ def test_resolved_config_round_trips(tmp_path):
     ("content: a.jpg\nstyles: {}\n", "'styles' is empty"),
     (MINIMAL + "optimizer: {name: sgd}\n", "must be one of lbfgs, adam; got 'sgd'"),
     (MINIMAL + "model: {precision: half}\n", "must be one of float32, bfloat16, auto; got 'half'"),
-    (MINIMAL + "sweep: {content_weight: {start: 0}}\n", "log spacing needs start and stop > 0"),
+    (MINIMAL + "sweep: {content_weight: {start: 0}}\n", "needs start and stop > 0"),
     (MINIMAL + "sweep: {content_weight: {steps: 0}}\n", "steps' must be at least 1"),
     (MINIMAL + "optimizer: {iterations: 0}\n", "iterations' must be at least 1"),
     (MINIMAL + "image: {max_size: 8}\n", "between 16 and"),

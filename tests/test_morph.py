@@ -12,7 +12,7 @@ from ._resume import resume_matches_clean
 CONFIG = """
 content: sample:grace_hopper
 styles: {rings: sample:rings}
-sweep: {content_weight: {start: 100, stop: 0.1, steps: 7}}
+sweep: {content_weight: {start: 100, stop: 0.1, steps: 7, spacing: log}}
 image: {max_size: 32}
 optimizer: {iterations: 12}
 keyframes: {every: 3, in_between_fraction: 0.5}
@@ -26,9 +26,10 @@ def test_keyframes_are_every_kth_frame_and_both_ends():
     assert morph.keyframe_indices(7, 3) == [0, 3, 6]
     assert morph.keyframe_indices(1, 5) == [0]
     frames = [(i, 10.0 ** -i) for i in range(7)]
-    keys, betweens = morph.split_passes(frames, 7, 3)
+    keys, betweens = morph.split_passes(frames, [0, 3, 6])
     assert [i for i, _ in keys] == [0, 3, 6] and [i for i, _ in betweens] == [1, 2, 4, 5]
-    assert morph.neighbours(4, 7, 3) == (3, 6)
+    assert morph.neighbours(4, [0, 3, 6]) == (3, 6)
+    assert morph.previous_keyframe(6, [0, 3, 6]) == 3 and morph.previous_keyframe(0, [0, 3, 6]) is None
 
 
 def test_an_in_between_starts_from_the_log_weighted_blend_of_its_keyframes():
@@ -36,10 +37,37 @@ def test_an_in_between_starts_from_the_log_weighted_blend_of_its_keyframes():
     assert morph.blend_fraction(1.0, 100.0, 1.0) == pytest.approx(1.0)
     weights = [100.0, 10.0, 1.0]
     dark, light = np.zeros((2, 2, 3), np.uint8), np.full((2, 2, 3), 200, np.uint8)
-    starts = morph.in_between_starts([(1, 10.0)], weights, 2, {0: dark, 2: light}.get)
+    starts = morph.in_between_starts([(1, 10.0)], weights, [0, 2], {0: dark, 2: light}.get)
     assert np.allclose(starts[1], 100.0)
-    assert morph.in_between_starts([(1, 10.0)], weights, 2, {0: dark}.get) == {}  # a keyframe failed
+    assert morph.in_between_starts([(1, 10.0)], weights, [0, 2], {0: dark}.get) == {}  # a keyframe failed
     assert morph.in_between_iterations(300, 0.25) == 75 and morph.in_between_iterations(2, 0.1) == 1
+
+
+def test_even_layout_gives_the_in_betweens_to_the_keyframes_that_differ_most():
+    grey = [np.full((4, 4, 3), level, np.uint8) for level in (0, 10, 70, 100)]   # differences 10, 60, 30
+    weights, keys = morph.even_layout([100.0, 10.0, 1.0, 0.1], [grey], 13)
+    assert len(weights) == 13 and keys[0] == 0 and keys[-1] == 12
+    assert [weights[k] for k in keys] == [100.0, 10.0, 1.0, 0.1]   # the keyframes keep their weights exactly
+    in_betweens = [b - a - 1 for a, b in zip(keys, keys[1:])]
+    # steps 10/2 = 5, 60/7 = 8.6, 30/3 = 10: no allocation of 9 in-betweens keeps every step under 10
+    assert in_betweens == [1, 6, 2]
+    assert all(a > b for a, b in zip(weights, weights[1:]))
+    inside = np.log(weights[keys[1]:keys[2] + 1])
+    assert np.allclose(np.diff(inside), np.diff(inside)[0])   # log-spaced inside a segment
+    # Deterministic, and a sweep of keyframes only keeps them all.
+    assert morph.even_layout([100.0, 10.0, 1.0, 0.1], [grey], 13) == (weights, keys)
+    assert morph.even_layout([100.0, 0.1], [grey[:2]], 2) == ([100.0, 0.1], [0, 1])
+
+
+def test_the_artists_of_a_photo_share_one_even_layout_and_count_alike():
+    """Each job's differences count as shares of its own total, so a faint artist moves
+    the layout as much as a loud one: here one changes early, the other late."""
+    early = [np.full((4, 4, 3), level, np.uint8) for level in (0, 90, 100, 110)]   # 90, 10, 10
+    late = [np.full((4, 4, 3), level, np.uint8) for level in (0, 1, 2, 20)]       # 1, 1, 18
+    _, alone = morph.even_layout([100.0, 10.0, 1.0, 0.1], [early], 10)
+    _, shared = morph.even_layout([100.0, 10.0, 1.0, 0.1], [early, late], 10)
+    assert [b - a - 1 for a, b in zip(alone, alone[1:])] == [6, 0, 0]
+    assert [b - a - 1 for a, b in zip(shared, shared[1:])] == [3, 0, 3]   # summed shares 0.87, 0.14, 0.99
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install '
 from sweep import api  # noqa: E402
 from sweep.ray_executor import RayExecutor as ProductRayExecutor  # noqa: E402
 
-from ._gallery import ARTIST_SPECS, frame_files, pixel_differences, write_gallery  # noqa: E402
+from ._gallery import ARTIST_SPECS, FRAMES, frame_files, pixel_differences, write_gallery  # noqa: E402
 from ._ray_fault import FAIL_ONCE_ENV, optimise_task_failing_once  # noqa: E402
 
 # Every task of these tests can be made to fail once (see tests/_ray_fault.py).
@@ -182,4 +182,24 @@ def test_resumed_chain_task_starts_from_the_stored_neighbour(gallery, cluster, t
     result = api.run(config, out, executor=executor, log=quiet)
     assert (result.optimised, result.failed, executor.tasks) == (1, [], 1)
     worst, mean = pixel_differences(clean, out)
+    assert worst <= FRAME_TOLERANCE[0] and mean < FRAME_TOLERANCE[1]
+
+
+def test_even_spacing_under_ray_places_the_frames_as_the_local_run(gallery, cluster, tmp_path):
+    """`spacing: even`: a round of tasks per keyframe of the hidden keyframe job, then the
+    in-betweens, placed by the stored keyframes, with the job's own weights."""
+    config = tmp_path / "even.yaml"
+    config.write_text(gallery.read_text().replace("photos/*.png", str(gallery.parent / "photos" / "left.png"))
+                      .replace(f"  rings: {ARTIST_SPECS['rings']}\n", "")
+                      .replace(f"steps: {FRAMES}, spacing: log", "steps: 5, spacing: even")
+                      + "keyframes: {every: 2}\n")
+    local = api.run(config, tmp_path / "local", log=quiet)
+    executor = RayExecutor()
+    result = api.run(config, tmp_path / "ray", executor=executor, log=quiet)
+    assert (local.optimised, result.optimised, result.failed) == (5, 5, [])
+    assert result.plan.jobs[0].layout == local.plan.jobs[0].layout
+    assert executor.submitted_frames == 5 and executor.tasks >= 4   # 3 keyframe rounds, then the in-betweens
+    assert frame_files(tmp_path / "ray") == frame_files(tmp_path / "local")
+    assert len(frame_files(tmp_path / "ray")) == 5 + 3   # the job's frames and its hidden keyframes
+    worst, mean = pixel_differences(tmp_path / "local", tmp_path / "ray")
     assert worst <= FRAME_TOLERANCE[0] and mean < FRAME_TOLERANCE[1]

@@ -58,7 +58,8 @@ def _config(root: Path, steps: int = 6, iterations: int = 8, **sections) -> dict
     config = {
         "content": "photo.png",
         "styles": {"paint": "paint.png"},
-        "sweep": {"content_weight": {"start": 100, "stop": 0.1, "steps": steps}},
+        # the fixed log grid: frame counts and weights known up front (tests/test_spacing.py: even)
+        "sweep": {"content_weight": {"start": 100, "stop": 0.1, "steps": steps, "spacing": "log"}},
         "image": {"max_size": 32},
         "optimizer": {"iterations": iterations},
         "movie": {"formats": ["gif"], "fps": 4},
@@ -324,9 +325,9 @@ BAD_INPUTS = {
     "missing required key": (lambda r: {"styles": None}, [], "missing required config key 'styles'"),
     "empty styles": ({"styles": {}}, [], "'styles' is empty"),
     "start <= 0 with log": ({"sweep": {"content_weight": {"start": 0, "stop": 0.1, "steps": 3}}}, [],
-                            "log spacing needs start and stop > 0"),
+                            "needs start and stop > 0"),
     "stop < 0 with log": ({"sweep": {"content_weight": {"start": 10, "stop": -1, "steps": 3}}}, [],
-                          "log spacing needs start and stop > 0"),
+                          "needs start and stop > 0"),
     "steps < 1": ({"sweep": {"content_weight": {"steps": 0}}}, [], "steps' must be at least 1"),
     "iterations < 1": ({"optimizer": {"iterations": 0}}, [], "iterations' must be at least 1"),
     "max_size < 16": ({"image": {"max_size": 8}}, [], "between 16 and 4096"),

@@ -8,7 +8,7 @@ from ._resume import resume_matches_clean
 CONFIG = """
 content: sample:grace_hopper
 styles: {rings: sample:rings}
-sweep: {content_weight: {start: 100, stop: 0.1, steps: 6}}
+sweep: {content_weight: {start: 100, stop: 0.1, steps: 6, spacing: log}}  # weights fixed up front
 image: {max_size: 32}
 optimizer: {iterations: 10}
 movie: {formats: []}

@@ -46,7 +46,7 @@ def test_starter_config_carries_the_schema_comments():
     assert "# Share of `iterations` spent on the scales below 1.0" in text
     # ... and a Literal's choices are listed where the comment does not name them all.
     assert re.search(r"^  name: lbfgs  # one of: lbfgs, adam$", text, re.M)
-    assert re.search(r"^    spacing: log  # one of: log, linear$", text, re.M)
+    assert re.search(r"^    spacing: even  # one of: even, log, linear$", text, re.M)
 
 
 def test_init_writes_the_starter_and_never_overwrites(tmp_path):
