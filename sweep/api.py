@@ -165,9 +165,11 @@ def _place_even(plan: Plan, job_stores: dict[str, JobStore],
             continue
         for job, keyframes in placed:
             done = job_stores[job.relative_dir].completed()
-            for keyframe in (k for k in keyframes if k.index not in done):
-                writer.on_frame(job.relative_dir, keyframe)
-                copied.add((job.relative_dir, keyframe.index))
+            for position, keyframe in enumerate(keyframes):
+                if keyframe.index not in done:
+                    writer.on_frame(job.relative_dir, keyframe)
+                    spacing.copy_snapshots(writer.store.directory, job.relative_dir, position, keyframe.index)
+                    copied.add((job.relative_dir, keyframe.index))
             placed_by_dir[job.relative_dir] = job
     jobs = [placed_by_dir.get(job.relative_dir, job) for job in plan.jobs]
     return dataclasses.replace(plan, jobs=jobs), copied, waiting

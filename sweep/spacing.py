@@ -19,7 +19,8 @@ import dataclasses
 from pathlib import Path
 from typing import Sequence
 
-from .layout import keyframes_dir
+from . import atomic
+from .layout import keyframes_dir, snapshot_dir
 from .morph import even_layout, even_spacing, keyframes_of
 from .plan import Job, Plan
 from .records import FrameResult
@@ -60,6 +61,16 @@ def placed_jobs(jobs: Sequence[Job], stores: Sequence[JobStore]) -> list[tuple[J
                   for key, image, record in zip(keys, images, records)]
         result.append((dataclasses.replace(job, weights=list(weights), keyframes=list(keys)), frames))
     return result
+
+
+def copy_snapshots(run_dir: Path, relative_dir: str, position: int, index: int) -> None:
+    """Copy the progress snapshots (movie.progress_every) of keyframe `position` of the
+    hidden job to those of frame `index` of job `relative_dir`, so that JOB/progress.gif
+    can show a keyframe taking shape too."""
+    source = snapshot_dir(Path(run_dir) / keyframes_dir(relative_dir), position)
+    target = snapshot_dir(Path(run_dir) / relative_dir, index)
+    for snapshot in sorted(source.glob("*.png")) if source.is_dir() else ():
+        atomic.write_bytes(target / snapshot.name, snapshot.read_bytes())
 
 
 def placed_weights(run_dir: Path, relative_dirs: Sequence[str], config) -> list[float] | None:

@@ -70,6 +70,20 @@ def _photo_jobs(config) -> dict[str, list[str]]:
     return {relative_dir: by_photo[photo] for photo, _, _, relative_dir in names}
 
 
+def _placed_weights(directory: Path, config, relative_dirs: list[str],
+                    photo_jobs: dict[str, list[str]]) -> dict[str, list[float] | None]:
+    """spacing: even: every job's weights, shared by its photo's jobs, or None while the
+    keyframes of that photo are not done (each photo's keyframes are read once)."""
+    from .spacing import placed_weights
+
+    by_group: dict[tuple[str, ...], list[float] | None] = {}
+    for relative_dir in relative_dirs:
+        group = tuple(photo_jobs.get(relative_dir, [relative_dir]))
+        if group not in by_group:
+            by_group[group] = placed_weights(directory, group, config)
+    return {d: by_group[tuple(photo_jobs.get(d, [d]))] for d in relative_dirs}
+
+
 def run_status(directory: str | Path) -> RunStatus:
     """The status of the run in `directory`; SweepError when it is not a run directory."""
     directory = Path(directory)
@@ -95,14 +109,12 @@ def run_status(directory: str | Path) -> RunStatus:
     photo_jobs = _photo_jobs(config)
     # spacing: even keeps its keyframes in hidden jobs of their own (sweep/spacing.py)
     relative_dirs = list(photo_jobs) or [d for d in manifest["jobs"] if Path(d).name != KEYFRAMES_DIR]
+    placed = _placed_weights(directory, config, relative_dirs, photo_jobs) if even_spacing(config) else {}
     jobs = []
     for relative_dir in relative_dirs:
         status = JobStatus(relative_dir=relative_dir, weights=weights)
         if even_spacing(config):
-            from .spacing import placed_weights
-
-            placed = placed_weights(directory, photo_jobs.get(relative_dir, [relative_dir]), config)
-            status.weights, status.placed = placed or weights, placed is not None
+            status.weights, status.placed = placed[relative_dir] or weights, placed[relative_dir] is not None
         records, status.damaged = JobStore(directory / relative_dir).check()
         done = {record["index"] for record in records}
         noted = manifest["jobs"].get(relative_dir, {}).get("frames", {})

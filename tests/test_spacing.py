@@ -10,6 +10,7 @@ import sweep
 from sweep import morph
 from sweep.config import parse_config
 from sweep.images import read_png
+from sweep.layout import snapshot_dir
 from sweep.status import format_status, run_status
 
 CONFIG = """
@@ -41,7 +42,8 @@ def test_even_spacing_places_the_in_betweens_by_the_stored_keyframes(tmp_path, r
     """Two artists of one photo: their keyframes first, then one layout for both (so the
     comparison still pairs equal weights), their keyframes copied, the in-betweens blends."""
     (tmp_path / "c.yaml").write_text(CONFIG.replace("styles: {rings: sample:rings}",
-                                                    "styles: {rings: sample:rings, glass: sample:stained_glass}"))
+                                                    "styles: {rings: sample:rings, glass: sample:stained_glass}")
+                                     .replace("movie: {formats: [gif]}", "movie: {formats: [gif], progress_every: 6}"))
     result = sweep.run(tmp_path / "c.yaml", tmp_path / "out")
     assert not result.failed and result.optimised == 2 * 9
     log_weights = parse_config(CONFIG).content_weights()
@@ -64,6 +66,9 @@ def test_even_spacing_places_the_in_betweens_by_the_stored_keyframes(tmp_path, r
             frame = read_png(job / records[index]["file"]).astype(float)
             assert np.abs(frame - ((1 - t) * first + t * second)).mean() < 0.5 * np.abs(second - first).mean()
         assert json.loads((job / "motion.json").read_text())["frames"] == 9 and (job / "movie.gif").is_file()
+        # the keyframes' progress snapshots came along, so progress.gif shows whichever frame is balanced
+        assert all(len(list(snapshot_dir(job, key).glob("s*.png"))) >= 2 for key in keys)
+        assert (job / "progress.gif").is_file()
     assert (result.out_dir / "compare.gif").is_file()
     status = run_status(result.out_dir)
     assert status.complete and status.jobs[0].weights == weights and "18 of 18 frames done" in format_status(status)
