@@ -11,7 +11,12 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
     assert result.returncode == 0, result.stderr
     text = result.stdout
     assert "jobs: 3 (1 photo(s) x 3 artist(s)), 15 frames" in text
-    assert "content weights (5, log): 100, 17.8, 3.16, 0.562, 0.1" in text
+    # the quickstart's spacing: even names its keyframes; the in-betweens are placed after them
+    assert ("content weights (5, even): keyframes at 100, 0.1; the in-betweens are placed where the keyframes "
+            "differ most, once they are done") in text
+    log = run_cli("run", QUICKSTART, "--dry-run", "--out", out, "--set", "image.max_size=96",
+                  "--set", "sweep.content_weight.steps=5", "--set", "sweep.content_weight.spacing=log")
+    assert "content weights (5, log): 100, 17.8, 3.16, 0.562, 0.1" in log.stdout
     assert "96x" in text or "x96" in text
     assert "estimated time" in text and "estimated peak memory" in text
     assert not out.exists()
