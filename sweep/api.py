@@ -18,7 +18,7 @@ from .compiles import Compilations, since, snapshot
 from .config import Config, load_config
 from .errors import SweepError
 from .executors import Executor, LocalExecutor
-from .layout import CONFIG_FILE, MANIFEST_FILE, keyframes_dir
+from .layout import CONFIG_FILE, KEYFRAMES_DIR, MANIFEST_FILE, keyframes_dir
 from .lock import run_dir_lock
 from .records import Callback, FrameResult
 from .plan import Plan, make_plan
@@ -130,57 +130,74 @@ def _run_locked(config: Config, store: RunStore, plan: Plan, resolved, executor:
     run_callbacks = [writer, *_snapshots(store.directory, config), *callbacks]
     traces_before = snapshot()
     optimised = 0
-    for stage in stages:
-        copied, waiting = set(), set()
-        if stage is plan and len(stages) > 1:
-            plan, copied, waiting = _place_even(plan, job_stores, writer)
-            stage = plan
-        todo = {job.relative_dir: [(i, w) for i, w in enumerate(job.weights)
-                                   if i not in job_stores[job.relative_dir].completed()]
-                for job in stage.jobs if job.relative_dir not in waiting}
-        what = "keyframes" if stage is not plan else "frames"
-        optimised += _optimise(stage, todo, len(copied), what, executor, resolved, run_callbacks, job_stores,
-                               progress, log)
+    with executor.session():
+        for stage in stages:
+            put: set[tuple[str, int]] = set()
+            if stage is plan and len(stages) > 1:
+                plan, put = _place_even(plan, job_stores, writer, log)
+                stage = plan
+            todo = {job.relative_dir: [(i, w) for i, w in enumerate(job.weights)
+                                       if i not in job_stores[job.relative_dir].completed()
+                                       and (job.relative_dir, i) not in put]
+                    for job in stage.jobs}
+            what = "keyframes" if stage is not plan else "frames"
+            optimised += _optimise(stage, todo, len(put), what, executor, resolved, run_callbacks, job_stores,
+                                   progress, log)
     outputs = render(store.directory, plan)
-    for job, index, message in writer.failed:
+    # A failed keyframe of spacing: even is reported as the failed frame of its job.
+    failed = [failure for failure in writer.failed if Path(failure[0]).name != KEYFRAMES_DIR]
+    for job, index, message in failed:
         log(f"frame {index} of {job} failed: {message}")
     return RunResult(out_dir=store.directory, plan=plan, weights_source=resolved.source,
-                     optimised=optimised, failed=writer.failed, outputs=outputs,
+                     optimised=optimised, failed=failed, outputs=outputs,
                      executor=executor.name, tasks=executor.tasks, compilations=since(traces_before))
 
 
-def _place_even(plan: Plan, job_stores: dict[str, JobStore],
-                writer: "_StoreWriter") -> tuple[Plan, set[tuple[str, int]], set[str]]:
-    """(`plan` with the jobs of every photo whose keyframes are done placed evenly, the
-    (job, index) of the keyframes copied into them now, the jobs still waiting for a
-    failed keyframe)."""
+def _place_even(plan: Plan, job_stores: dict[str, JobStore], writer: "_StoreWriter",
+                log: Callable[[str], None]) -> tuple[Plan, set[tuple[str, int]]]:
+    """(`plan` with the jobs of every photo placed by their stored keyframes (sweep/spacing.py),
+    the (job, index) of the keyframes put into them now: copied, or noted as failed).
+    Frames stored for another placement are dropped first."""
     by_photo: dict[str, list] = {}
     for job in plan.jobs:
         by_photo.setdefault(job.photo, []).append(job)
-    placed_by_dir, copied, waiting = {}, set(), set()
+    placed_by_dir, put = {}, set()
+
+    def failure(hidden: str, index: int) -> str:
+        entry = writer.manifest["jobs"].get(hidden, {}).get("frames", {}).get(str(index), {})
+        return f"its keyframe failed: {entry.get('message') or 'not done'}"
+
     for jobs in by_photo.values():
-        placed = spacing.placed_jobs(jobs, [job_stores[keyframes_dir(job.relative_dir)] for job in jobs])
-        if placed is None:
-            waiting.update(job.relative_dir for job in jobs)
-            continue
+        stores = [job_stores[keyframes_dir(job.relative_dir)] for job in jobs]
+        placement, placed = spacing.placed_jobs(jobs, stores, failure)
         for job, keyframes in placed:
-            done = job_stores[job.relative_dir].completed()
+            store = job_stores[job.relative_dir]
+            noted = writer.manifest["jobs"].setdefault(job.relative_dir, {"frames": {}})
+            stale = spacing.stale_frames(job, store, placement, noted.get("placement"))
+            noted["placement"] = placement
+            writer.store.save_manifest(writer.manifest)
+            if stale:
+                log(f"warning: {job.relative_dir}: {len(stale)} frame(s) were made for another placement of the "
+                    f"in-betweens (an artist of this photo changed, or a keyframe failed before); "
+                    f"they will be optimised again")
+                store.drop(stale)
+            done = store.completed()
             for position, keyframe in enumerate(keyframes):
                 if keyframe.index not in done:
-                    writer.on_frame(job.relative_dir, keyframe)
+                    # the snapshots first: a frame once stored is never copied again
                     spacing.copy_snapshots(writer.store.directory, job.relative_dir, position, keyframe.index)
-                    copied.add((job.relative_dir, keyframe.index))
+                    writer.on_frame(job.relative_dir, keyframe)
+                    put.add((job.relative_dir, keyframe.index))
             placed_by_dir[job.relative_dir] = job
-    jobs = [placed_by_dir.get(job.relative_dir, job) for job in plan.jobs]
-    return dataclasses.replace(plan, jobs=jobs), copied, waiting
+    return dataclasses.replace(plan, jobs=[placed_by_dir[job.relative_dir] for job in plan.jobs]), put
 
 
 def _optimise(plan: Plan, todo: dict[str, list[tuple[int, float]]], copied: int, what: str,
               executor: Executor, resolved, callbacks: list[Callback], job_stores: dict[str, JobStore],
               progress: bool | None, log: Callable[[str], None]) -> int:
     """Optimise the `todo` frames of `plan` (`what`: "frames" or "keyframes", for the log);
-    returns how many. `copied`: frames just put in place (spacing: even's keyframes), not
-    done by an earlier run."""
+    returns how many. `copied`: frames just put in place (spacing: even's keyframes, copied
+    or noted as failed), not done by an earlier run."""
     config = plan.config
     missing = sum(len(frames) for frames in todo.values())
     resumed = plan.frame_count - missing - copied

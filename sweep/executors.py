@@ -24,6 +24,7 @@ same whichever executor optimised the frames.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -59,6 +60,12 @@ class Executor:
 
     def check(self) -> None:
         """Refuse a run that cannot start (a missing package), before any file is written."""
+
+    @contextlib.contextmanager
+    def session(self):
+        """Held around every `execute` of one run (spacing: even executes twice), so a
+        connection is made once."""
+        yield
 
     def progress(self, frames: int, iterations: int, enabled: bool) -> Callback:
         from .progress import ProgressBar

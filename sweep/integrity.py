@@ -100,6 +100,8 @@ def manifest_problem(manifest: Any) -> str | None:
             return f"job {name!r} has no frames object"
         if "inputs_sha256" in job and not isinstance(job["inputs_sha256"], str):
             return f"job {name!r} has inputs_sha256 {job['inputs_sha256']!r}, not a string"
+        if job.get("placement", "even") not in ("even", "log"):   # spacing: even (sweep/spacing.py)
+            return f"job {name!r} has placement {job['placement']!r}, not 'even' or 'log'"
         for index, entry in job["frames"].items():
             if not index.isdigit() or not isinstance(entry, dict) or entry.get("status") not in FRAME_STATUSES:
                 return f"job {name!r} has a frame entry {index!r}: {entry!r:.60}"

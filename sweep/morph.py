@@ -100,6 +100,8 @@ def even_layout(key_weights: Sequence[float], key_images: Sequence[Sequence[np.n
         job = np.array([float(np.abs(a.astype(np.int32) - b.astype(np.int32)).sum())
                         for a, b in zip(images, images[1:])])
         differences += job / max(job.sum(), 1.0)
+    if not differences.any():   # keyframes all alike: nothing to even out, so spread the frames evenly
+        differences[:] = 1.0
     in_betweens = [0] * len(differences)
     for _ in range(count - len(key_weights)):
         steps = [difference / (n + 1) for difference, n in zip(differences, in_betweens)]

@@ -20,6 +20,7 @@ gives each its own `CUDA_VISIBLE_DEVICES`.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 from typing import Any, Callable, Sequence
@@ -77,6 +78,8 @@ class RayExecutor(Executor):
         self.cpus_per_task = cpus_per_task
         self.runtime_env = dict(runtime_env or {})
         self.task = task or optimise_task
+        self._started = False      # this run started the local Ray instance it is connected to
+        self._in_session = False
 
     def check(self) -> None:
         import_ray()
@@ -129,15 +132,30 @@ class RayExecutor(Executor):
         return dict(num_gpus=gpus, num_cpus=self.cpus_per_task, max_retries=self.max_retries,
                     retry_exceptions=True, runtime_env=env)
 
+    @contextlib.contextmanager
+    def session(self):
+        """Keep the connection that the run's first `execute` makes until its last one
+        is done; a local instance that this run started is shut down then."""
+        self._in_session = True
+        try:
+            yield
+        finally:
+            self._in_session = False
+            if self._started:
+                import_ray().shutdown()
+                self._started = False
+
     def execute(self, plan: Plan, todo: dict[str, Frames], weights, callbacks: Sequence[Callback],
                 stored_frame: StoredFrame | None = None) -> None:
         ray = import_ray()
-        started = self._connect()
+        if not ray.is_initialized():
+            self._started = self._connect()
         try:
-            self._execute(ray, plan, todo, weights, callbacks, started, stored_frame)
+            self._execute(ray, plan, todo, weights, callbacks, self._started, stored_frame)
         finally:
-            if started:
+            if self._started and not self._in_session:
                 ray.shutdown()
+                self._started = False
 
     def _execute(self, ray, plan, todo, weights, callbacks, started: bool, stored_frame) -> None:
         """Under `init: keyframes` the keyframes' tasks run first; the in-betweens' tasks

@@ -11,16 +11,19 @@ copied into their jobs at their new places, and the in-betweens run as usual.
 The artists of one photo share one layout (their differences summed), so their frames
 keep equal content weights and the artist comparison still pairs them by weight. A
 job's weights are known once the keyframes of its photo are done; they are derived
-from the stored (uint8) keyframes alone, so a resumed run finds the same ones.
+from the stored (uint8) keyframes alone, so a resumed run finds the same ones. A
+photo whose keyframe failed stays on the log grid for that run; frames stored for
+another placement than the current one are dropped and optimised again.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from . import atomic
-from .layout import keyframes_dir, snapshot_dir
+from .layout import keyframes_dir, same_weights, snapshot_dir
 from .morph import even_layout, even_spacing, keyframes_of
 from .plan import Job, Plan
 from .records import FrameResult
@@ -43,24 +46,51 @@ def keyframe_plan(plan: Plan) -> Plan:
     return dataclasses.replace(plan, jobs=[keyframe_job(job) for job in plan.jobs])
 
 
-def placed_jobs(jobs: Sequence[Job], stores: Sequence[JobStore]) -> list[tuple[Job, list[FrameResult]]] | None:
+def placed_jobs(jobs: Sequence[Job], stores: Sequence[JobStore],
+                failure: Callable[[str, int], str]) -> tuple[str, list[tuple[Job, list[FrameResult]]]]:
     """The jobs of one photo with their shared even weights and keyframe indices, each
     with its keyframes as frames of it, from `stores`, the stores of their hidden
-    keyframe jobs; None while a keyframe is not done (one failed): the in-betweens of
-    that photo wait for a later run."""
+    keyframe jobs, after the placement: "even", or "log" while a keyframe is missing
+    (it failed: `failure(hidden job, index)` is its message). Then the photo stays on
+    the log grid, its keyframe a failed frame, so the other frames carry on; a later run
+    whose keyframes all succeed places it evenly and makes its frames again."""
     first = jobs[0]
-    placed = _layout(stores, [first.weights[k] for k in first.keyframes], len(first.weights))
-    if placed is None:
-        return None
-    weights, keys, stored = placed
-    result = []
+    key_weights = [first.weights[k] for k in first.keyframes]
+    stored = [_stored_keyframes(store, len(key_weights)) for store in stores]
+    placement = "even" if all(image is not None for images, _ in stored for image in images) else "log"
+    if placement == "even":
+        weights, keys = even_layout(key_weights, [images for images, _ in stored], len(first.weights))
+    else:
+        weights, keys = first.weights, first.keyframes
+    placed = []
     for job, (images, records) in zip(jobs, stored):
-        frames = [FrameResult(index=key, content_weight=weights[key], image=image,
-                              content_loss=float(record["content_loss"]), style_loss=float(record["style_loss"]),
-                              tv_loss=float(record.get("tv_loss", 0.0)), iterations=int(record.get("iterations", 0)))
-                  for key, image, record in zip(keys, images, records)]
-        result.append((dataclasses.replace(job, weights=list(weights), keyframes=list(keys)), frames))
-    return result
+        frames = []
+        for position, (key, image, record) in enumerate(zip(keys, images, records)):
+            if image is None:
+                message = failure(keyframes_dir(job.relative_dir), position)
+                frames.append(FrameResult(index=key, content_weight=weights[key], image=None, content_loss=math.nan,
+                                          style_loss=math.nan, tv_loss=math.nan, iterations=0, status="failed",
+                                          message=message))
+                continue
+            frames.append(FrameResult(index=key, content_weight=weights[key], image=image,
+                                      content_loss=float(record["content_loss"]), style_loss=float(record["style_loss"]),
+                                      tv_loss=float(record.get("tv_loss", 0.0)),
+                                      iterations=int(record.get("iterations", 0))))
+        placed.append((dataclasses.replace(job, weights=list(weights), keyframes=list(keys)), frames))
+    return placement, placed
+
+
+def stale_frames(job: Job, store: JobStore, placement: str, stored_placement: str | None) -> set[int]:
+    """Frames of `job` stored for another placement: all of them after a change between
+    "log" (a keyframe had failed, so its in-betweens started from the photo) and "even";
+    else those whose weight is not the one `job` has at their index (an artist of the
+    photo changed, which moves the shared placement)."""
+    records = store.records()
+    if stored_placement not in (None, placement):
+        return {record["index"] for record in records}
+    return {record["index"] for record in records
+            if record["index"] >= len(job.weights)
+            or not same_weights([record["content_weight"]], [job.weights[record["index"]]])}
 
 
 def copy_snapshots(run_dir: Path, relative_dir: str, position: int, index: int) -> None:
@@ -77,20 +107,17 @@ def placed_weights(run_dir: Path, relative_dirs: Sequence[str], config) -> list[
     """The even content weights that the jobs `relative_dirs` (the artists of one photo)
     of the run in `run_dir` share, None while their keyframes are not all done."""
     weights = config.content_weights()
-    stores = [JobStore(Path(run_dir) / keyframes_dir(relative_dir)) for relative_dir in relative_dirs]
-    placed = _layout(stores, [weights[k] for k in keyframes_of(config)], len(weights))
-    return None if placed is None else placed[0]
+    key_weights = [weights[k] for k in keyframes_of(config)]
+    stored = [_stored_keyframes(JobStore(Path(run_dir) / keyframes_dir(relative_dir)), len(key_weights))[0]
+              for relative_dir in relative_dirs]
+    if any(image is None for images in stored for image in images):
+        return None
+    return even_layout(key_weights, stored, len(weights))[0]
 
 
-def _layout(stores: Sequence[JobStore], key_weights: list[float], count: int):
-    """(weights, keyframe indices, per store (its keyframe images, their records)) from
-    the stored keyframes, or None while one is missing."""
-    stored = []
-    for store in stores:
-        records = {record["index"]: record for record in store.records()}
-        if any(index not in records for index in range(len(key_weights))):
-            return None
-        stored.append(([store.image(index) for index in range(len(key_weights))],
-                       [records[index] for index in range(len(key_weights))]))
-    weights, keys = even_layout(key_weights, [images for images, _ in stored], count)
-    return weights, keys, stored
+def _stored_keyframes(store: JobStore, count: int) -> tuple[list, list]:
+    """(images, records) of keyframes 0 .. count - 1 as `store` holds them; None for one
+    that is missing or damaged."""
+    records = {record["index"]: record for record in store.check()[0]}
+    return ([store.image(index) if index in records else None for index in range(count)],
+            [records.get(index) for index in range(count)])

@@ -18,7 +18,7 @@ from . import integrity
 from .config import parse_config
 from .morph import even_spacing
 from .errors import SweepError
-from .layout import CONFIG_FILE as CONFIG, KEYFRAMES_DIR, MANIFEST_FILE as MANIFEST
+from .layout import CONFIG_FILE as CONFIG, KEYFRAMES_DIR, MANIFEST_FILE as MANIFEST, keyframes_dir
 from .store import JobStore, config_hash, read_json
 from .weight_text import format_weight
 
@@ -113,9 +113,11 @@ def run_status(directory: str | Path) -> RunStatus:
     jobs = []
     for relative_dir in relative_dirs:
         status = JobStatus(relative_dir=relative_dir, weights=weights)
+        records, status.damaged = JobStore(directory / relative_dir).check()
         if even_spacing(config):
             status.weights, status.placed = placed[relative_dir] or weights, placed[relative_dir] is not None
-        records, status.damaged = JobStore(directory / relative_dir).check()
+            status.damaged += [f"{KEYFRAMES_DIR}: {problem}"
+                               for problem in JobStore(directory / keyframes_dir(relative_dir)).check()[1]]
         done = {record["index"] for record in records}
         noted = manifest["jobs"].get(relative_dir, {}).get("frames", {})
         for index in range(len(weights)):

@@ -22,6 +22,7 @@ from .records import FrameResult
 from .errors import SweepError
 from .images import read_png, save_png
 from . import motion
+from .morph import even_spacing
 from .layout import (CONFIG_FILE, FRAMES_DIR, FrameRecord, MANIFEST_FILE, MOTION_FILE, RECORDS_FILE, SHEET_FILE,
                      compare_file, frame_record, load_records, movie_file, MOVIE_KINDS)
 
@@ -31,6 +32,8 @@ FRAME_SECTIONS = ("content", "styles", "sweep", "image", "optimizer", "init", "k
 
 def config_hash(config: Config) -> str:
     relevant = {key: value for key, value in config.to_dict().items() if key in FRAME_SECTIONS}
+    if relevant["sweep"]["content_weight"]["spacing"] == "even" and not even_spacing(config):
+        relevant["sweep"]["content_weight"]["spacing"] = "log"   # the same frames: runs made before even resume
     relevant["styles"] = {name: _hashed_artist(artist) for name, artist in relevant["styles"].items()}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
@@ -109,6 +112,13 @@ class JobStore:
         if problems:
             atomic.write_json(self.records_path, good)
         return problems
+
+    def drop(self, indices: set[int]) -> None:
+        """Forget frames `indices` (their records, then their PNGs): they will be optimised again."""
+        records = self.records()
+        atomic.write_json(self.records_path, [r for r in records if r["index"] not in indices])
+        for record in (r for r in records if r["index"] in indices):
+            (self.directory / record["file"]).unlink(missing_ok=True)
 
     def completed(self) -> set[int]:
         return {record["index"] for record in self.records()}
@@ -295,6 +305,9 @@ class RunStore:
         for path in self.directory.rglob(compare_file("*")):
             if path.is_file() and path.name in compared:
                 path.unlink()
+
+    def save_manifest(self, manifest: dict) -> None:
+        atomic.write_json(self.manifest_path, manifest)
 
     def record(self, manifest: dict, relative_dir: str, result: FrameResult) -> None:
         """Note a frame's status in the manifest (saved at once)."""

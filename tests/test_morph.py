@@ -57,6 +57,9 @@ def test_even_layout_gives_the_in_betweens_to_the_keyframes_that_differ_most():
     # Deterministic, and a sweep of keyframes only keeps them all.
     assert morph.even_layout([100.0, 10.0, 1.0, 0.1], [grey], 13) == (weights, keys)
     assert morph.even_layout([100.0, 0.1], [grey[:2]], 2) == ([100.0, 0.1], [0, 1])
+    # keyframes all alike: the in-betweens are spread evenly, not all into the first segment
+    alike = [grey[0]] * 4
+    assert morph.even_layout([100.0, 10.0, 1.0, 0.1], [alike], 13)[1] == [0, 4, 8, 12]
 
 
 def test_the_artists_of_a_photo_share_one_even_layout_and_count_alike():

@@ -35,6 +35,12 @@ def test_even_spacing_without_keyframes_is_log_spacing():
         assert not morph.even_spacing(config)
         assert config.content_weights() == pytest.approx(list(np.logspace(2, -1, 9)))
     assert morph.even_spacing(parse_config(CONFIG))
+    # so its frames are those of log spacing, and a run made before even was the default resumes
+    from sweep.store import config_hash
+
+    log = CONFIG.replace("spacing: even", "spacing: log")
+    assert config_hash(parse_config(CONFIG + "init: content\n")) == config_hash(parse_config(log + "init: content\n"))
+    assert config_hash(parse_config(CONFIG)) != config_hash(parse_config(log))
 
 
 @pytest.mark.slow
@@ -94,3 +100,80 @@ def test_a_run_killed_before_its_in_betweens_resumes_bit_identical(tmp_path, rea
     assert result.optimised == 1 + 6   # the last keyframe, then the in-betweens; the copies are not optimised
     for record in records_of(clean / "rings"):
         assert (resumed / "rings" / record["file"]).read_bytes() == (clean / "rings" / record["file"]).read_bytes()
+
+
+def poisoned_objective(weight: float):
+    """sweep.engine.make_objective whose loss is NaN for frames of content weight `weight`."""
+    from keras import ops
+
+    import sweep.engine
+
+    real = sweep.engine.make_objective
+
+    def make(extractor):
+        evaluate = real(extractor)
+
+        def poisoned(images01, content_weights, *rest):
+            total, content, style, tv, gradient = evaluate(images01, content_weights, *rest)
+            hit = np.isclose(np.asarray(ops.convert_to_numpy(content_weights)), weight, rtol=1e-6)
+            poison = ops.convert_to_tensor(np.where(hit, np.nan, 0.0).astype(np.float32))
+            return total + poison, content + poison, style, tv, gradient + ops.reshape(poison, (-1, 1, 1, 1))
+
+        return poisoned
+
+    return make
+
+
+@pytest.mark.slow
+def test_a_failed_keyframe_keeps_the_log_grid_until_a_later_run_places_the_frames(tmp_path, real_weights,
+                                                                                   monkeypatch):
+    import sweep.engine
+
+    (tmp_path / "c.yaml").write_text(CONFIG)
+    log_weights = parse_config(CONFIG).content_weights()
+    with monkeypatch.context() as patch:
+        patch.setattr(sweep.engine, "make_objective", poisoned_objective(log_weights[4]))
+        first = sweep.run(tmp_path / "c.yaml", tmp_path / "out", log=lambda message: None)
+    # the other frames carry on, on the log grid; the keyframe is the job's failed frame 4
+    assert [(job, index) for job, index, _ in first.failed] == [("rings", 4)]
+    assert "its keyframe failed: the loss became NaN" in first.failed[0][2]
+    records = records_of(first.out_dir / "rings")
+    assert [r["index"] for r in records] == [0, 1, 2, 3, 5, 6, 7, 8]
+    assert [r["content_weight"] for r in records] == [w for i, w in enumerate(log_weights) if i != 4]
+    status = format_status(run_status(first.out_dir))
+    assert "failed frame 4 (content weight 3.16): its keyframe failed" in status
+
+    messages = []
+    second = sweep.run(tmp_path / "c.yaml", tmp_path / "out", log=messages.append)
+    assert not second.failed
+    weights, keys = second.plan.jobs[0].layout
+    hidden = [read_png(first.out_dir / "rings" / ".keyframes" / r["file"])
+              for r in records_of(first.out_dir / "rings" / ".keyframes")]
+    assert (weights, keys) == morph.even_layout([log_weights[k] for k in (0, 4, 8)], [hidden], 9)
+    assert [r["content_weight"] for r in records_of(second.out_dir / "rings")] == weights
+    # the frames of the log grid (the in-betweens beside the failed keyframe started from
+    # the photo) were made again: the retried keyframe, then all six in-betweens
+    assert any("made for another placement" in message for message in messages)
+    assert second.optimised == 1 + 6 and run_status(second.out_dir).complete
+
+
+@pytest.mark.slow
+def test_a_changed_painting_replaces_the_frames_of_every_artist_of_its_photo(tmp_path, real_weights):
+    from PIL import Image
+
+    from sweep.samples import sample_image
+
+    Image.fromarray(sample_image("stained_glass")).save(tmp_path / "glass.png")
+    (tmp_path / "c.yaml").write_text(CONFIG.replace("styles: {rings: sample:rings}",
+                                                    "styles: {rings: sample:rings, glass: glass.png}"))
+    sweep.run(tmp_path / "c.yaml", tmp_path / "out", log=lambda message: None)
+    Image.fromarray(sample_image("brushstrokes")).save(tmp_path / "glass.png")
+    with pytest.raises(sweep.errors.SweepError, match="other pixels"):
+        sweep.run(tmp_path / "c.yaml", tmp_path / "out", log=lambda message: None)
+    second = sweep.run(tmp_path / "c.yaml", tmp_path / "out", force=True, log=lambda message: None)
+    assert not second.failed and run_status(second.out_dir).complete
+    layout = second.plan.jobs[0].layout
+    assert [job.layout for job in second.plan.jobs] == [layout, layout]
+    for artist in ("rings", "glass"):   # one placement, whatever rings had before
+        assert [r["content_weight"] for r in records_of(second.out_dir / artist)] == layout[0]
+    assert (second.out_dir / "compare.gif").is_file()   # the artists still compare at equal weights
