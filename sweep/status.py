@@ -55,33 +55,26 @@ class RunStatus:
         return all(job.complete for job in self.jobs)
 
 
-def _photo_jobs(config) -> dict[str, list[str]]:
-    """Every job's relative directory -> those of its photo's jobs (itself included), as
-    plan.make_plan names them, without reading images."""
+def _job_dirs(config) -> list[str]:
+    """The jobs' relative directories, as plan.make_plan names them, without reading images."""
     from .plan import job_names
 
     try:
-        names = job_names(config)
+        return [relative_dir for _, _, _, relative_dir in job_names(config)]
     except SweepError:  # a glob that no longer matches: fall back on what the manifest lists
-        return {}
-    by_photo: dict[str, list[str]] = {}
-    for photo, _, _, relative_dir in names:
-        by_photo.setdefault(photo, []).append(relative_dir)
-    return {relative_dir: by_photo[photo] for photo, _, _, relative_dir in names}
+        return []
 
 
-def _placed_weights(directory: Path, config, relative_dirs: list[str],
-                    photo_jobs: dict[str, list[str]]) -> dict[str, list[float] | None]:
-    """spacing: even: every job's weights, shared by its photo's jobs, or None while the
-    keyframes of that photo are not done (each photo's keyframes are read once)."""
+def _placed_weights(directory: Path, config, relative_dirs: list[str]) -> dict[str, list[float] | None]:
+    """spacing: even: every job's weights, shared by its photo's jobs (the job folders
+    beside it, sweep/layout.py), or None while that photo's keyframes are not all done."""
     from .spacing import placed_weights
 
-    by_group: dict[tuple[str, ...], list[float] | None] = {}
+    photos: dict[Path, list[str]] = {}
     for relative_dir in relative_dirs:
-        group = tuple(photo_jobs.get(relative_dir, [relative_dir]))
-        if group not in by_group:
-            by_group[group] = placed_weights(directory, group, config)
-    return {d: by_group[tuple(photo_jobs.get(d, [d]))] for d in relative_dirs}
+        photos.setdefault(Path(relative_dir).parent, []).append(relative_dir)
+    placed = {photo: placed_weights(directory, jobs, config) for photo, jobs in photos.items()}
+    return {relative_dir: placed[Path(relative_dir).parent] for relative_dir in relative_dirs}
 
 
 def run_status(directory: str | Path) -> RunStatus:
@@ -106,10 +99,9 @@ def run_status(directory: str | Path) -> RunStatus:
         raise SweepError(f"{manifest_path} is damaged ({problem}); `sweep run --force` with this --out "
                          f"replaces the run's frames")
     weights = config.content_weights()
-    photo_jobs = _photo_jobs(config)
     # spacing: even keeps its keyframes in hidden jobs of their own (sweep/spacing.py)
-    relative_dirs = list(photo_jobs) or [d for d in manifest["jobs"] if Path(d).name != KEYFRAMES_DIR]
-    placed = _placed_weights(directory, config, relative_dirs, photo_jobs) if even_spacing(config) else {}
+    relative_dirs = _job_dirs(config) or [d for d in manifest["jobs"] if Path(d).name != KEYFRAMES_DIR]
+    placed = _placed_weights(directory, config, relative_dirs) if even_spacing(config) else {}
     jobs = []
     for relative_dir in relative_dirs:
         status = JobStatus(relative_dir=relative_dir, weights=weights)
