@@ -126,6 +126,9 @@ def _run_locked(config: Config, store: RunStore, plan: Plan, resolved, executor:
     log(f"weights: {resolved.source} ({resolved.path})")  # not before a refusal: one line then
 
     job_stores = {job.relative_dir: store.job(job.relative_dir, job.artist_record()) for job in every_job}
+    for job in stages[0].jobs if len(stages) > 1 else ():
+        for index in spacing.drop_uncopyable(job_stores[job.relative_dir]):
+            log(f"warning: {job.relative_dir}: frame {index}'s record has no losses; it will be optimised again")
     writer = _StoreWriter(store, manifest, job_stores)
     run_callbacks = [writer, *_snapshots(store.directory, config), *callbacks]
     traces_before = snapshot()
@@ -174,13 +177,14 @@ def _place_even(plan: Plan, job_stores: dict[str, JobStore], writer: "_StoreWrit
             store = job_stores[job.relative_dir]
             noted = writer.manifest["jobs"].setdefault(job.relative_dir, {"frames": {}})
             stale = spacing.stale_frames(job, store, placement, noted.get("placement"))
-            noted["placement"] = placement
-            writer.store.save_manifest(writer.manifest)
             if stale:
                 log(f"warning: {job.relative_dir}: {len(stale)} frame(s) were made for another placement of the "
                     f"in-betweens (an artist of this photo changed, or a keyframe failed before); "
                     f"they will be optimised again")
+            with atomic.signals_deferred():   # never the new placement beside frames of the old
                 store.drop(stale)
+                noted["placement"] = placement
+                writer.store.save_manifest(writer.manifest)
             done = store.completed()
             for position, keyframe in enumerate(keyframes):
                 if keyframe.index not in done:

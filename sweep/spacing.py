@@ -115,9 +115,23 @@ def placed_weights(run_dir: Path, relative_dirs: Sequence[str], config) -> list[
     return even_layout(key_weights, stored, len(weights))[0]
 
 
+def drop_uncopyable(store: JobStore) -> set[int]:
+    """Drop the keyframes of a hidden job whose records lack their losses (a damaged
+    frames.json that still names the PNG): they cannot be copied into their job, so the
+    keyframe pass makes them again. Returns their indices."""
+    lost = {record["index"] for record in store.records() if not _has_losses(record)}
+    store.drop(lost)
+    return lost
+
+
+def _has_losses(record: dict) -> bool:
+    return all(isinstance(record.get(key), (int, float)) and math.isfinite(record[key])
+               for key in ("content_loss", "style_loss"))
+
+
 def _stored_keyframes(store: JobStore, count: int) -> tuple[list, list]:
     """(images, records) of keyframes 0 .. count - 1 as `store` holds them; None for one
     that is missing or damaged."""
-    records = {record["index"]: record for record in store.check()[0]}
+    records = {record["index"]: record for record in store.check()[0] if _has_losses(record)}
     return ([store.image(index) if index in records else None for index in range(count)],
             [records.get(index) for index in range(count)])

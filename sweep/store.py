@@ -115,6 +115,8 @@ class JobStore:
 
     def drop(self, indices: set[int]) -> None:
         """Forget frames `indices` (their records, then their PNGs): they will be optimised again."""
+        if not indices:
+            return
         records = self.records()
         atomic.write_json(self.records_path, [r for r in records if r["index"] not in indices])
         for record in (r for r in records if r["index"] in indices):

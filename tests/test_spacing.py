@@ -101,6 +101,18 @@ def test_a_run_killed_before_its_in_betweens_resumes_bit_identical(tmp_path, rea
     for record in records_of(clean / "rings"):
         assert (resumed / "rings" / record["file"]).read_bytes() == (clean / "rings" / record["file"]).read_bytes()
 
+    # a keyframe whose record lost its losses cannot be copied: it is made again, the same
+    damaged = tmp_path / "damaged"
+    shutil.copytree(clean, damaged)
+    hidden = records_of(damaged / "rings" / ".keyframes")
+    hidden[1]["content_loss"] = None
+    (damaged / "rings" / ".keyframes" / "frames.json").write_text(json.dumps(hidden))
+    messages = []
+    assert sweep.run(tmp_path / "c.yaml", damaged, log=messages.append).optimised == 1
+    assert any("frame 1's record has no losses" in message for message in messages)
+    for record in records_of(clean / "rings"):
+        assert (damaged / "rings" / record["file"]).read_bytes() == (clean / "rings" / record["file"]).read_bytes()
+
 
 def poisoned_objective(weight: float):
     """sweep.engine.make_objective whose loss is NaN for frames of content weight `weight`."""
