@@ -20,6 +20,7 @@ from .errors import SweepError
 from .executors import Executor, LocalExecutor
 from .layout import CONFIG_FILE, KEYFRAMES_DIR, MANIFEST_FILE, keyframes_dir
 from .lock import run_dir_lock
+from .morph import even_spacing
 from .records import Callback, FrameResult
 from .plan import Plan, make_plan
 from .store import JobStore, RunStore
@@ -118,34 +119,29 @@ def _run_locked(config: Config, store: RunStore, plan: Plan, resolved, executor:
                 progress: bool | None, callbacks: Sequence[Callback], log: Callable[[str], None]) -> RunResult:
     """`run` once this process holds the run directory's lock (sweep/lock.py)."""
     # Under spacing: even the keyframes run first, as hidden jobs (sweep/spacing.py).
-    stages = [spacing.keyframe_plan(plan), plan] if spacing.is_even(plan) else [plan]
-    every_job = [job for stage in stages for job in stage.jobs]
+    keyframes = spacing.keyframe_plan(plan) if even_spacing(config) else None
+    every_job = (keyframes.jobs if keyframes else []) + plan.jobs
     manifest = store.open(config, resolved.sha256, [job.relative_dir for job in every_job], force=force,
                           inputs={job.relative_dir: job.inputs_sha256 for job in every_job},
                           frame_shapes={job.relative_dir: job.frame_size for job in every_job}, warn=log)
     log(f"weights: {resolved.source} ({resolved.path})")  # not before a refusal: one line then
 
     job_stores = {job.relative_dir: store.job(job.relative_dir, job.artist_record()) for job in every_job}
-    for job in stages[0].jobs if len(stages) > 1 else ():
-        for index in spacing.drop_uncopyable(job_stores[job.relative_dir]):
-            log(f"warning: {job.relative_dir}: frame {index}'s record has no losses; it will be optimised again")
     writer = _StoreWriter(store, manifest, job_stores)
     run_callbacks = [writer, *_snapshots(store.directory, config), *callbacks]
     traces_before = snapshot()
-    optimised = 0
+    optimised, put = 0, set()
     with executor.session():
-        for stage in stages:
-            put: set[tuple[str, int]] = set()
-            if stage is plan and len(stages) > 1:
-                plan, put = _place_even(plan, job_stores, writer, log)
-                stage = plan
-            todo = {job.relative_dir: [(i, w) for i, w in enumerate(job.weights)
-                                       if i not in job_stores[job.relative_dir].completed()
-                                       and (job.relative_dir, i) not in put]
-                    for job in stage.jobs}
-            what = "keyframes" if stage is not plan else "frames"
-            optimised += _optimise(stage, todo, len(put), what, executor, resolved, run_callbacks, job_stores,
-                                   progress, log)
+        if keyframes:
+            for job in keyframes.jobs:
+                for index in spacing.drop_uncopyable(job_stores[job.relative_dir]):
+                    log(f"warning: {job.relative_dir}: frame {index}'s record has no losses; "
+                        f"it will be optimised again")
+            optimised += _optimise(keyframes, _missing(keyframes, job_stores), 0, "keyframes", executor, resolved,
+                                   run_callbacks, job_stores, progress, log)
+            plan, put = _place_even(plan, job_stores, writer, log)
+        optimised += _optimise(plan, _missing(plan, job_stores, put), len(put), "frames", executor, resolved,
+                               run_callbacks, job_stores, progress, log)
     outputs = render(store.directory, plan)
     # A failed keyframe of spacing: even is reported as the failed frame of its job.
     failed = [failure for failure in writer.failed if Path(failure[0]).name != KEYFRAMES_DIR]
@@ -194,6 +190,17 @@ def _place_even(plan: Plan, job_stores: dict[str, JobStore], writer: "_StoreWrit
                     put.add((job.relative_dir, keyframe.index))
             placed_by_dir[job.relative_dir] = job
     return dataclasses.replace(plan, jobs=[placed_by_dir[job.relative_dir] for job in plan.jobs]), put
+
+
+def _missing(plan: Plan, job_stores: dict[str, JobStore],
+             put: set[tuple[str, int]] = frozenset()) -> dict[str, list[tuple[int, float]]]:
+    """Every job's frames [(index, weight), ...] that its store lacks, but for those in `put`."""
+    todo = {}
+    for job in plan.jobs:
+        done = job_stores[job.relative_dir].completed()
+        todo[job.relative_dir] = [(i, w) for i, w in enumerate(job.weights)
+                                  if i not in done and (job.relative_dir, i) not in put]
+    return todo
 
 
 def _optimise(plan: Plan, todo: dict[str, list[tuple[int, float]]], copied: int, what: str,

@@ -24,14 +24,11 @@ from typing import Callable, Sequence
 
 from . import atomic
 from .layout import keyframes_dir, same_weights, snapshot_dir
-from .morph import even_layout, even_spacing, keyframes_of
+from .morph import even_layout, keyframes_of
 from .plan import Job, Plan
+from .images import read_png
 from .records import FrameResult
 from .store import JobStore
-
-
-def is_even(plan: Plan) -> bool:
-    return even_spacing(plan.config)
 
 
 def keyframe_job(job: Job) -> Job:
@@ -57,11 +54,9 @@ def placed_jobs(jobs: Sequence[Job], stores: Sequence[JobStore],
     first = jobs[0]
     key_weights = [first.weights[k] for k in first.keyframes]
     stored = [_stored_keyframes(store, len(key_weights)) for store in stores]
-    placement = "even" if all(image is not None for images, _ in stored for image in images) else "log"
-    if placement == "even":
-        weights, keys = even_layout(key_weights, [images for images, _ in stored], len(first.weights))
-    else:
-        weights, keys = first.weights, first.keyframes
+    layout = _even(key_weights, [images for images, _ in stored], len(first.weights))
+    placement = "log" if layout is None else "even"
+    weights, keys = (first.weights, first.keyframes) if layout is None else layout
     placed = []
     for job, (images, records) in zip(jobs, stored):
         frames = []
@@ -110,9 +105,8 @@ def placed_weights(run_dir: Path, relative_dirs: Sequence[str], config) -> list[
     key_weights = [weights[k] for k in keyframes_of(config)]
     stored = [_stored_keyframes(JobStore(Path(run_dir) / keyframes_dir(relative_dir)), len(key_weights))[0]
               for relative_dir in relative_dirs]
-    if any(image is None for images in stored for image in images):
-        return None
-    return even_layout(key_weights, stored, len(weights))[0]
+    layout = _even(key_weights, stored, len(weights))
+    return None if layout is None else layout[0]
 
 
 def drop_uncopyable(store: JobStore) -> set[int]:
@@ -129,9 +123,17 @@ def _has_losses(record: dict) -> bool:
                for key in ("content_loss", "style_loss"))
 
 
+def _even(key_weights: list[float], images: Sequence[Sequence], count: int) -> tuple[list[float], list[int]] | None:
+    """`morph.even_layout` of the jobs' keyframe `images`, None while one is missing."""
+    if any(image is None for job in images for image in job):
+        return None
+    return even_layout(key_weights, images, count)
+
+
 def _stored_keyframes(store: JobStore, count: int) -> tuple[list, list]:
     """(images, records) of keyframes 0 .. count - 1 as `store` holds them; None for one
     that is missing or damaged."""
     records = {record["index"]: record for record in store.check()[0] if _has_losses(record)}
-    return ([store.image(index) if index in records else None for index in range(count)],
+    return ([read_png(store.directory / records[index]["file"]) if index in records else None
+             for index in range(count)],
             [records.get(index) for index in range(count)])
