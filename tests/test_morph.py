@@ -104,23 +104,27 @@ def test_keyframes_run_first_and_in_betweens_inherit_their_strokes(tmp_path, rea
     assert motion["frames"] == 7 and motion["jitter"] is not None and len(motion["steps"]) == 6
 
 
+def frame_iterations(tmp_path, optimizer: str, keyframes: str, out: str) -> dict[int, int]:
+    """Each frame's iterations, by index, in a run of CONFIG with these optimizer and
+    keyframes sections."""
+    config = CONFIG.replace("optimizer: {iterations: 12}", f"optimizer: {{{optimizer}}}")
+    (tmp_path / "c.yaml").write_text(config.replace("keyframes: {every: 3, in_between_fraction: 0.5}",
+                                                    f"keyframes: {{{keyframes}}}"))
+    result = sweep.run(tmp_path / "c.yaml", tmp_path / out)
+    return {r["index"]: r["iterations"] for r in json.loads((result.out_dir / "rings" / "frames.json").read_text())}
+
+
 @pytest.mark.slow
 def test_keyframes_stop_by_their_own_tolerance(tmp_path, real_weights):
     """keyframes.tolerance 0 runs the keyframes to the full budget, while the
     in-betweens stop early under a loose optimizer.tolerance."""
-    config = CONFIG.replace("optimizer: {iterations: 12}", "optimizer: {iterations: 12, tolerance: 0.5, patience: 2}")
-    config = config.replace("in_between_fraction: 0.5}", "in_between_fraction: 1.0, tolerance: 0}")
-    (tmp_path / "c.yaml").write_text(config)
-    result = sweep.run(tmp_path / "c.yaml", tmp_path / "out")
-    iterations = {r["index"]: r["iterations"] for r in json.loads((result.out_dir / "rings" / "frames.json").read_text())}
+    iterations = frame_iterations(tmp_path, "iterations: 12, tolerance: 0.5, patience: 2",
+                                  "every: 3, in_between_fraction: 1.0, tolerance: 0", "out")
     assert [iterations[i] for i in (0, 3, 6)] == [12, 12, 12]
     assert max(iterations[i] for i in (1, 2, 4, 5)) < 12
     # the tighter of the two counts: optimizer.tolerance 0 stops no keyframe early either
-    config = CONFIG.replace("optimizer: {iterations: 12}", "optimizer: {iterations: 12, tolerance: 0}")
-    config = config.replace("in_between_fraction: 0.5}", "in_between_fraction: 0.5, tolerance: 0.5}")
-    (tmp_path / "c.yaml").write_text(config)
-    result = sweep.run(tmp_path / "c.yaml", tmp_path / "out2")
-    iterations = {r["index"]: r["iterations"] for r in json.loads((result.out_dir / "rings" / "frames.json").read_text())}
+    iterations = frame_iterations(tmp_path, "iterations: 12, tolerance: 0",
+                                  "every: 3, in_between_fraction: 0.5, tolerance: 0.5", "out2")
     assert [iterations[i] for i in (0, 3, 6)] == [12, 12, 12]
 
 
