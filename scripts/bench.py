@@ -11,6 +11,7 @@ optimise in the pixel box, and the TF-tutorial recipe clips after every step.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import resource
@@ -23,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from keras import ops  # noqa: E402
 
-from sweep import weights as weights_module  # noqa: E402
+from sweep import morph, weights as weights_module  # noqa: E402
 from sweep.artist import Artist  # noqa: E402
 from sweep.config import Config, ModelSection, OptimizerSection, sweep_values, ContentWeightSweep  # noqa: E402
 from sweep.engine import SweepEngine, to_float_images  # noqa: E402
@@ -157,15 +158,31 @@ class Bench:
                     optimizer.keep(keep, self.evaluator(128, weights[rows])[0])
         return best, time.perf_counter() - started, iteration + 1
 
-    def sweep_default(self, weights, reference, **optimizer_overrides):
-        """The product: SweepEngine with the default settings, every frame in one chunk.
-        The config's sweep is these `weights`: `init: keyframes` places its keyframes and
-        blends on the config's sweep."""
-        import dataclasses
+    def default_config(self, log_weights, **optimizer_overrides):
+        """The bench's config with the default settings, its sweep the log grid `log_weights`."""
         sweep = dataclasses.replace(self.config.sweep, content_weight=ContentWeightSweep(
-            start=weights[0], stop=weights[-1], steps=len(weights)))
-        config = dataclasses.replace(self.config, sweep=sweep, optimizer=dataclasses.replace(
+            start=log_weights[0], stop=log_weights[-1], steps=len(log_weights)))
+        return dataclasses.replace(self.config, sweep=sweep, optimizer=dataclasses.replace(
             OptimizerSection(), **optimizer_overrides))
+
+    def even_placement(self, log_weights) -> tuple[list[float], list[int]]:
+        """The default `spacing: even`'s (weights, keyframe indices) for the log grid
+        `log_weights`: its keyframes optimised as `sweep run` does (sweep/spacing.py), then
+        placed by `morph.even_layout`. Not timed: `sweep_default` makes the same keyframes
+        again, bit-identical, inside its timing."""
+        config = self.default_config(log_weights)
+        key_weights = [log_weights[k] for k in morph.keyframes_of(config)]
+        keys = list(enumerate(key_weights))
+        done = sorted(SweepEngine(config, self.extractor).optimise(
+            "placement", *self.images(128), keys, len(keys), layout=(key_weights, list(range(len(keys))))),
+            key=lambda r: r.index)
+        return morph.even_layout(key_weights, [[r.image for r in done]], len(log_weights))
+
+    def sweep_default(self, log_weights, reference, layout, **optimizer_overrides):
+        """The product: SweepEngine with the default settings on the sweep of `layout`
+        (weights, keyframe indices; see `even_placement`), every pass in one chunk."""
+        config = self.default_config(log_weights, **optimizer_overrides)
+        weights = layout[0]
         engine = SweepEngine(config, self.extractor)
         photo, painting = self.images(128)
         frames = list(enumerate(weights))
@@ -174,7 +191,7 @@ class Bench:
         coarse_iterations = int(round(opt.iterations * opt.coarse_fraction)) if len(opt.scales) > 1 else 0
 
         class Watch(Callback):
-            reached_at = None
+            reached_at = reached_cpu = None
             steps = 0
             best = np.full(len(weights), np.inf)
 
@@ -190,19 +207,21 @@ class Bench:
                             Watch.best[index] = min(Watch.best[index], value)
                 if Watch.reached_at is None and np.all(Watch.best <= reference * (1 + GAP)):
                     Watch.reached_at = time.perf_counter() - started
+                    Watch.reached_cpu = time.process_time() - cpu_started
                     raise _Reached()
 
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
-            results = engine.optimise("bench", photo, painting, frames, len(frames), [Watch()])
+            results = engine.optimise("bench", photo, painting, frames, len(frames), [Watch()], layout=layout)
             final = np.array([frame_objective(r, config.sweep) for r in results])
             best = np.minimum(Watch.best, final)
         except _Reached:
             best = Watch.best
-        elapsed = time.perf_counter() - started
+        elapsed, cpu_elapsed = time.perf_counter() - started, time.process_time() - cpu_started
         gap = float(np.max(best / reference - 1))
         return dict(reached=Watch.reached_at is not None, seconds=round(Watch.reached_at or elapsed, 2),
-                    iterations=Watch.steps, worst_gap=round(gap, 4),
+                    cpu_seconds=round(Watch.reached_cpu or cpu_elapsed, 2), weights=[round(w, 5) for w in weights],
+                    keyframes=list(layout[1]), iterations=Watch.steps, worst_gap=round(gap, 4),
                     gaps=[round(float(g), 4) for g in best / reference - 1], extrapolated=False,
                     settings=dataclasses.asdict(config.optimizer), init=config.init,
                     precision=self.extractor.precision)
@@ -507,10 +526,15 @@ def main():
                               "sides": [round(r["step_s"] / r["forward_s"], 2) for r in sides]},
     }
     log(json.dumps(out["scaling"]))
-    weights = sweep_values(ContentWeightSweep(start=100, stop=0.1, steps=8))
+    log_weights = sweep_values(ContentWeightSweep(start=100, stop=0.1, steps=8))
+    log("keyframes, to place the default's weights (spacing: even) ...")
+    layout = bench.even_placement(log_weights)
+    weights = layout[0]
     log(f"reference: up to {REFERENCE_ITERATIONS} batched L-BFGS iterations ...")
     reference, ref_seconds, ref_iterations = bench.reference(weights)
-    ttq = {"case": "grace_hopper + brushstrokes, 8 log-spaced weights 100..0.1, 128 px, within 2% of reference",
+    ttq = {"case": "grace_hopper + brushstrokes, 8 weights 100..0.1 as the default places them (spacing: even, "
+                   "its keyframes on the log grid), 128 px, within 2% of reference",
+           "weights": [round(w, 5) for w in weights], "keyframes": layout[1],
            "reference": {"method": f"L-BFGS (history 20), up to {REFERENCE_ITERATIONS} iterations, frames batched, "
                                    f"a frame leaves once its best loss improved < {REFERENCE_SETTLED:g} over "
                                    f"{REFERENCE_WINDOW} iterations; best loss seen",
@@ -519,10 +543,10 @@ def main():
                                         "of its loss after 600 (at 300: within 0.84%)",
                          "losses": [round(float(v), 5) for v in reference]}}
     log("sweep default ...")
-    ttq["sweep_default"] = bench.sweep_default(weights, reference)
+    ttq["sweep_default"] = bench.sweep_default(log_weights, reference, layout)
     log(json.dumps(ttq["sweep_default"]))
     log("sweep, precision bfloat16 ...")
-    ttq["sweep_bfloat16"] = half.sweep_default(weights, reference)
+    ttq["sweep_bfloat16"] = half.sweep_default(log_weights, reference, layout)
     log(json.dumps(ttq["sweep_bfloat16"]))
     log("bfloat16 gradient error ...")
     ttq["bfloat16_gradient_error"] = [bfloat16_gradient_error(bench, half, w) for w in (weights[0], weights[-1])]
