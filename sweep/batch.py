@@ -26,11 +26,12 @@ def to_uint8(images01) -> np.ndarray:
 class StageBatch:
     """The chunk's frames during one scale. `failed` and `iterations_done` (one entry per
     frame of the chunk) start from the previous scale's and are this batch's own.
-    `evaluator(rows)` is the objective of those rows of the chunk (positions in it)."""
+    `evaluator(rows)` is the objective of those rows of the chunk (positions in it);
+    `groups` (a group id per frame) are frames that share one objective (sweep/neighbours.py)."""
 
     def __init__(self, x, failed: np.ndarray, iterations_done: np.ndarray, indices: list[int],
                  weights: np.ndarray, evaluator: Callable[[np.ndarray], Callable], optimizer_config,
-                 full_size: tuple[int, int]):
+                 full_size: tuple[int, int], groups: np.ndarray | None = None):
         self.indices, self.weights, self.evaluator = indices, weights, evaluator
         self.config, self.full_size = optimizer_config, full_size
         self.count = len(indices)
@@ -46,8 +47,8 @@ class StageBatch:
         self.optimizer = None
         if self.rows.size:
             start = x if self.rows.size == self.count else ops.convert_to_tensor(self.parked[self.rows])
-            self.optimizer = make_optimizer(optimizer_config.name, evaluator(self.rows), start,
-                                            optimizer_config)
+            self.optimizer = make_optimizer(optimizer_config.name, evaluator(self.rows), start, optimizer_config,
+                                            None if groups is None else np.asarray(groups)[self.rows])
 
     def active(self) -> np.ndarray:
         """Which rows of the batch still optimise: not converged, failed or stalled."""

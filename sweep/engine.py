@@ -19,6 +19,7 @@ from .gradients import make_objective
 from .images import resize_to
 from .losses import Targets, compute_targets
 from .model import FeatureExtractor, preprocess
+from .neighbours import NeighbourCoupling
 from .plan import chunk_frames
 from .batch import StageBatch, to_uint8
 from .records import Callback, FrameResult, Style
@@ -140,12 +141,12 @@ class SweepEngine:
                 return finished[index]
             return stored_frame(index) if stored_frame is not None else None
 
-        def run(frames_of_pass, stages_of_pass, starts, coupling=0.0, optimizer=cfg.optimizer):
+        def run(frames_of_pass, stages_of_pass, starts, couple=None, optimizer=cfg.optimizer):
             for chunk in chunk_frames(frames_of_pass, chunk_size):
                 start = chain_start(chunk[0][0], chunk_size, done_frame) if cfg.init == "chain" else None
                 neighbour = start[1] if start else None
-                for result in self._optimise_chunk(job, photo01, stages_of_pass, chunk, callbacks, finish, optimizer,
-                                                   starts, neighbour, coupling):
+                for result in self._chunk_results(job, photo01, stages_of_pass, chunk, callbacks, finish, optimizer,
+                                                  starts, neighbour, couple):
                     results.append(result)
                     if result.image is not None:
                         finished[result.index] = result.image
@@ -164,7 +165,7 @@ class SweepEngine:
 
     def _keyframes_then_in_betweens(self, run, frames, layout, stages, photo_uint8, style: Style, start_images,
                                     done_frame) -> None:
-        """`init: keyframes` (sweep/morph.py): `run(frames, stages, starts, coupling, optimizer)`
+        """`init: keyframes` (sweep/morph.py): `run(frames, stages, starts, couple, optimizer)`
         first on the keyframes among `frames`, then on the in-betweens. The keyframes stop by
         the tighter of `keyframes.tolerance` and `optimizer.tolerance` (0 in either: never early)."""
         cfg = self.config
@@ -185,8 +186,16 @@ class SweepEngine:
         if betweens:
             starts = morph.in_between_starts(betweens, weights, keyframes, done_frame)
             iterations = morph.in_between_iterations(cfg.optimizer.iterations, cfg.keyframes.in_between_fraction)
-            run(betweens, self._stages(photo_uint8, style, iterations),
-                {**starts, **(start_images or {})}, cfg.keyframes.coupling)
+            starts = {**starts, **(start_images or {})}
+
+            def held(index):  # a neighbour outside an in-between's chunk (sweep/neighbours.py)
+                image = starts.get(index) if index not in keyframes else None
+                return morph.held_neighbour(index, weights, keyframes, done_frame, photo_uint8) \
+                    if image is None else image
+
+            couple = None if cfg.keyframes.coupling <= 0 else (
+                lambda indices, x: NeighbourCoupling(indices, lambda n: held(n) / 255.0, x, cfg.keyframes.coupling))
+            run(betweens, self._stages(photo_uint8, style, iterations), starts, couple)
 
     def _stages(self, photo_uint8, style: Style,
                 total_iterations: int | None = None) -> list[tuple[int, float, object, Targets | TiledTargets]]:
@@ -236,11 +245,24 @@ class SweepEngine:
         return {name: np.asarray(ops.convert_to_numpy(v), dtype=np.float64)
                 for name, v in (("content", content), ("style", style_value), ("tv", tv))}
 
+    def _chunk_results(self, job, photo01, stages, chunk, callbacks, finish, optimizer, starts, neighbour,
+                       couple) -> list[FrameResult]:
+        """`_optimise_chunk`. Coupled, a frame whose loss turns NaN fails its whole group, so
+        each frame of the chunk that failed is optimised again alone (its neighbours held):
+        one bad frame does not take its neighbours with it."""
+        results = self._optimise_chunk(job, photo01, stages, chunk, callbacks, finish, optimizer, starts, neighbour,
+                                       couple)
+        if couple is None or len(chunk) == 1:
+            return results
+        return [self._optimise_chunk(job, photo01, stages, [frame], callbacks, finish, optimizer, starts, None,
+                                     couple)[0] if result.status == "failed" else result
+                for frame, result in zip(chunk, results)]
+
     def _optimise_chunk(self, job, photo01, stages, chunk, callbacks, finish, optimizer,
-                        start_images=None, neighbour=None, coupling: float = 0.0) -> list[FrameResult]:
-        """`coupling` > 0 adds coupling x mean((x - x0)^2) to every frame's objective, x0
-        its start image: it keeps an in-between near the blend of its keyframes. The
-        stored losses never include it. `optimizer` (a config section) sets the stopping rule."""
+                        start_images=None, neighbour=None, couple=None) -> list[FrameResult]:
+        """`couple(indices, x0)`, when given, couples the chunk's frames with their
+        neighbours in the sweep (sweep/neighbours.py); the stored losses never include
+        it. `optimizer` (a config section) sets the stopping rule."""
         cfg = self.config
         indices = [index for index, _ in chunk]
         weights = np.array([weight for _, weight in chunk], dtype=np.float32)
@@ -249,7 +271,7 @@ class SweepEngine:
         else:
             x = initial_frames("noise" if cfg.init == "noise" else "content", photo01, indices, cfg.seed)
         x = with_start_images(x, indices, start_images)
-        anchor = x if coupling > 0 else None
+        coupling = couple(indices, x) if couple is not None else None
         full_size = tuple(int(d) for d in ops.shape(photo01)[1:3])
         failed = np.zeros(len(chunk), dtype=bool)
         iterations_done = np.zeros(len(chunk), dtype=int)
@@ -262,19 +284,17 @@ class SweepEngine:
         for iterations, _, stage_photo, targets in stages:
             size = tuple(int(d) for d in ops.shape(stage_photo)[1:3])
             if tuple(ops.shape(x)[1:3]) != size:
-                # Only the change from the photo is resized: the photo's own detail comes
-                # from the photo at the new size, not from an upsampled (blurred) frame.
-                x = stage_photo + ops.image.resize(x - previous_photo, size, interpolation="bilinear")
-                if anchor is not None:
-                    anchor = stage_photo + ops.image.resize(anchor - previous_photo, size, interpolation="bilinear")
+                x = _rescaled(x, stage_photo, previous_photo)
+                if coupling is not None:
+                    coupling.resize(lambda images: _rescaled(images, stage_photo, previous_photo))
             previous_photo = stage_photo
             if iterations > 0 and not failed.all():
-                def evaluator(rows, t=targets, stage_anchor=anchor):
-                    rows_anchor = None if stage_anchor is None else \
-                        ops.take(stage_anchor, ops.convert_to_tensor(np.asarray(rows, dtype="int32")), axis=0)
-                    return self._evaluator(weights[rows], t, rows_anchor, coupling)
+                def evaluator(rows, t=targets):
+                    objective = self._evaluator(weights[rows], t)
+                    return objective if coupling is None else coupling.evaluator(objective, rows)
 
-                batch = StageBatch(x, failed, iterations_done, indices, weights, evaluator, optimizer, full_size)
+                batch = StageBatch(x, failed, iterations_done, indices, weights, evaluator, optimizer, full_size,
+                                   None if coupling is None else coupling.groups)
                 x = self._run_stage(job, batch, iterations, offset, callbacks, finish)
                 failed, iterations_done = batch.failed, batch.iterations_done
             offset += iterations
@@ -297,10 +317,8 @@ class SweepEngine:
                 message="the loss became NaN or Inf twice, also with a smaller step" if bad else ""))
         return results
 
-    def _evaluator(self, weights, targets: Targets | TiledTargets, anchor=None, coupling: float = 0.0):
-        """The batch's objective; with an `anchor` (B, H, W, 3) the coupling term
-        coupling x mean((x - anchor)^2) is added to the totals and the gradient (the
-        content, style and TV values stay the frame's own)."""
+    def _evaluator(self, weights, targets: Targets | TiledTargets):
+        """The batch's objective: per-frame totals, content, style, TV and the gradient."""
         cfg = self.config
         if isinstance(targets, TiledTargets):  # a frame larger than the memory budget
             objective = self.tiled.objective(targets, float(weights[0]), cfg.sweep.style_weight, cfg.sweep.tv_weight)
@@ -310,17 +328,7 @@ class SweepEngine:
                         ops.convert_to_tensor(np.float32(cfg.sweep.tv_weight)),
                         targets.as_args())
             objective = lambda x: self.evaluate_objective(x, *settings)  # noqa: E731
-        if anchor is None or coupling <= 0:
-            return objective
-        pixels = float(np.prod(ops.shape(anchor)[1:]))
-
-        def coupled(x):
-            total, content, style, tv, gradient = objective(x)
-            offset = x - anchor
-            total = total + coupling * ops.sum(ops.square(offset), axis=(1, 2, 3)) / pixels
-            return total, content, style, tv, gradient + (2.0 * coupling / pixels) * offset
-
-        return coupled
+        return objective
 
     def _run_stage(self, job: str, batch: StageBatch, iterations: int, offset: int, callbacks,
                    finish: Callable[[np.ndarray], np.ndarray]) -> object:
@@ -338,6 +346,13 @@ class SweepEngine:
             for callback in callbacks:
                 callback.on_step(record)
         return batch.finish()
+
+
+def _rescaled(images, stage_photo, previous_photo):
+    """`images` at the size of `stage_photo`. Only the change from the photo is resized: the
+    photo's own detail comes from the photo at the new size, not from an upsampled (blurred) frame."""
+    size = tuple(int(d) for d in ops.shape(stage_photo)[1:3])
+    return stage_photo + ops.image.resize(images - previous_photo, size, interpolation="bilinear")
 
 
 def _unchanged(images_uint8: np.ndarray) -> np.ndarray:

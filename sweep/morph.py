@@ -80,6 +80,16 @@ def in_between_starts(frames: Frames, weights: Sequence[float], keys: Sequence[i
     return starts
 
 
+def held_neighbour(index: int, weights: Sequence[float], keys: Sequence[int],
+                   keyframe: Callable[[int], np.ndarray | None], photo: np.ndarray) -> np.ndarray:
+    """Frame `index` as an in-between of another chunk sees it (sweep/neighbours.py): a
+    keyframe as stored, an in-between at its start (the blend of its keyframes); the
+    photo where a keyframe is missing, as such a frame starts from it."""
+    image = keyframe(index) if index in keys else \
+        in_between_starts([(index, weights[index])], weights, keys, keyframe).get(index)
+    return (photo if image is None else image).astype(np.float32)
+
+
 def even_layout(key_weights: Sequence[float], key_images: Sequence[Sequence[np.ndarray]],
                 count: int) -> tuple[list[float], list[int]]:
     """`spacing: even`: the sweep's `count` content weights and its keyframe indices, from

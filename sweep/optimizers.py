@@ -9,6 +9,12 @@ Inf goes back to its last good state and retries with a smaller step; if that
 fails too, the frame is marked `failed` and frozen, and the others carry on.
 A frame that can no longer decrease its loss is marked `stalled`: converged as far
 as float32 allows.
+
+L-BFGS can also treat frames as groups (`groups`, a group id per frame): when
+neighbouring frames share one objective (sweep/neighbours.py), the frames of a group
+are one vector to it. Every scalar of the method (the dot products, the step length,
+the sufficient-decrease test on the group's total, which the objective returns for
+each of its frames) is then the group's, so its frames move, stop and fail together.
 """
 from __future__ import annotations
 
@@ -40,6 +46,27 @@ def per_frame_dot(a, b):
     return ops.sum(a * b, axis=(1, 2, 3))
 
 
+def group_sum(per_frame, groups):
+    """`per_frame` (B,) summed over each frame's group, the same float for every frame of
+    a group (each group's sum is computed once), so they all take the same decisions.
+    `groups` is (membership (G, B): 1 where frame b is in group g, group index (B,)).
+    `where`, not a product, so a failed frame's NaN stays in its group."""
+    membership, index = groups
+    sums = ops.sum(ops.where(membership > 0, ops.expand_dims(per_frame, 0), ops.zeros_like(membership)), axis=1)
+    return ops.take(sums, index, axis=0)
+
+
+def group_tensors(groups: np.ndarray):
+    """`group_sum`'s (membership, group index) for a group id per frame."""
+    ids, index = np.unique(np.asarray(groups), return_inverse=True)
+    membership = (ids[:, None] == np.asarray(groups)[None, :]).astype(np.float32)
+    return ops.convert_to_tensor(membership), ops.convert_to_tensor(index.astype(np.int32))
+
+
+def group_dot(a, b, groups):
+    return group_sum(per_frame_dot(a, b), groups)
+
+
 def _inside(x, direction):
     """`direction` without the components that push a pixel already at 0 or 1 out of
     the [0, 1] box (they would be clipped away and only distort the line search)."""
@@ -48,35 +75,35 @@ def _inside(x, direction):
     return ops.where(outward, ops.zeros_like(direction), direction)
 
 
-def _two_loop(grad, s_list, y_list, rhos, scale, metric, x):
+def _two_loop(grad, s_list, y_list, rhos, scale, metric, x, groups):
     """The L-BFGS two-loop recursion for every frame at once, with the initial inverse
     Hessian `scale * diag(metric)`; returns the direction (kept inside the box at `x`)
     and the slope g.d. One compiled call: no per-pair host round trips."""
     q = grad
     alphas = []
     for s, y, rho in zip(reversed(s_list), reversed(y_list), reversed(rhos)):
-        alpha = rho * per_frame_dot(s, q)
+        alpha = rho * group_dot(s, q, groups)
         q = q - ops.reshape(alpha, (-1, 1, 1, 1)) * y
         alphas.append(alpha)
     r = ops.reshape(scale, (-1, 1, 1, 1)) * metric * q
     for s, y, rho, alpha in zip(s_list, y_list, rhos, reversed(alphas)):
-        beta = rho * per_frame_dot(y, r)
+        beta = rho * group_dot(y, r, groups)
         r = r + ops.reshape(alpha - beta, (-1, 1, 1, 1)) * s
     direction = _inside(x, -r)
-    return direction, per_frame_dot(grad, direction)
+    return direction, group_dot(grad, direction, groups)
 
 
-def _box_trial(x, direction, step_length, grad):
+def _box_trial(x, direction, step_length, grad, groups):
     """The trial point x + t d projected onto [0, 1], and g.(trial - x): the slope of
     the step actually taken, for the sufficient-decrease test."""
     trial = ops.clip(x + ops.reshape(step_length, (-1, 1, 1, 1)) * direction, 0.0, 1.0)
-    return trial, per_frame_dot(grad, trial - x)
+    return trial, group_dot(grad, trial - x, groups)
 
 
-def _pair(trial, x, grad, old_grad, metric):
-    """s, y and their per-frame products s.y and y.My (M the metric) in one compiled call."""
+def _pair(trial, x, grad, old_grad, metric, groups):
+    """s, y and their (group) products s.y and y.My (M the metric) in one compiled call."""
     s, y = trial - x, grad - old_grad
-    return s, y, per_frame_dot(s, y), per_frame_dot(y, metric * y)
+    return s, y, group_dot(s, y, groups), group_dot(y, metric * y, groups)
 
 
 def _largest(grad):
@@ -216,12 +243,13 @@ class BatchedLBFGS:
     metric an Adam-like per-pixel 1 / RMS gradient (see METRIC_AVERAGING).
     """
 
-    def __init__(self, evaluate, x0, *, history: int):
+    def __init__(self, evaluate, x0, *, history: int, groups: np.ndarray | None = None):
         self.evaluate = evaluate
         self.history = history
         self.x = x0
         self.values, self.grad = _evaluate(evaluate, x0)
         batch = len(self.values.total)
+        self.groups = np.arange(batch) if groups is None else np.asarray(groups)
         self.pairs: list[tuple] = []  # (s, y, rho) with rho a (B,) numpy array
         self.gamma = np.zeros(batch, dtype=np.float32)  # 0: no curvature known yet
         self.failed = ~np.isfinite(self.values.total)
@@ -248,7 +276,8 @@ class BatchedLBFGS:
             direction = _select(not_descent, fresh_direction, direction)
         direction = _select(searching, self.direction, direction)
         t = np.where(active, self.step_length, 0.0).astype(np.float32)
-        trial, taken_slope = _fn("box_trial")(self.x, direction, ops.convert_to_tensor(t), self.grad)
+        trial, taken_slope = _fn("box_trial")(self.x, direction, ops.convert_to_tensor(t), self.grad,
+                                              self._group_tensors())
         taken_slope = np.asarray(ops.convert_to_numpy(taken_slope), dtype=np.float64)
         values, grad = _evaluate(self.evaluate, trial)
         finite = np.isfinite(values.total)
@@ -256,7 +285,7 @@ class BatchedLBFGS:
         rejected = active & ~accepted
         # Rejected frames stay: their pair is (0, 0), and a NaN trial never reaches the history.
         x, grad = _select(accepted, trial, self.x), _select(accepted, grad, self.grad)
-        self._remember(*_fn("pair")(x, self.x, grad, self.grad, self.metric), moved=accepted)
+        self._remember(*_fn("pair")(x, self.x, grad, self.grad, self.metric, self._group_tensors()), moved=accepted)
         self.x, self.grad = x, grad
         self.mean_square, self.metric = _fn("update_metric")(self.mean_square, self.grad)
         self.values = Evaluation(*(np.where(accepted, new, old) for old, new in
@@ -291,8 +320,8 @@ class BatchedLBFGS:
         self.x, self.grad = _take(self.x, rows), _take(self.grad, rows)
         self.values = Evaluation(*(getattr(self.values, k)[rows] for k in ("total", "content", "style", "tv")))
         self.pairs = [(_take(s, rows), _take(y, rows), rho[rows]) for s, y, rho in self.pairs]
-        self.gamma, self.failed, self.stalled, self.retried = (
-            a[rows] for a in (self.gamma, self.failed, self.stalled, self.retried))
+        self.gamma, self.failed, self.stalled, self.retried, self.groups = (
+            a[rows] for a in (self.gamma, self.failed, self.stalled, self.retried, self.groups))
         self.step_length, self.rejections, self.moved = (
             a[rows] for a in (self.step_length, self.rejections, self.moved))
         self.direction, self.mean_square, self.metric = (
@@ -302,7 +331,11 @@ class BatchedLBFGS:
         """The scale that makes a fresh step (along -metric * grad) move the most-changed
         pixel by INITIAL_STEP."""
         largest = np.asarray(ops.convert_to_numpy(_fn("largest")(self.metric * self.grad)), dtype=np.float32)
+        largest = np.array([largest[self.groups == group].max() for group in self.groups], dtype=np.float32)
         return INITIAL_STEP / np.maximum(largest, 1e-12)
+
+    def _group_tensors(self):
+        return group_tensors(self.groups)
 
     def _direction(self):
         fresh = self._fresh_scale() if (self.gamma <= 0).any() else np.zeros_like(self.gamma)
@@ -316,7 +349,7 @@ class BatchedLBFGS:
         direction, slope = _fn("two_loop")(
             self.grad, tuple(s for s, _, _ in pairs), tuple(y for _, y, _ in pairs),
             tuple(ops.convert_to_tensor(rho, dtype="float32") for _, _, rho in pairs),
-            ops.convert_to_tensor(scale), self.metric, self.x)
+            ops.convert_to_tensor(scale), self.metric, self.x, self._group_tensors())
         return direction, np.asarray(ops.convert_to_numpy(slope), dtype=np.float64)
 
     def _remember(self, s, y, sy, yy, moved: np.ndarray) -> None:
@@ -347,9 +380,11 @@ class BatchedLBFGS:
         self._reset(frames)
 
 
-def make_optimizer(name: str, evaluate, x0, optimizer_cfg):
+def make_optimizer(name: str, evaluate, x0, optimizer_cfg, groups: np.ndarray | None = None):
+    """`groups` (L-BFGS): a group id per frame, see the module's docstring. Adam needs
+    none: it has no line search, and each pixel follows the joint objective's gradient."""
     if name == "adam":
         return BatchedAdam(evaluate, x0, learning_rate=optimizer_cfg.learning_rate)
     if name == "lbfgs":
-        return BatchedLBFGS(evaluate, x0, history=optimizer_cfg.history)
+        return BatchedLBFGS(evaluate, x0, history=optimizer_cfg.history, groups=groups)
     raise ValueError(f"unknown optimizer {name!r}; use lbfgs or adam")

@@ -32,6 +32,8 @@ def tiny_run(tmp_path_factory) -> Path:
         "sweep": {"content_weight": {"start": 100, "stop": 0.1, "steps": FRAMES, "spacing": "log"}},
         "image": {"max_size": SIZE},
         "optimizer": {"name": "lbfgs", "iterations": ITERATIONS},
+        # in-betweens run 3 of the 10 iterations: enough snapshots for a progress GIF
+        "keyframes": {"in_between_fraction": 0.3},
         "movie": {"fps": 4, "hold": 0.5, "formats": ["mp4", "gif"], "progress_every": PROGRESS_EVERY},
         "runtime": {"progress": False},
     }, sort_keys=False))

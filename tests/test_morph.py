@@ -129,6 +129,26 @@ def test_keyframes_stop_by_their_own_tolerance(tmp_path, real_weights):
 
 
 @pytest.mark.slow
+def test_the_coupling_moves_a_segments_in_betweens_in_step(tmp_path, real_weights):
+    """Frames 1, 2 (between keyframes 0 and 3) and 4, 5 (between 3 and 6) are each one
+    group: they run the same iterations, and the coupling shrinks their second
+    differences along the sweep (what jitter measures) against uncoupled in-betweens."""
+    def run(coupling):
+        (tmp_path / "c.yaml").write_text(CONFIG.replace("in_between_fraction: 0.5",
+                                                        f"in_between_fraction: 0.5, coupling: {coupling}"))
+        job = sweep.run(tmp_path / "c.yaml", tmp_path / f"c{coupling}").out_dir / "rings"
+        records = sorted(json.loads((job / "frames.json").read_text()), key=lambda r: r["index"])
+        frames = np.stack([sweep.images.read_png(job / r["file"]).astype(np.float64) for r in records])
+        bend = np.abs(frames[2:] - 2 * frames[1:-1] + frames[:-2]).mean(axis=(1, 2, 3))
+        return [r["iterations"] for r in records], bend[[0, 1, 3, 4]]   # centred on frames 1, 2, 4, 5
+
+    iterations, coupled = run(1000)
+    assert iterations[1] == iterations[2] and iterations[4] == iterations[5]
+    _, uncoupled = run(0)
+    assert coupled.mean() < 0.5 * uncoupled.mean()
+
+
+@pytest.mark.slow
 def test_a_run_killed_between_the_passes_resumes_bit_identical(tmp_path, real_weights):
     keyframes = morph.keyframe_indices(7, 3)
     # as if killed after the keyframes were stored
