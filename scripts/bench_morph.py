@@ -53,7 +53,6 @@ SETUPS = {
     "content_today": dict(init="content"),
     # candidates measured for the default (docs/morph.md)
     "keyframes_batched": dict(init="keyframes", keyframes=dict(continuation=False)),
-    "keyframes_coupled": dict(init="keyframes", keyframes=dict(coupling=3.0)),
     "keyframes_every3": dict(init="keyframes", keyframes=dict(every=3)),
     "keyframes_noise_end": dict(init="keyframes", keyframes=dict(noise_below=0.1)),
     # every frame on its own from the photo, run to convergence: what "within 3%" compares with
@@ -138,10 +137,10 @@ def run_even(engine: SweepEngine, photo, painting, frames) -> list:
     key_weights = [weight for _, weight in keys]
     done = sorted(engine.optimise("bench_morph", photo, painting, keys, len(keys),
                                   layout=(key_weights, list(range(len(keys))))), key=lambda r: r.index)
-    weights, placed = morph.even_layout(key_weights, [r.image for r in done], len(frames))
+    weights, placed = morph.even_layout(key_weights, [[r.image for r in done]], len(frames))
     stored = {placed[r.index]: r.image for r in done}
     betweens = [(index, weight) for index, weight in enumerate(weights) if index not in stored]
-    rest = engine.optimise("bench_morph", photo, painting, betweens, len(betweens), stored_frame=stored.get,
+    rest = engine.optimise("bench_morph", photo, painting, betweens, len(frames), stored_frame=stored.get,
                            layout=(weights, placed))
     return [dataclasses.replace(r, index=placed[r.index]) for r in done] + rest
 

@@ -13,17 +13,21 @@ pytestmark = pytest.mark.slow
 
 def test_bench_morph_measures_both_setups_against_the_reference(real_weights):
     command = [sys.executable, str(REPO / "scripts" / "bench_morph.py"), "--size", "32", "--frames", "6",
-               "--iterations", "20", "--pairs", "brushstrokes", "--setups", "content", "keyframes", "reference"]
+               "--iterations", "20", "--pairs", "brushstrokes", "--setups", "content", "keyframes", "even", "reference"]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO)
     assert completed.returncode == 0, completed.stderr[-2000:]
     rows = {row["setup"]: row for row in json.loads(completed.stdout.strip().splitlines()[-1])["rows"]}
-    assert set(rows) == {"content", "keyframes", "reference"}
+    assert set(rows) == {"content", "keyframes", "even", "reference"}
     keyframes = rows["keyframes"]
     assert len(keyframes["losses"]) == len(keyframes["loss_gaps"]) == 6
     assert min(keyframes["loss_gaps"]) >= 0 and keyframes["worst_loss_gap"] == max(keyframes["loss_gaps"])
     # The baseline runs every frame from the photo with the full budget; keyframes run
-    # their in-betweens on a quarter of it.
+    # their in-betweens on an eighth of it.
     assert keyframes["frame_iterations"] < rows["content"]["frame_iterations"]
+    # spacing: even places the in-betweens after the same keyframes: other weights, same ends
+    even = rows["even"]
+    assert len(even["weights"]) == 6 and even["weights"][0] == keyframes["weights"][0]
+    assert even["weights"][-1] == keyframes["weights"][-1] and even["frame_iterations"] > 0
     assert keyframes["frame_iterations_vs_content"] < 1 and keyframes["cpu_seconds"] > 0
     for row in rows.values():
         assert row["jitter"] >= 0 and row["pace"] >= 1 and 0 < row["last_content_loss"] < 2
