@@ -13,7 +13,7 @@ import numpy as np
 from keras import ops
 
 from .colors import network_projection, optimisation_inputs, with_photo_chroma
-from . import morph
+from . import atomic, morph
 from .config import MIN_IMAGE_SIDE, Config
 from .gradients import make_objective
 from .images import resize_to
@@ -145,13 +145,15 @@ class SweepEngine:
             for chunk in chunk_frames(frames_of_pass, chunk_size):
                 start = chain_start(chunk[0][0], chunk_size, done_frame) if cfg.init == "chain" else None
                 neighbour = start[1] if start else None
-                for result in self._chunk_results(job, photo01, stages_of_pass, chunk, callbacks, finish, optimizer,
-                                                  starts, neighbour, couple):
-                    results.append(result)
-                    if result.image is not None:
-                        finished[result.index] = result.image
-                    for callback in callbacks:
-                        callback.on_frame(job, result)
+                chunk_results = self._chunk_results(job, photo01, stages_of_pass, chunk, callbacks, finish,
+                                                    optimizer, starts, neighbour, couple)
+                with atomic.signals_deferred():  # an interrupt waits: a coupled group is stored whole
+                    for result in chunk_results:
+                        results.append(result)
+                        if result.image is not None:
+                            finished[result.index] = result.image
+                        for callback in callbacks:
+                            callback.on_frame(job, result)
 
         if cfg.init == "keyframes":
             layout = layout or (cfg.content_weights(), morph.keyframes_of(cfg))
@@ -286,7 +288,7 @@ class SweepEngine:
             if tuple(ops.shape(x)[1:3]) != size:
                 x = _rescaled(x, stage_photo, previous_photo)
                 if coupling is not None:
-                    coupling.resize(lambda images: _rescaled(images, stage_photo, previous_photo))
+                    coupling.resize(lambda images: _rescaled(images, stage_photo, photo01))
             previous_photo = stage_photo
             if iterations > 0 and not failed.all():
                 def evaluator(rows, t=targets):

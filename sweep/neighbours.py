@@ -11,8 +11,9 @@ The frames of one chunk that follow each other in the sweep form a group, one jo
 objective (the optimiser treats a group as one vector: sweep/optimizers.py). Every
 other neighbour is held fixed: a keyframe as stored, an in-between of another chunk
 at its start image (the blend of its keyframes; the photo when a keyframe is
-missing). So a chunk needs nothing from the chunks around it: a resumed run and a Ray
-task optimise it exactly as a clean local run does.
+missing). So a chunk needs nothing from the chunks around it, and a resumed run or a
+Ray task optimises it as a clean local run does (the engine stores a chunk's frames
+together, an interrupt waiting for the last of them).
 """
 from __future__ import annotations
 
@@ -39,13 +40,14 @@ class NeighbourCoupling:
         self.before = np.array([position.get(i - 1, slot.get(i - 1)) for i in indices])
         self.after = np.array([position.get(i + 1, slot.get(i + 1)) for i in indices])
         self.groups = np.cumsum([k == 0 or index != indices[k - 1] + 1 for k, index in enumerate(indices)])
-        self.fixed = ops.convert_to_tensor(np.stack([fixed(n) for n in outside]).astype(np.float32))
-        self.starts = starts
+        self.fixed = self.full_fixed = ops.convert_to_tensor(np.stack([fixed(n) for n in outside]).astype(np.float32))
+        self.starts = self.full_starts = starts
 
     def resize(self, resize: Callable) -> None:
-        """Follow the frames to another scale: `resize(images)` does to these what the
-        engine does to the frames."""
-        self.fixed, self.starts = resize(self.fixed), resize(self.starts)
+        """Follow the frames to another scale: `resize(images)` takes full-size images to
+        it. Always from the full-size images, so that a stored keyframe is held as it is
+        at full size, not blurred by the way through a coarser scale."""
+        self.fixed, self.starts = resize(self.full_fixed), resize(self.full_starts)
 
     def evaluator(self, objective: Callable, rows: np.ndarray) -> Callable:
         """`objective` of the batch rows `rows` (positions in the chunk) with the coupling:
@@ -57,8 +59,9 @@ class NeighbourCoupling:
 
         def place(p):
             """Where neighbour `p` is read among [the batch; the fixed images; the chunk's
-            starts]. A frame of the chunk that left the batch is read at its start: it
-            only neighbours frames of its own group, which left with it."""
+            starts]. A frame of the chunk that left the batch is read at its start. Only
+            frames that no longer step read one (a group stops as a whole, and the batch
+            keeps every frame that steps), so their totals may be off, never a step."""
             if p >= count:
                 return batch + (p - count)
             return row_of.get(p, batch + fixed_count + p)

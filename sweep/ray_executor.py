@@ -25,6 +25,7 @@ import hashlib
 import sys
 from typing import Any, Callable, Sequence
 
+from . import atomic
 from .errors import SweepError
 from .executors import Executor, Frames, StoredFrame, Task, split_tasks
 from .plan import Plan, chunk_size_for
@@ -205,9 +206,10 @@ class RayExecutor(Executor):
                 except ray.exceptions.RayError as exc:
                     message = _short_error(exc, self.max_retries)
                     results = [_failed_frame(index, weight, message) for index, weight in task.frames]
-                for result in results:
-                    for callback in callbacks:
-                        callback.on_frame(job, result)
+                with atomic.signals_deferred():   # a task's frames are stored together (sweep/neighbours.py)
+                    for result in results:
+                        for callback in callbacks:
+                            callback.on_frame(job, result)
                 remaining[job] -= 1
                 if not remaining[job]:
                     for callback in callbacks:

@@ -149,6 +149,25 @@ def test_the_coupling_moves_a_segments_in_betweens_in_step(tmp_path, real_weight
 
 
 @pytest.mark.slow
+def test_an_interrupt_stores_a_chunks_coupled_frames_together(tmp_path, real_weights):
+    """Ctrl-C while the first in-between is stored: its group-mate (frame 2, same chunk)
+    is stored too before the run stops, so a resumed run never optimises half a group."""
+    from sweep import atomic
+    from sweep.records import Callback
+
+    class Interrupt(Callback):
+        def on_frame(self, job, result):
+            if result.index == 1:
+                atomic.interrupt(KeyboardInterrupt())   # what the CLI's signal handler calls
+
+    (tmp_path / "c.yaml").write_text(CONFIG)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run(tmp_path / "c.yaml", tmp_path / "out", callbacks=[Interrupt()])
+    records = json.loads((tmp_path / "out" / "rings" / "frames.json").read_text())
+    assert sorted(record["index"] for record in records) == [0, 1, 2, 3, 6]
+
+
+@pytest.mark.slow
 def test_a_run_killed_between_the_passes_resumes_bit_identical(tmp_path, real_weights):
     keyframes = morph.keyframe_indices(7, 3)
     # as if killed after the keyframes were stored

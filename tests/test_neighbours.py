@@ -52,6 +52,17 @@ def test_the_gradient_is_the_joint_objectives(rows):
     np.testing.assert_allclose(gradient, numeric, atol=3e-3 * np.abs(numeric).max())
 
 
+def test_each_scale_holds_the_neighbours_from_their_full_size_images():
+    """Coarse to fine: back at full size, a held keyframe is the stored one, not the
+    blurred image of its way through the coarse scale."""
+    coupling = coupling_of([3, 4])
+    full = np.asarray(coupling.fixed)
+    coupling.resize(lambda images: ops.image.resize(images, (2, 2)))
+    assert tuple(coupling.fixed.shape[1:3]) == (2, 2)
+    coupling.resize(lambda images: images)
+    assert np.array_equal(np.asarray(coupling.fixed), full)
+
+
 def test_a_straight_fade_between_fixed_neighbours_costs_nothing():
     """Frames 3, 4, 5 on the straight line from frame 2 to frame 6 (both held): every
     second difference is 0, whatever the strength; a frame off the line pays."""
