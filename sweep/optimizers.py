@@ -249,7 +249,7 @@ class BatchedLBFGS:
         self.x = x0
         self.values, self.grad = _evaluate(evaluate, x0)
         batch = len(self.values.total)
-        self.groups = np.arange(batch) if groups is None else np.asarray(groups)
+        self._set_groups(np.arange(batch) if groups is None else np.asarray(groups))
         self.pairs: list[tuple] = []  # (s, y, rho) with rho a (B,) numpy array
         self.gamma = np.zeros(batch, dtype=np.float32)  # 0: no curvature known yet
         self.failed = ~np.isfinite(self.values.total)
@@ -277,7 +277,7 @@ class BatchedLBFGS:
         direction = _select(searching, self.direction, direction)
         t = np.where(active, self.step_length, 0.0).astype(np.float32)
         trial, taken_slope = _fn("box_trial")(self.x, direction, ops.convert_to_tensor(t), self.grad,
-                                              self._group_tensors())
+                                              self.group_tensors)
         taken_slope = np.asarray(ops.convert_to_numpy(taken_slope), dtype=np.float64)
         values, grad = _evaluate(self.evaluate, trial)
         finite = np.isfinite(values.total)
@@ -285,7 +285,7 @@ class BatchedLBFGS:
         rejected = active & ~accepted
         # Rejected frames stay: their pair is (0, 0), and a NaN trial never reaches the history.
         x, grad = _select(accepted, trial, self.x), _select(accepted, grad, self.grad)
-        self._remember(*_fn("pair")(x, self.x, grad, self.grad, self.metric, self._group_tensors()), moved=accepted)
+        self._remember(*_fn("pair")(x, self.x, grad, self.grad, self.metric, self.group_tensors), moved=accepted)
         self.x, self.grad = x, grad
         self.mean_square, self.metric = _fn("update_metric")(self.mean_square, self.grad)
         self.values = Evaluation(*(np.where(accepted, new, old) for old, new in
@@ -320,8 +320,9 @@ class BatchedLBFGS:
         self.x, self.grad = _take(self.x, rows), _take(self.grad, rows)
         self.values = Evaluation(*(getattr(self.values, k)[rows] for k in ("total", "content", "style", "tv")))
         self.pairs = [(_take(s, rows), _take(y, rows), rho[rows]) for s, y, rho in self.pairs]
-        self.gamma, self.failed, self.stalled, self.retried, self.groups = (
-            a[rows] for a in (self.gamma, self.failed, self.stalled, self.retried, self.groups))
+        self._set_groups(self.groups[rows])
+        self.gamma, self.failed, self.stalled, self.retried = (
+            a[rows] for a in (self.gamma, self.failed, self.stalled, self.retried))
         self.step_length, self.rejections, self.moved = (
             a[rows] for a in (self.step_length, self.rejections, self.moved))
         self.direction, self.mean_square, self.metric = (
@@ -334,8 +335,10 @@ class BatchedLBFGS:
         largest = np.array([largest[self.groups == group].max() for group in self.groups], dtype=np.float32)
         return INITIAL_STEP / np.maximum(largest, 1e-12)
 
-    def _group_tensors(self):
-        return group_tensors(self.groups)
+    def _set_groups(self, groups: np.ndarray) -> None:
+        """The frames' group ids and their tensors for the compiled helpers, made once per
+        batch (here and in `keep`), not at every step."""
+        self.groups, self.group_tensors = groups, group_tensors(groups)
 
     def _direction(self):
         fresh = self._fresh_scale() if (self.gamma <= 0).any() else np.zeros_like(self.gamma)
@@ -349,7 +352,7 @@ class BatchedLBFGS:
         direction, slope = _fn("two_loop")(
             self.grad, tuple(s for s, _, _ in pairs), tuple(y for _, y, _ in pairs),
             tuple(ops.convert_to_tensor(rho, dtype="float32") for _, _, rho in pairs),
-            ops.convert_to_tensor(scale), self.metric, self.x, self._group_tensors())
+            ops.convert_to_tensor(scale), self.metric, self.x, self.group_tensors)
         return direction, np.asarray(ops.convert_to_numpy(slope), dtype=np.float64)
 
     def _remember(self, s, y, sy, yy, moved: np.ndarray) -> None:
