@@ -36,7 +36,8 @@ def read_json_or_problem(path: Path, default: Any) -> tuple[Any, str | None]:
         return default, f"{path.name} cannot be read ({' '.join(str(exc).split())[:120]})"
 
 
-def _number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool), as a record's numbers must be."""
     return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
 
 
@@ -48,13 +49,13 @@ def record_problem(record: Any) -> str | None:
     if isinstance(index, bool) or not isinstance(index, int) or index < 0:
         return f"a record has index {index!r}, not a frame index"
     weight = record.get("content_weight")
-    if not _number(weight) or weight <= 0:
+    if not is_number(weight) or weight <= 0:
         return f"frame {index}'s record has content_weight {weight!r}, not a positive number"
     file = record.get("file")
     if not isinstance(file, str) or not FRAME_FILE.fullmatch(file):
         return f"frame {index}'s record names the file {file!r}, not frames/fNNN_cw-W.png"
     for key in ("content_loss", "style_loss", "tv_loss"):
-        if key in record and record[key] is not None and not _number(record[key]):
+        if key in record and record[key] is not None and not is_number(record[key]):
             return f"frame {index}'s record has {key} {record[key]!r}, not a number"
     return None
 

@@ -27,6 +27,7 @@ from .layout import keyframes_dir, same_weights, snapshot_dir
 from .morph import even_layout, keyframes_of
 from .plan import Job, Plan
 from .images import read_png
+from .integrity import is_number
 from .records import FrameResult
 from .store import JobStore
 
@@ -119,8 +120,7 @@ def drop_uncopyable(store: JobStore) -> set[int]:
 
 
 def _has_losses(record: dict) -> bool:
-    return all(isinstance(record.get(key), (int, float)) and math.isfinite(record[key])
-               for key in ("content_loss", "style_loss"))
+    return all(is_number(record.get(key)) for key in ("content_loss", "style_loss"))
 
 
 def _even(key_weights: list[float], images: Sequence[Sequence], count: int) -> tuple[list[float], list[int]] | None:
