@@ -170,13 +170,9 @@ class Bench:
         `log_weights`: its keyframes optimised as `sweep run` does (sweep/spacing.py), then
         placed by `morph.even_layout`. Not timed: `sweep_default` makes the same keyframes
         again, bit-identical, inside its timing."""
-        config = self.default_config(log_weights)
-        key_weights = [log_weights[k] for k in morph.keyframes_of(config)]
-        keys = list(enumerate(key_weights))
-        done = sorted(SweepEngine(config, self.extractor).optimise(
-            "placement", *self.images(128), keys, len(keys), layout=(key_weights, list(range(len(keys))))),
-            key=lambda r: r.index)
-        return morph.even_layout(key_weights, [[r.image for r in done]], len(log_weights))
+        engine = SweepEngine(self.default_config(log_weights), self.extractor)
+        _, weights, keys = even_keyframes(engine, *self.images(128), log_weights)
+        return weights, keys
 
     def sweep_default(self, log_weights, reference, layout, **optimizer_overrides):
         """The product: SweepEngine with the default settings on the sweep of `layout`
@@ -283,6 +279,18 @@ class Bench:
                         [capped_rule] * ("capped" in how) +
                         ["each diverged frame (it never reaches 2%) charged budget x time per step"] * ("diverged" in how))
                     or "none")
+
+
+def even_keyframes(engine: SweepEngine, photo, painting, log_weights) -> tuple[list, list[float], list[int]]:
+    """`spacing: even`'s first pass as `sweep run` does it (sweep/spacing.py): the keyframes
+    of the log grid `log_weights` as a sweep of their own, one chunk. Returns them (by
+    keyframe number) and the sweep's placed (weights, keyframe indices)."""
+    key_weights = [log_weights[k] for k in morph.keyframes_of(engine.config)]
+    keys = list(enumerate(key_weights))
+    done = sorted(engine.optimise("keyframes", photo, painting, keys, len(keys),
+                                  layout=(key_weights, list(range(len(keys))))), key=lambda r: r.index)
+    weights, placed = morph.even_layout(key_weights, [[r.image for r in done]], len(log_weights))
+    return done, weights, placed
 
 
 RAN_OUT = ("reached", "budget (not reached: a lower bound)")

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import Bench, frame_objective, log
+from bench import Bench, even_keyframes, frame_objective, log
 
-from sweep import morph, motion
+from sweep import motion
 from sweep import weights as weights_module
 from sweep.model import build_extractor
 from sweep.config import ContentWeightSweep, KeyframeSection, SweepSection, sweep_values
@@ -133,11 +133,7 @@ def run_setup(bench: Bench, config, photo, painting) -> tuple[dict, list]:
 def run_even(engine: SweepEngine, photo, painting, frames) -> list:
     """`spacing: even` as `sweep.run` does it (sweep/spacing.py): the keyframes as a sweep
     of their own, then the in-betweens placed by them, each pass in one chunk."""
-    keys = [(k, frames[index][1]) for k, index in enumerate(morph.keyframes_of(engine.config))]
-    key_weights = [weight for _, weight in keys]
-    done = sorted(engine.optimise("bench_morph", photo, painting, keys, len(keys),
-                                  layout=(key_weights, list(range(len(keys))))), key=lambda r: r.index)
-    weights, placed = morph.even_layout(key_weights, [[r.image for r in done]], len(frames))
+    done, weights, placed = even_keyframes(engine, photo, painting, [weight for _, weight in frames])
     stored = {placed[r.index]: r.image for r in done}
     betweens = [(index, weight) for index, weight in enumerate(weights) if index not in stored]
     rest = engine.optimise("bench_morph", photo, painting, betweens, len(frames), stored_frame=stored.get,
