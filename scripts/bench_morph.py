@@ -7,7 +7,8 @@ Case: 30 frames at 128 px, the product's optimiser settings, every frame of a jo
 chunk; `content` is the default before keyframes (content weight 100 -> 0.1, style loss
 on the painting's scale, no detail layers), the other setups use today's default range
 and scale. Pairs: the built-in photo with `sample:brushstrokes`, and with the two
-public-domain paintings of ../shared/data/ when that folder is there. Per pair and setup
+public-domain paintings of ../shared/data/ when that folder is there (`--photo` takes
+another photo). Per pair and setup
 it prints the movie's jitter and pace (sweep/motion.py), the first frame's PSNR to the
 photo, the last frame's normalised content loss, the wall and CPU time (the process's,
 steadier than wall time on a shared machine) and the optimiser's total frame-iterations.
@@ -181,17 +182,20 @@ def main(argv=None):
     parser.add_argument("--setups", nargs="+", default=["content", "keyframes"],
                         help=f"of {', '.join(SETUPS)}, each optionally with keyframes settings, "
                              f"e.g. keyframes:coupling=10,every=3")
+    parser.add_argument("--photo", default="sample:grace_hopper",
+                        help="the photo: a sample name or a file (default: the built-in photo)")
     parser.add_argument("--ends", action="store_true", help="measure only both ends of the morph (see ends())")
     parser.add_argument("--save", type=Path, help="write each setup's frames as PNGs under this folder")
     args = parser.parse_args(argv)
     bench = Bench()
+    photo_raw = load_image(args.photo)
     rows = []
     for pair in args.pairs:
         source = PAIRS[pair]
         if not source.startswith("sample:") and not Path(source).is_file():
             log(f"skipping {pair}: {source} is absent")
             continue
-        photo = resize_max_side(bench.photo_raw, args.size)
+        photo = resize_max_side(photo_raw, args.size)
         painting = resize_max_side(load_image(source), args.size)
         if args.ends:
             rows.append(dict(pair=pair, **ends(bench, photo, painting, args.iterations)))
@@ -219,7 +223,7 @@ def main(argv=None):
             row["seconds_vs_content"] = round(row["seconds"] / base["seconds"], 3)
             row["cpu_seconds_vs_content"] = round(row["cpu_seconds"] / base["cpu_seconds"], 3)
             row["frame_iterations_vs_content"] = round(row["frame_iterations"] / base["frame_iterations"], 3)
-    print(json.dumps({"case": dict(size=args.size, frames=args.frames, start=args.start, stop=args.stop,
+    print(json.dumps({"case": dict(photo=args.photo, size=args.size, frames=args.frames, start=args.start, stop=args.stop,
                                    iterations=args.iterations), "rows": rows}))
 
 
