@@ -4,19 +4,30 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+
+from sweep.images import load_image, save_png
 
 from .conftest import REPO
 
 pytestmark = pytest.mark.slow
 
 
-def test_bench_morph_measures_both_setups_against_the_reference(real_weights):
+def test_bench_morph_measures_both_setups_against_the_reference(real_weights, tmp_path):
+    # another photo than the built-in one (--photo): the built-in photo, mirrored and cropped
+    photo = tmp_path / "photo.png"
+    save_png(photo, np.ascontiguousarray(load_image("sample:grace_hopper")[40:-40, ::-1]))
     command = [sys.executable, str(REPO / "scripts" / "bench_morph.py"), "--size", "32", "--frames", "6",
-               "--iterations", "20", "--pairs", "brushstrokes", "--setups", "content", "keyframes", "even", "reference"]
+               "--iterations", "20", "--pairs", "brushstrokes", "--setups", "content", "keyframes", "even", "reference",
+               "--photo", str(photo)]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=REPO)
     assert completed.returncode == 0, completed.stderr[-2000:]
-    rows = {row["setup"]: row for row in json.loads(completed.stdout.strip().splitlines()[-1])["rows"]}
+    printed = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert printed["case"]["photo"] == str(photo)
+    rows = {row["setup"]: row for row in printed["rows"]}
+    # the first frame is that photo (against the built-in one, unmirrored, it would score ~12 dB)
+    assert rows["even"]["first_psnr_db"] > 25
     assert set(rows) == {"content", "keyframes", "even", "reference"}
     keyframes = rows["keyframes"]
     assert len(keyframes["losses"]) == len(keyframes["loss_gaps"]) == 6
