@@ -43,8 +43,8 @@ class ContentWeightSweep:
     # 0.001: the last frame keeps under 15% of the photo's layout for every pair measured
     stop: float = 0.001
     steps: int = 30
-    # even: log-spaced keyframes, the in-betweens where they differ most (sweep/spacing.py);
-    # without init: keyframes, as log
+    # even: log-spaced keyframes, the in-betweens where they differ most, nearer together
+    # around weight 1 (sweep/spacing.py, morph.segment_weights); without init: keyframes, as log
     spacing: Literal["even", "log", "linear"] = "even"
 
 
@@ -133,9 +133,9 @@ class KeyframeSection:
     every: int = 5
     # An eighth (38 of 300): coupled in-betweens settle in 40-50; more costs work, not quality.
     in_between_fraction: float = 0.125
-    # 30: jitter 0.42-0.46 at 128 px on four pairs; frames within 3% of their own optimum
-    # but three of The Starry Night's texture-to-texture segment (docs/morph.md)
-    coupling: float = 30.0
+    # 60: jitter 0.40-0.51 at 128 px on 11 pairs (30: up to 0.57); brushstrokes' frames within
+    # 3% of their own optimum, The Starry Night's but for its texture-to-texture segment (docs/morph.md)
+    coupling: float = 60.0
     # Keyframes stop by the tighter of this and optimizer.tolerance: all frames build on them.
     tolerance: float = 1e-5
     noise_below: float = 0.0

@@ -101,7 +101,7 @@ def even_layout(key_weights: Sequence[float], key_images: Sequence[Sequence[np.n
     largest, ties to the earlier segment (the D'Hondt rule), so every movie step changes
     the image by about as much. A segment's difference is the sum over the jobs of each
     job's share of its own total change, so every artist counts alike. Inside a segment
-    the weights are evenly spaced on a log scale, as the blends assume. The differences
+    the in-betweens crowd towards content weight 1 (`segment_weights`). The differences
     are exact integer sums of the stored pixels: a resumed run places the frames where
     the clean run did.
     """
@@ -120,13 +120,46 @@ def even_layout(key_weights: Sequence[float], key_images: Sequence[Sequence[np.n
     keys: list[int] = []
     for segment, n in enumerate(in_betweens):
         keys.append(len(weights))
-        high, low = math.log(key_weights[segment]), math.log(key_weights[segment + 1])
         weights.append(float(key_weights[segment]))
-        weights += [math.exp(high + (low - high) * j / (n + 1)) for j in range(1, n + 1)]
+        weights += segment_weights(key_weights[segment], key_weights[segment + 1], n)
     keys.append(len(weights))
     weights.append(float(key_weights[-1]))
     return weights, keys
 
+
+# Where the image changes fastest: at content weight 1 the normalised content and style
+# terms balance (sweep/losses.py), and in every sweep measured the frames changed up to
+# 1.4x faster per log-step there than elsewhere in the segment holding it. So a
+# segment's in-betweens follow the density 1 + CROWD x exp(-(ln w)^2 / (2 x CROWD_WIDTH^2))
+# on a log scale (docs/morph.md, "Pacing inside a segment").
+CROWD = 0.5
+CROWD_WIDTH = 0.5   # in ln(content weight): a factor of 1.65 either side
+
+
+def segment_weights(high: float, low: float, count: int) -> list[float]:
+    """`count` content weights strictly between the keyframe weights `high` > `low`, from
+    `high` down: equal shares of the crowding density on a log scale. Far from weight 1
+    they are evenly spaced on a log scale."""
+    if count == 0:
+        return []
+    if min(high, low) <= 0:   # no log scale: evenly spaced
+        return [high + (low - high) * j / (count + 1) for j in range(1, count + 1)]
+    scale = CROWD_WIDTH * math.sqrt(2.0)
+    top, bottom = math.log(high), math.log(low)
+
+    def mass(t):   # the density's integral from 0 to t
+        return t + CROWD * CROWD_WIDTH * math.sqrt(math.pi / 2) * math.erf(t / scale)
+
+    total = mass(top) - mass(bottom)
+    weights = []
+    for j in range(1, count + 1):
+        target = mass(top) - total * j / (count + 1)
+        below, above = bottom, top   # mass() rises with t: bisect for mass(t) = target
+        for _ in range(60):
+            middle = (below + above) / 2
+            below, above = (middle, above) if mass(middle) < target else (below, middle)
+        weights.append(math.exp((below + above) / 2))
+    return weights
 
 def noise_starts(frames: Frames, below: float, shape: tuple[int, ...], seed: int) -> dict[int, np.ndarray]:
     """Start images (float32, 0-255) of the keyframes whose content weight is at most

@@ -1,6 +1,8 @@
 """Keyframes, then in-betweens (sweep/morph.py and `init: keyframes` in the engine)."""
 import json
 
+import math
+
 import numpy as np
 import pytest
 
@@ -52,8 +54,7 @@ def test_even_layout_gives_the_in_betweens_to_the_keyframes_that_differ_most():
     # steps 10/2 = 5, 60/7 = 8.6, 30/3 = 10: no allocation of 9 in-betweens keeps every step under 10
     assert in_betweens == [1, 6, 2]
     assert all(a > b for a, b in zip(weights, weights[1:]))
-    inside = np.log(weights[keys[1]:keys[2] + 1])
-    assert np.allclose(np.diff(inside), np.diff(inside)[0])   # log-spaced inside a segment
+    assert weights[keys[1]:keys[2] + 1] == [10.0, *morph.segment_weights(10.0, 1.0, 6), 1.0]
     # Deterministic, and a sweep of keyframes only keeps them all.
     assert morph.even_layout([100.0, 10.0, 1.0, 0.1], [grey], 13) == (weights, keys)
     assert morph.even_layout([100.0, 0.1], [grey[:2]], 2) == ([100.0, 0.1], [0, 1])
@@ -61,6 +62,17 @@ def test_even_layout_gives_the_in_betweens_to_the_keyframes_that_differ_most():
     alike = [grey[0]] * 4
     assert morph.even_layout([100.0, 10.0, 1.0, 0.1], [alike], 13)[1] == [0, 4, 8, 12]
 
+
+def test_in_betweens_crowd_towards_content_weight_1_and_are_log_spaced_far_from_it():
+    towards_1 = np.diff(np.log([10.0, *morph.segment_weights(10.0, 1.0, 6), 1.0]))
+    assert np.all(np.diff(np.abs(towards_1)) < 0)   # log-steps shrink as the weights near 1
+    assert np.abs(towards_1[-1]) < 0.75 * np.abs(towards_1[0])
+    around_1 = morph.segment_weights(math.e, 1 / math.e, 4)
+    assert np.allclose(np.log(around_1), -np.log(around_1[::-1]))   # symmetric about 1
+    far = np.log([1e-3, *morph.segment_weights(1e-3, 1e-4, 4), 1e-4])
+    assert np.allclose(np.diff(far), np.diff(far)[0], rtol=1e-6)
+    assert morph.segment_weights(1.0, 0.0, 3) == [0.75, 0.5, 0.25]   # a weight of 0: linear
+    assert morph.segment_weights(5.0, 2.0, 0) == []
 
 def test_the_artists_of_a_photo_share_one_even_layout_and_count_alike():
     """Each job's differences count as shares of its own total, so a faint artist moves
