@@ -6,10 +6,9 @@
 Case: 30 frames at 128 px, the product's optimiser settings, every frame of a job in one
 chunk; `content` is the default before keyframes (content weight 100 -> 0.1, style loss
 on the painting's scale, no detail layers), the other setups use today's default range
-and scale. Pairs: the built-in photo with `sample:brushstrokes`, and with the two
-public-domain paintings of ../shared/data/ when that folder is there (`--photo` takes
-another photo). Per pair and setup
-it prints the movie's jitter and pace (sweep/motion.py), the first frame's PSNR to the
+and scale. Pairs: the built-in photo (or `--photo`) with `sample:brushstrokes`, and with
+the two public-domain paintings of ../shared/data/ when that folder is there. Per pair
+and setup it prints the movie's jitter and pace (sweep/motion.py), the first frame's PSNR to the
 photo, the last frame's normalised content loss, the wall and CPU time (the process's,
 steadier than wall time on a shared machine) and the optimiser's total frame-iterations.
 With the `reference` setup in the run, every frame's loss is compared with that

@@ -128,10 +128,10 @@ def even_layout(key_weights: Sequence[float], key_images: Sequence[Sequence[np.n
 
 
 # Where the image changes fastest: at content weight 1 the normalised content and style
-# terms balance (sweep/losses.py), and in every sweep measured the frames changed up to
+# terms balance (sweep/losses.py), and in the sweeps profiled the frames changed up to
 # 1.4x faster per log-step there than elsewhere in the segment holding it. So a
 # segment's in-betweens follow the density 1 + CROWD x exp(-(ln w)^2 / (2 x CROWD_WIDTH^2))
-# on a log scale (docs/morph.md, "Pacing inside a segment").
+# on a log scale (docs/morph.md, "Photos of other kinds").
 CROWD = 0.5
 CROWD_WIDTH = 0.5   # in ln(content weight): a factor of 1.65 either side
 
@@ -160,6 +160,7 @@ def segment_weights(high: float, low: float, count: int) -> list[float]:
             below, above = (middle, above) if mass(middle) < target else (below, middle)
         weights.append(math.exp((below + above) / 2))
     return weights
+
 
 def noise_starts(frames: Frames, below: float, shape: tuple[int, ...], seed: int) -> dict[int, np.ndarray]:
     """Start images (float32, 0-255) of the keyframes whose content weight is at most

@@ -1,6 +1,5 @@
 """Keyframes, then in-betweens (sweep/morph.py and `init: keyframes` in the engine)."""
 import json
-
 import math
 
 import numpy as np
@@ -73,6 +72,7 @@ def test_in_betweens_crowd_towards_content_weight_1_and_are_log_spaced_far_from_
     assert np.allclose(np.diff(far), np.diff(far)[0], rtol=1e-6)
     assert morph.segment_weights(1.0, 0.0, 3) == [0.75, 0.5, 0.25]   # a weight of 0: linear
     assert morph.segment_weights(5.0, 2.0, 0) == []
+
 
 def test_the_artists_of_a_photo_share_one_even_layout_and_count_alike():
     """Each job's differences count as shares of its own total, so a faint artist moves
