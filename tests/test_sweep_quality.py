@@ -5,6 +5,7 @@ import imageio.v3 as iio
 import pytest
 
 import sweep
+from sweep import morph
 from sweep.artist import Artist
 from sweep.images import load_image, resize_max_side
 from sweep.render.movie import movie_frame_count
@@ -69,9 +70,9 @@ def test_content_loss_rises_along_the_sweep(records):
 
 def test_outputs_layout(run, records):
     job = run.out_dir / "brushstrokes"
-    assert [r["file"] for r in records] == [
-        "frames/f000_cw-100.000.png", "frames/f001_cw-17.783.png", "frames/f002_cw-3.162.png",
-        "frames/f003_cw-0.562.png", "frames/f004_cw-0.100.png"]
+    # two keyframes, both ends: the three in-betweens placed between them (spacing: even)
+    weights = [100.0, *morph.segment_weights(100.0, 0.1, 3), 0.1]
+    assert [r["file"] for r in records] == [f"frames/f{i:03d}_cw-{w:.3f}.png" for i, w in enumerate(weights)]
     for record in records:
         assert {"index", "content_weight", "content_loss", "style_loss", "file"} <= set(record)
         assert iio.imread(job / record["file"]).shape == (64, 55, 3)
