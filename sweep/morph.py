@@ -137,13 +137,12 @@ CROWD_WIDTH = 0.5   # in ln(content weight): a factor of 1.65 either side
 
 
 def segment_weights(high: float, low: float, count: int) -> list[float]:
-    """`count` content weights strictly between the keyframe weights `high` > `low`, from
+    """`count` content weights strictly between the keyframe weights `high` > `low` > 0
+    (`spacing: even` needs start and stop > 0: sweep/config.py), from
     `high` down: equal shares of the crowding density on a log scale. Far from weight 1
     they are evenly spaced on a log scale."""
     if count == 0:
         return []
-    if min(high, low) <= 0:   # no log scale: evenly spaced
-        return [high + (low - high) * j / (count + 1) for j in range(1, count + 1)]
     scale = CROWD_WIDTH * math.sqrt(2.0)
     top, bottom = math.log(high), math.log(low)
 
