@@ -8,9 +8,11 @@ chunk; `content` is the default before keyframes (content weight 100 -> 0.1, sty
 on the painting's scale, no detail layers), the other setups use today's default range
 and scale. Pairs: the built-in photo (or `--photo`) with `sample:brushstrokes`, and with
 the two public-domain paintings of ../shared/data/ when that folder is there. Per pair
-and setup it prints the movie's jitter and pace (sweep/motion.py), the first frame's PSNR to the
-photo, the last frame's normalised content loss, the wall and CPU time (the process's,
-steadier than wall time on a shared machine) and the optimiser's total frame-iterations.
+and setup it prints the movie's jitter and pace (sweep/motion.py; under `init: keyframes`
+also `jitter_floor`, the jitter of the 8-bit crossfade through the run's own keyframes,
+which no movie through them goes much below), the first frame's PSNR to the photo, the
+last frame's normalised content loss, the wall and CPU time (the process's, steadier
+than wall time on a shared machine) and the optimiser's total frame-iterations.
 With the `reference` setup in the run, every frame's loss is compared with that
 independent `init: content` run to convergence (L-BFGS history 20, up to 600 iterations,
 tolerance 1e-5). The last line printed is one JSON object.
@@ -30,6 +32,7 @@ import numpy as np
 from bench import Bench, even_keyframes, frame_objective, log
 
 from sweep import motion
+from sweep.morph import keyframes_of
 from sweep import weights as weights_module
 from sweep.model import build_extractor
 from sweep.config import ContentWeightSweep, KeyframeSection, SweepSection, sweep_values
@@ -112,8 +115,9 @@ def run_setup(bench: Bench, config, photo, painting) -> tuple[dict, list]:
     engine = SweepEngine(config, extractor_for(bench, config))
     frames = list(enumerate(config.content_weights()))
     started, cpu_started = time.perf_counter(), time.process_time()
+    keyframes = keyframes_of(config) if config.init == "keyframes" else None
     if config.sweep.content_weight.spacing == "even":
-        results = run_even(engine, photo, painting, frames)
+        results, keyframes = run_even(engine, photo, painting, frames)
     else:
         results = engine.optimise("bench_morph", photo, painting, frames, len(frames))
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
@@ -122,6 +126,8 @@ def run_setup(bench: Bench, config, photo, painting) -> tuple[dict, list]:
     row = dict(seconds=round(seconds, 1), cpu_seconds=round(cpu_seconds, 1),
                frame_iterations=int(sum(r.iterations for r in results)),
                jitter=round(motion.jitter(images), 3), pace=round(motion.pace(images), 3),
+               jitter_floor=None if keyframes is None else round(
+                   motion.jitter(motion.crossfade(images, keyframes)), 3),
                first_psnr_db=round(psnr(images[0], photo), 2),
                last_content_loss=round(results[-1].content_loss, 4),
                losses=[round(frame_objective(r, config.sweep), 5) for r in results],
@@ -130,15 +136,16 @@ def run_setup(bench: Bench, config, photo, painting) -> tuple[dict, list]:
     return row, results
 
 
-def run_even(engine: SweepEngine, photo, painting, frames) -> list:
+def run_even(engine: SweepEngine, photo, painting, frames) -> tuple[list, list[int]]:
     """`spacing: even` as `sweep.run` does it (sweep/spacing.py): the keyframes as a sweep
-    of their own, then the in-betweens placed by them, each pass in one chunk."""
+    of their own, then the in-betweens placed by them, each pass in one chunk. Returns the
+    frames and the keyframes' indices."""
     done, weights, placed = even_keyframes(engine, photo, painting, [weight for _, weight in frames])
     stored = {placed[r.index]: r.image for r in done}
     betweens = [(index, weight) for index, weight in enumerate(weights) if index not in stored]
     rest = engine.optimise("bench_morph", photo, painting, betweens, len(frames), stored_frame=stored.get,
                            layout=(weights, placed))
-    return [dataclasses.replace(r, index=placed[r.index]) for r in done] + rest
+    return [dataclasses.replace(r, index=placed[r.index]) for r in done] + rest, placed
 
 
 def loss_gaps(losses, reference) -> np.ndarray:

@@ -11,6 +11,11 @@ Pure numpy on uint8 frames (N, H, W, 3), all of one size, in sweep order:
 - pace: max step / median step. An evenly paced movie is close to 1; a movie that
   stands still and then jumps scores high.
 
+`crossfade` gives the floor of the jitter for a sweep's keyframes: per pixel, no path
+through them has a smaller sum of |second differences| than the straight crossfade from
+keyframe to keyframe, and its 8-bit frames are what a movie of stored frames can reach
+(docs/morph.md, "The corners at the keyframes").
+
 The store writes them per job into `JOB/motion.json` (`JobStore.write_motion`); the
 contact sheet shows them beside its plot.
 """
@@ -52,6 +57,23 @@ def pace(frames: Sequence[np.ndarray]) -> float:
     values = steps(frames)
     median = float(np.median(values))
     return float(values.max() / median) if median > 0 else float("nan")
+
+
+def crossfade(frames: Sequence[np.ndarray], keyframes: Sequence[int]) -> np.ndarray:
+    """uint8 frames (N, H, W, C): the keyframes among `frames` (indices, including the
+    first and the last frame) as they are, every other frame the straight crossfade of
+    the keyframes around it by its place between them, rounded to whole levels."""
+    stacked = _stack(frames)
+    keys = sorted(set(keyframes))
+    if not keys or keys[0] != 0 or keys[-1] != len(stacked) - 1:
+        raise ValueError(f"keyframes must include the first and the last frame (0 and {len(stacked) - 1}); "
+                         f"got {keys}")
+    faded = np.empty_like(stacked)
+    for below, above in zip(keys, keys[1:]):
+        for index in range(below, above + 1):
+            t = (index - below) / (above - below)
+            faded[index] = (1.0 - t) * stacked[below] + t * stacked[above]
+    return np.clip(np.round(faded), 0, 255).astype(np.uint8)
 
 
 def summary(frames: Sequence[np.ndarray]) -> dict:

@@ -42,3 +42,6 @@ def test_bench_morph_measures_both_setups_against_the_reference(real_weights, tm
     assert keyframes["frame_iterations_vs_content"] < 1 and keyframes["cpu_seconds"] > 0
     for row in rows.values():
         assert row["jitter"] >= 0 and row["pace"] >= 1 and 0 < row["last_content_loss"] < 2
+    # the crossfade through each run's own keyframes: the floor of its jitter
+    assert rows["content"]["jitter_floor"] is None
+    assert 0 <= keyframes["jitter_floor"] <= keyframes["jitter"] and 0 <= even["jitter_floor"] <= even["jitter"]

@@ -67,3 +67,32 @@ def test_the_store_writes_the_jobs_motion_next_to_its_frames(tmp_path):
 def test_frames_of_another_shape_are_refused():
     with pytest.raises(ValueError, match="shape"):
         motion.jitter([np.zeros((4, 4)), np.zeros((4, 4)), np.zeros((4, 4))])
+
+
+def test_the_crossfade_through_the_keyframes_keeps_them_and_fades_straight_between():
+    rng = np.random.default_rng(3)
+    frames = rng.uniform(0, 255, (7, 8, 8, 3))
+    faded = motion.crossfade(frames, [0, 4, 6])
+    assert faded.dtype == np.uint8 and faded.shape == frames.shape
+    for key in (0, 4, 6):
+        assert np.array_equal(faded[key], np.round(frames[key]))
+    np.testing.assert_allclose(faded[1], np.round(0.75 * frames[0] + 0.25 * frames[4]), atol=1)
+    np.testing.assert_allclose(faded[5], np.round(0.5 * frames[4] + 0.5 * frames[6]), atol=1)
+
+
+def test_no_movie_through_the_same_keyframes_has_less_second_difference_than_the_crossfade():
+    """The floor: per pixel, the straight crossfade through fixed keyframes has the least
+    sum of |second differences| of all paths through them (up to its rounding); a fade
+    rounded to 8 bits keeps a little jitter."""
+    rng = np.random.default_rng(4)
+    keys = [0, 3, 8, 11]
+    for _ in range(5):
+        frames = np.clip(np.cumsum(rng.normal(0, 6, (12, 6, 6, 3)), axis=0) + 128, 0, 255)
+        second = lambda movie: np.abs(np.diff(np.asarray(movie, np.float64), n=2, axis=0)).sum()
+        assert second(motion.crossfade(frames, keys)) < second(np.round(frames))
+    assert motion.jitter(motion.crossfade(fade(), [0, 9])) < 0.15
+
+
+def test_a_crossfade_needs_both_ends_as_keyframes():
+    with pytest.raises(ValueError, match="first and the last"):
+        motion.crossfade(np.zeros((5, 2, 2, 3)), [0, 2])
