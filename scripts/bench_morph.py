@@ -32,12 +32,12 @@ import numpy as np
 from bench import Bench, even_keyframes, frame_objective, log
 
 from sweep import motion
-from sweep.morph import keyframes_of
 from sweep import weights as weights_module
 from sweep.model import build_extractor
 from sweep.config import ContentWeightSweep, KeyframeSection, SweepSection, sweep_values
 from sweep.engine import SweepEngine, to_float_images
 from sweep.images import load_image, resize_max_side
+from sweep.morph import keyframes_of
 
 SHARED = Path(os.environ.get("SWEEP_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 PAIRS = {"brushstrokes": "sample:brushstrokes", "stained_glass": "sample:stained_glass", "rings": "sample:rings",
