@@ -133,8 +133,8 @@ class KeyframeSection:
     every: int = 5
     # An eighth (38 of 300): coupled in-betweens settle in 40-50; more costs work, not quality.
     in_between_fraction: float = 0.125
-    # 60: jitter 0.37-0.51 at 128 px on 12 pairs (30: up to 0.57); brushstrokes' frames within
-    # 3% of their own optimum, The Starry Night's but for its texture-to-texture segment (docs/morph.md)
+    # 60, up to 4x that for a morph that changes the picture less (morph.coupling_strength): jitter
+    # 0.35-0.46 at 128 px on 12 pairs; brushstrokes' frames within 3% of their optimum (docs/morph.md)
     coupling: float = 60.0
     # Keyframes stop by the tighter of this and optimizer.tolerance: all frames build on them.
     tolerance: float = 1e-5

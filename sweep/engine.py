@@ -195,8 +195,9 @@ class SweepEngine:
                 return morph.held_neighbour(index, weights, keyframes, done_frame, photo_uint8) \
                     if image is None else image
 
-            couple = None if cfg.keyframes.coupling <= 0 else (
-                lambda indices, x: NeighbourCoupling(indices, lambda n: held(n) / 255.0, x, cfg.keyframes.coupling))
+            strength = morph.coupling_strength(cfg.keyframes.coupling, [done_frame(k) for k in keyframes])
+            couple = None if strength <= 0 else (
+                lambda indices, x: NeighbourCoupling(indices, lambda n: held(n) / 255.0, x, strength))
             run(betweens, self._stages(photo_uint8, style, iterations), starts, couple)
 
     def _stages(self, photo_uint8, style: Style,

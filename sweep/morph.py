@@ -161,6 +161,32 @@ def segment_weights(high: float, low: float, count: int) -> list[float]:
     return weights
 
 
+# The keyframe path of the built-in photo with `sample:brushstrokes` (30 frames, 100 ->
+# 0.001): its consecutive keyframes differ by 98.5 mean pixel levels in all, at 128 and
+# at 192 px alike. `keyframes.coupling` holds for a morph that changes the picture that
+# much; see `coupling_strength`.
+REFERENCE_CHANGE = 98.5
+# A morph of half that change or less gets four times the coupling, no more: the
+# strongest measured (134, the built-in photo with The Shipwreck) is 2.2 times.
+MOST_COUPLING_SCALE = 4.0
+
+
+def coupling_strength(coupling: float, keyframes: Sequence[np.ndarray | None]) -> float:
+    """The coupling of a job's in-betweens, from `keyframes.coupling` and the job's
+    keyframes (uint8, in sweep order; None for one that failed). Jitter is relative to
+    the movie's steps, so a morph whose keyframes change the picture less than the
+    built-in photo's (a dark or low-contrast photo) is coupled harder, by the square of
+    the ratio, at most `MOST_COUPLING_SCALE` times; never less than `coupling`
+    (docs/morph.md, "Coupling by the picture's change")."""
+    if coupling <= 0 or len(keyframes) < 2 or any(image is None for image in keyframes):
+        return coupling
+    change = sum(float(np.abs(b.astype(np.int32) - a.astype(np.int32)).mean())
+                 for a, b in zip(keyframes, keyframes[1:]))
+    if change <= REFERENCE_CHANGE / math.sqrt(MOST_COUPLING_SCALE):
+        return coupling * MOST_COUPLING_SCALE
+    return coupling * max(1.0, (REFERENCE_CHANGE / change) ** 2)
+
+
 def noise_starts(frames: Frames, below: float, shape: tuple[int, ...], seed: int) -> dict[int, np.ndarray]:
     """Start images (float32, 0-255) of the keyframes whose content weight is at most
     `below`: one seeded noise image shared by all of them, so that they grow their

@@ -278,20 +278,21 @@ def _worker_engine(config_yaml: str, weights_sha256: str):
 
 
 def _start_frames(config, task: Task, per_task: int, stored_frame) -> dict[int, Any]:
-    """The stored frames a task starts from, by index. Under `init: keyframes`, the
-    keyframes around its in-betweens (all stored before the in-betweens' tasks start)
-    and, under continuation, the keyframe before each of its keyframes.
+    """The stored frames a task starts from, by index. Under `init: keyframes`, for
+    in-betweens every keyframe of the job (all stored before the in-betweens' tasks start:
+    the blends start from those around them, the coupling's strength is set by all,
+    `morph.coupling_strength`) and, under continuation, the keyframe before each of its keyframes.
     Under `init: chain`, the frame the task's first chunk starts from: tasks run in
     parallel, so a frame that another task of this run optimises is not there yet,
     and such a task starts from the photo."""
     if stored_frame is None or config.init not in ("chain", "keyframes"):
         return {}
     if config.init == "keyframes":
-        from .morph import neighbours, previous_keyframe, split_passes
+        from .morph import previous_keyframe, split_passes
 
         keyframes = task.job.keyframes
         keys, betweens = split_passes(task.frames, keyframes)
-        wanted = {k for index, _ in betweens for k in neighbours(index, keyframes)}
+        wanted = set(keyframes) if betweens else set()
         if config.keyframes.continuation:
             wanted |= {previous_keyframe(index, keyframes) for index, _ in keys} - {None}
         found = {k: stored_frame(task.job.relative_dir, k) for k in sorted(wanted)}

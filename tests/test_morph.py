@@ -84,6 +84,25 @@ def test_the_artists_of_a_photo_share_one_even_layout_and_count_alike():
     assert [b - a - 1 for a, b in zip(shared, shared[1:])] == [3, 0, 3]   # summed shares 0.87, 0.14, 0.99
 
 
+def test_a_morph_that_changes_the_picture_less_is_coupled_harder():
+    """Jitter is relative to the movie's steps: keyframes that differ by 0.7 of the
+    built-in photo's change in all get twice the coupling, by half or less four times;
+    more change never gets less."""
+    def keyframes(total):   # three keyframes whose two differences add up to `total` levels
+        return [np.full((4, 4, 3), level, np.uint8) for level in (0, total / 2, total)]
+
+    reference = morph.REFERENCE_CHANGE
+    assert morph.coupling_strength(60.0, keyframes(reference / math.sqrt(2))) == pytest.approx(120.0, rel=0.03)
+    assert morph.coupling_strength(60.0, keyframes(reference / 2)) == pytest.approx(240.0, rel=0.03)
+    assert morph.coupling_strength(60.0, keyframes(reference / 10)) == 240.0
+    assert morph.coupling_strength(60.0, keyframes(0.0)) == 240.0   # keyframes all alike
+    assert morph.coupling_strength(60.0, keyframes(reference)) == pytest.approx(60.0, rel=0.02)
+    assert morph.coupling_strength(60.0, keyframes(2 * reference)) == 60.0
+    # off, or a keyframe failed: the configured coupling
+    assert morph.coupling_strength(0.0, keyframes(10.0)) == 0.0
+    assert morph.coupling_strength(60.0, [*keyframes(10.0)[:2], None]) == 60.0
+
+
 @pytest.mark.slow
 def test_keyframes_run_first_and_in_betweens_inherit_their_strokes(tmp_path, real_weights):
     from sweep.records import Callback
