@@ -293,7 +293,8 @@ def make_executor(executor: str | Executor = "local", *, address: str | None = N
         ignored = [name for name, value in (("--address", address), ("--gpus-per-task", gpus_per_task),
                                             ("--frames-per-task", frames_per_task)) if value is not None]
         if ignored:
-            raise SweepError(f"{' and '.join(ignored)} only apply to --executor ray")
+            raise SweepError(f"{' and '.join(ignored)} only {'applies' if len(ignored) == 1 else 'apply'} "
+                             f"to --executor ray")
         return LocalExecutor()
     if executor == "ray":
         from .ray_executor import RayExecutor

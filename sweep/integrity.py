@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SweepError
+from .layout import frame_file
 
 FRAME_FILE = re.compile(r"frames/f\d{3,}_cw-\d+\.\d{3}\.png")
 FRAME_STATUSES = ("done", "failed")
@@ -54,6 +55,10 @@ def record_problem(record: Any) -> str | None:
     file = record.get("file")
     if not isinstance(file, str) or not FRAME_FILE.fullmatch(file):
         return f"frame {index}'s record names the file {file!r}, not frames/fNNN_cw-W.png"
+    if file != frame_file(index, weight):
+        # another frame's PNG, or an edited weight: the frame is not what the record says
+        return (f"frame {index}'s record names the file {file!r}; frame {index} at content weight {weight:g} "
+                f"is {frame_file(index, weight)!r}")
     for key in ("content_loss", "style_loss", "tv_loss"):
         if key in record and record[key] is not None and not is_number(record[key]):
             return f"frame {index}'s record has {key} {record[key]!r}, not a number"

@@ -11,6 +11,7 @@ The frame sides, which depend on the images, are checked by `plan.check_frame_si
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -101,13 +102,38 @@ def _at_most(key: str, value: int, limit: int) -> None:
         raise SweepError(f"'{key}' must be at most {limit}; got {value}")
 
 
+class _ConfigLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the
+    last, silently dropping the first: an artist lost) and reads `1e-5` as a number, as
+    YAML 1.2 does (YAML 1.1 wants `1.0e-5` and reads `1e-5` as a string)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is given twice",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
 def safe_load_yaml(text: str, source: str) -> Any:
-    """yaml.safe_load, with every failure (syntax, nesting too deep for the parser,
-    an integer past Python's digit limit) as one SweepError."""
+    """yaml.safe_load (with `_ConfigLoader`), with every failure (syntax, a key given
+    twice, nesting too deep for the parser, an integer past Python's digit limit) as one
+    SweepError."""
     if len(text) > MAX_CONFIG_BYTES:
         raise SweepError(f"{source} is {len(text)} characters; at most {MAX_CONFIG_BYTES}")
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_ConfigLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

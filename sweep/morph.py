@@ -140,9 +140,12 @@ def segment_weights(high: float, low: float, count: int) -> list[float]:
     """`count` content weights strictly between the keyframe weights `high` > `low` > 0
     (`spacing: even` needs start and stop > 0: sweep/config.py), from
     `high` down: equal shares of the crowding density on a log scale. Far from weight 1
-    they are evenly spaced on a log scale."""
+    they are evenly spaced on a log scale. A sweep from the style end up (`high` < `low`)
+    gets the same weights in its own order."""
     if count == 0:
         return []
+    if high < low:
+        return segment_weights(low, high, count)[::-1]
     scale = CROWD_WIDTH * math.sqrt(2.0)
     top, bottom = math.log(high), math.log(low)
 

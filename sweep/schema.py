@@ -116,7 +116,12 @@ _PLURAL = {str: "strings", int: "integers", float: "numbers", bool: "true/false 
 
 def _type_name(tp: Any) -> str:
     if typing.get_origin(tp) is list:
-        return f"a list of {_PLURAL.get(typing.get_args(tp)[0], _type_name(typing.get_args(tp)[0]))}"
+        (item,) = typing.get_args(tp)
+        if typing.get_origin(item) is Literal:
+            return "a list of any of " + ", ".join(map(str, typing.get_args(item)))
+        return f"a list of {_PLURAL.get(item, _type_name(item))}"
+    if typing.get_origin(tp) is Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(tp)))
     return {str: "a string", int: "an integer", float: "a number", bool: "true/false"}.get(tp, str(tp))
 
 

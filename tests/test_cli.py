@@ -22,6 +22,16 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
     assert not out.exists()
 
 
+def test_python_dash_m_sweep_is_the_sweep_command():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "sweep", "--help"], capture_output=True, text=True,
+                            timeout=120, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: sweep ") and "{run,status,pick,init,doctor,weights}" in result.stdout
+
+
 def test_weights_command_reports_a_verified_source():
     result = run_cli("weights")
     assert result.returncode == 0, result.stderr

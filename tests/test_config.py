@@ -84,12 +84,27 @@ def test_resolved_config_round_trips(tmp_path):
     ("- just\n- a list\n", "must be a mapping of keys to values"),
     ("content: a.jpg\nstyles: {a: {paintings: [b.jpg, c.jpg], weights: [1.0e+308, 1.0e+308]}}\n",
      "positive sum that is finite"),
+    # PyYAML would keep the second and drop the first artist without a word
+    (MINIMAL + "styles: {monet: water.jpg}\n", "at line 3, column 1: the key 'styles' is given twice"),
+    ("content: a.jpg\nstyles: {a: b.jpg, a: c.jpg}\n", "the key 'a' is given twice"),
+    (MINIMAL + "movie: {formats: gif}\n", "'movie.formats' must be a list of any of mp4, gif; got 'gif' (str)"),
 ])
 def test_refusals_name_the_problem(text, fragment):
     with pytest.raises(SweepError) as info:
         parse_config(text)
     assert fragment in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_numbers_in_exponent_form_are_numbers():
+    """YAML 1.1 reads `1e-5` as a string; a config reads it as the number it looks like."""
+    config = parse_config(MINIMAL + "optimizer: {tolerance: 1e-5}\n",
+                          overrides=["sweep.content_weight.start=1e2", "sweep.content_weight.stop=5E-4"])
+    assert config.optimizer.tolerance == 1e-5
+    assert (config.sweep.content_weight.start, config.sweep.content_weight.stop) == (100.0, 5e-4)
+    assert parse_config(MINIMAL + "seed: 12\n").seed == 12
+    with pytest.raises(SweepError, match="'seed' must be an integer; got 1000.0"):
+        parse_config(MINIMAL + "seed: 1e3\n")
 
 
 def test_unknown_layer_lists_the_valid_ones():

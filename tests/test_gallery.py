@@ -65,8 +65,10 @@ def test_split_tasks_chunks_each_jobs_missing_frames(tmp_path):
 
 def test_executor_options():
     assert isinstance(make_executor("local"), LocalExecutor)
-    with pytest.raises(SweepError, match="--address only apply to --executor ray"):
+    with pytest.raises(SweepError, match="--address only applies to --executor ray"):
         make_executor("local", address="auto")
+    with pytest.raises(SweepError, match="--address and --frames-per-task only apply to --executor ray"):
+        make_executor("local", address="auto", frames_per_task=2)
     with pytest.raises(SweepError, match="unknown executor 'dask'"):
         make_executor("dask")
     with pytest.raises(SweepError, match="--gpus-per-task must be >= 0"):

@@ -71,6 +71,10 @@ def test_in_betweens_crowd_towards_content_weight_1_and_are_log_spaced_far_from_
     far = np.log([1e-3, *morph.segment_weights(1e-3, 1e-4, 4), 1e-4])
     assert np.allclose(np.diff(far), np.diff(far)[0], rtol=1e-6)
     assert morph.segment_weights(5.0, 2.0, 0) == []
+    # a sweep from the style end up: the same weights, in its order
+    assert morph.segment_weights(0.1, 100.0, 5) == morph.segment_weights(100.0, 0.1, 5)[::-1]
+    weights, keys = morph.even_layout([0.1, 1.0, 10.0], [[np.full((2, 2, 3), v, np.uint8) for v in (0, 50, 60)]], 9)
+    assert np.all(np.diff(weights) > 0) and keys == [0, 6, 8] and (weights[0], weights[-1]) == (0.1, 10.0)
 
 
 def test_the_artists_of_a_photo_share_one_even_layout_and_count_alike():

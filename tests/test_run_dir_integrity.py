@@ -158,7 +158,7 @@ def test_a_manifest_of_the_wrong_shape_is_refused_in_one_line_and_force_clears_i
 
 
 @pytest.mark.parametrize("damage", ["frames.json object", "frames.json syntax", "bad record", "garbage png",
-                                    "png of another size"])
+                                    "png of another size", "another frame's png", "an edited weight"])
 def test_a_damaged_record_or_frame_becomes_a_missing_frame_with_a_warning(tmp_path, damage):
     out, config = _store_with_frames(tmp_path)
     job = out / "paint"
@@ -169,6 +169,12 @@ def test_a_damaged_record_or_frame_becomes_a_missing_frame_with_a_warning(tmp_pa
         (job / "frames.json").write_text(json.dumps(records)[:-5])
     elif damage == "bad record":
         records[1]["file"] = "../../etc/passwd"
+        (job / "frames.json").write_text(json.dumps(records))
+    elif damage == "another frame's png":   # the record names frame 0's file: pick would hand out frame 0
+        records[1]["file"] = records[0]["file"]
+        (job / "frames.json").write_text(json.dumps(records))
+    elif damage == "an edited weight":   # its file was made at another weight
+        records[1]["content_weight"] = 50.0
         (job / "frames.json").write_text(json.dumps(records))
     elif damage == "garbage png":
         (job / records[1]["file"]).write_bytes(b"\x89PNG\r\n\x1a\n not a png at all")
