@@ -548,8 +548,10 @@ def test_compare_refuses_different_weights_before_writing(tmp_path):
 
 def test_compare_png_only(tmp_path):
     jobs = _artist_jobs(tmp_path, 1, 2)
+    write_compare(jobs, tmp_path / "c", fps=10, hold=0, crossfade=0, boomerang=True, formats=("gif",))
     paths = write_compare(jobs, tmp_path / "c", fps=10, hold=0, crossfade=0, boomerang=True, formats=())
     assert paths == [tmp_path / "c" / "compare.png"]
+    assert not (tmp_path / "c" / "compare.gif").exists()   # the earlier settings' movie is gone
 
 
 # --------------------------------------------------------------------------- render_job
@@ -566,6 +568,10 @@ def test_render_job(tmp_path):
     assert len(decoded) == movie_frame_count(4, 10, 0.2, 1, True)
     assert (job / "frames.json").read_bytes() == stored  # renderers only read the store
     assert no_temporaries(tmp_path)
+    # rendered again with GIF only (a rerun with other movie settings): no MP4 of the old settings stays
+    assert render_job(job, SimpleNamespace(**{**vars(cfg), "formats": ["gif"]})) == [job / "movie.gif",
+                                                                                     job / "sheet.png"]
+    assert not (job / "movie.mp4").exists()
 
 
 def test_render_job_refuses_unknown_format_before_writing(tmp_path):

@@ -20,7 +20,7 @@ from sweep.layout import load_records, movie_file
 from sweep.render.compare import compose_grid, grid_shape, write_compare
 from sweep.render.frames import draw_label, load_frames, weight_label
 from sweep.weight_text import format_weight
-from sweep.render.movie import FORMATS, movie_frame_count, write_movie
+from sweep.render.movie import FORMATS, movie_frame_count, remove_other_movies, write_movie
 from sweep.render.sheet import write_sheet
 
 __all__ = [
@@ -55,4 +55,6 @@ def render_job(job_dir: str | os.PathLike, movie_cfg) -> list[Path]:
                     crossfade=movie_cfg.crossfade, boomerang=bool(movie_cfg.boomerang))
         written.append(path)
     written.append(write_sheet(job))
+    remove_other_movies(job, movie_file, formats)
     return written
+

@@ -32,7 +32,8 @@ from sweep.render.frames import (
     outline, resize, text_size, title_font, weight_label,
 )
 from sweep.weight_text import format_weight
-from sweep.render.movie import FORMATS, blend, movie_frame_count, step_label, write_movie_steps
+from sweep.render.movie import (FORMATS, blend, movie_frame_count, remove_other_movies, step_label,
+                                write_movie_steps)
 
 MOVIE_BACKGROUND = (18, 18, 21)
 MOVIE_MIN_SHORT = 256           # tiles are upscaled (integer, nearest) to at least this
@@ -297,4 +298,5 @@ def write_compare(job_dirs: dict[str, Path], out_dir: Path, *, fps: float = 12, 
     with atomic_path(png) as tmp:
         Image.fromarray(table).save(tmp, format="PNG")
     written.append(png)
+    remove_other_movies(out, compare_file, formats)
     return written
