@@ -194,6 +194,7 @@ def rerender_plan(job_dir: Path, size: int, iterations: int | None, overrides: S
     from .plan import make_plan
 
     run_dir = find_run_dir(job_dir)
+    _check_inputs_unchanged(run_dir, job_dir)
     config = load_config(run_dir / CONFIG, overrides)
     optimizer = config.optimizer if iterations is None else dataclasses.replace(config.optimizer,
                                                                                 iterations=int(iterations))
@@ -202,6 +203,22 @@ def rerender_plan(job_dir: Path, size: int, iterations: int | None, overrides: S
                                  optimizer=optimizer, runtime=dataclasses.replace(config.runtime, chunk_size=1))
     plan = make_plan(config)  # reads the photo and the paintings at the new size
     return config, plan, _job_of(plan, run_dir, job_dir)
+
+
+def _check_inputs_unchanged(run_dir: Path, job_dir: Path) -> None:
+    """Refuse a re-render whose photo or paintings changed since the run made the frame:
+    it would start from the old picture and optimise towards the new one (`sweep run`
+    refuses the same by the manifest's digest of the pixels, at the run's own size)."""
+    from .plan import make_plan
+
+    manifest = read_json(run_dir / MANIFEST_FILE, None)
+    jobs = manifest.get("jobs") if isinstance(manifest, dict) else None
+    job = _job_of(make_plan(load_config(run_dir / CONFIG)), run_dir, job_dir)
+    recorded = jobs.get(job.relative_dir, {}).get("inputs_sha256") if isinstance(jobs, dict) else None
+    if isinstance(recorded, str) and recorded != job.inputs_sha256:
+        raise SweepError(f"the photo or a painting of {job.relative_dir} changed since the run made its frames "
+                         f"({', '.join([job.photo_source, *job.style_sources])}); restore them, or run "
+                         f"`sweep run` again (with --force) to make the frames from the new ones")
 
 
 def _job_plan(plan) -> list[str]:

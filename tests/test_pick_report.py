@@ -138,6 +138,24 @@ def test_pick_errors(run_dir, tmp_path):
         pick(job, frame=0, iterations=3)
 
 
+def test_a_rerender_is_refused_when_the_inputs_changed_since_the_run(run_dir, tmp_path):
+    """The manifest's digest of the photo's and paintings' pixels no longer matches (as
+    after a photo replaced under its name): a re-render would start from the old picture
+    and optimise towards the new one. Copying the frame stays allowed."""
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    job = copy / "brushstrokes"
+    assert "would re-render frame 1" in pick(job, frame=1, size=64, dry_run=True).plan
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["jobs"]["brushstrokes"]["inputs_sha256"] = "0" * 64
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(SweepError, match="the photo or a painting of brushstrokes changed since the run"):
+        pick(job, frame=1, size=64, dry_run=True)
+    assert pick(job, frame=1, out=tmp_path / "copied.png").rerendered is False
+
+
 def test_pick_cli(run_dir, tmp_path):
     job = run_dir / "brushstrokes"
     out = tmp_path / "cli.png"
