@@ -158,21 +158,25 @@ def photo_name(source: str) -> str:
         stem = source[len(SAMPLE_PREFIX):]
     else:
         stem = Path(source).stem
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._") or "photo"
+    # letters of any script stay (as in artist names): 東京.png and 大阪.png are two folders
+    return re.sub(r"[^\w.-]+", "_", stem).strip("._") or "photo"
 
 
 def photo_names(sources: Sequence[str]) -> list[str]:
     """A directory name per photo that depends only on that photo's own path, so
     that a gallery glob gaining or losing a file never renames the other jobs (whose
     frames would then resume into the wrong photo): the file stem, or, where two
-    stems collide, the stem with its extension, then with its parent folder too."""
+    stems collide, the stem with its extension, then with its parent folder too, then
+    with a digest of its whole path (`a b.png` and `a_b.png` read alike)."""
     def candidates(source: str) -> list[str]:
         if source.startswith(SAMPLE_PREFIX):
             return [photo_name(source)]
         path = Path(source)
+        digest = hashlib.sha256(str(path).encode("utf-8", "surrogatepass")).hexdigest()[:8]
         return [photo_name(source), photo_name(path.name.replace(".", "_")),
                 photo_name(f"{path.parent.name}_{path.name}".replace(".", "_")),
-                photo_name(str(path).replace("/", "_").replace(".", "_"))]
+                photo_name(str(path).replace("/", "_").replace(".", "_")),
+                f"{photo_name(source)}_{digest}"]
 
     options = [candidates(source) for source in sources]
     names = []

@@ -64,6 +64,12 @@ def test_job_names_do_not_shift_when_a_gallery_gains_a_photo(tmp_path):
     assert photo_names(["/x/a.png", "/y/a.png"]) == ["x_a_png", "y_a_png"]
     with pytest.raises(SweepError, match="share the output folder"):
         photo_names(["/p/a.png", "/p/a.png"])
+    # names of any script are kept; names that read alike once made safe get a digest of their path
+    assert photo_names(["/p/東京.png", "/p/大阪.png"]) == ["東京", "大阪"]
+    alike = photo_names(["/p/we ird.png", "/p/we_ird.png", "/p/###.png", "/p/ü.png"])
+    assert len(set(alike)) == 4 and alike[2:] == ["photo", "ü"]
+    assert all(name.startswith("we_ird_") and len(name) == len("we_ird_") + 8 for name in alike[:2])
+    assert photo_names(["/p/we ird.png", "/p/we_ird.png"]) == alike[:2]   # each from its own path only
     one = parse_config("content: 'photos/*.png'\nstyles: {s: s.png}\n", base_dir=tmp_path)
     assert is_gallery(one)  # one match or many: the same PHOTO/ARTIST layout
 
