@@ -358,9 +358,9 @@ def check_safe_name(name: str, what: str) -> None:
         raise SweepError(f"{what} {name!r} is reserved for a file that sweep writes into the output directory; "
                          f"choose another name")
     if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith(".") \
-            or any(ord(c) < 32 for c in name) or len(name) > 100:
+            or any(ord(c) < 32 for c in name) or len(name) > 100 or name != name.strip():
         raise SweepError(f"{what} {name!r} is not a safe directory name: use letters, digits, '-', '_' "
-                         f"and spaces, without '/', '\\' or a leading '.'")
+                         f"and spaces, without '/', '\\', a leading '.' or a space at either end")
 
 
 # ---------------------------------------------------------------------------
@@ -390,7 +390,7 @@ def content_sources(config: Config) -> list[str]:
     sources: list[str] = []
     for item in items:
         if not item.startswith(SAMPLE_PREFIX) and glob.has_magic(item):
-            matches = sorted(glob.glob(item))
+            matches = sorted(glob.glob(item, recursive=True))   # `photos/**/*.png` reaches into folders
             if not matches:
                 raise SweepError(f"content pattern {item!r} matches no file")
             sources.extend(matches)

@@ -76,6 +76,9 @@ def check_bounds(config) -> None:
                              f"{MAX_CONTENT_WEIGHT:g}; got {value:g} (for a frame that is nearly all "
                              f"style, use a small weight such as 0.01)")
     _at_most("sweep.content_weight.steps", cw.steps, MAX_STEPS)
+    if cw.steps > 1 and cw.start == cw.stop:   # every frame the same picture, and a movie that stands still
+        raise SweepError(f"'sweep.content_weight.start' and 'stop' are both {cw.start:g}: a sweep of "
+                         f"{cw.steps} steps needs two different weights (or steps: 1 for one frame)")
     jobs = len(config.styles) * (len(config.content) if isinstance(config.content, list) else 1)
     if jobs * cw.steps > MAX_FRAMES:
         raise SweepError(f"{jobs} job(s) x {cw.steps} steps is {jobs * cw.steps} frames; at most "

@@ -84,6 +84,8 @@ def test_resolved_config_round_trips(tmp_path):
     ("- just\n- a list\n", "must be a mapping of keys to values"),
     ("content: a.jpg\nstyles: {a: {paintings: [b.jpg, c.jpg], weights: [1.0e+308, 1.0e+308]}}\n",
      "positive sum that is finite"),
+    (MINIMAL + "sweep: {content_weight: {start: 5, stop: 5, steps: 3}}\n", "both 5: a sweep of 3 steps needs two"),
+    ("content: a.jpg\nstyles: {' a ': b.jpg}\n", "or a space at either end"),
     # PyYAML would keep the second and drop the first artist without a word
     (MINIMAL + "styles: {monet: water.jpg}\n", "at line 3, column 1: the key 'styles' is given twice"),
     ("content: a.jpg\nstyles: {a: b.jpg, a: c.jpg}\n", "the key 'a' is given twice"),

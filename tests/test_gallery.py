@@ -19,7 +19,7 @@ from ._gallery import ARTISTS, FRAMES, PHOTOS, frame_files, write_gallery
 
 
 @pytest.mark.parametrize("content", ["photos/*.png", "[photos/left.png, photos/right.png]",
-                                     "[photos/left.*, photos/r*.png]"])
+                                     "[photos/left.*, photos/r*.png]", "'**/*.png'"])
 def test_glob_or_list_makes_one_job_per_photo_and_artist(tmp_path, content):
     plan = make_plan(load_config(write_gallery(tmp_path, content)))
     assert [job.relative_dir for job in plan.jobs] == [f"{p}/{a}" for p in PHOTOS for a in ARTISTS]
