@@ -279,9 +279,10 @@ def _worker_engine(config_yaml: str, weights_sha256: str):
 
 def _start_frames(config, task: Task, per_task: int, stored_frame) -> dict[int, Any]:
     """The stored frames a task starts from, by index. Under `init: keyframes`, for
-    in-betweens every keyframe of the job (all stored before the in-betweens' tasks start:
-    the blends start from those around them, the coupling's strength is set by all,
-    `morph.coupling_strength`) and, under continuation, the keyframe before each of its keyframes.
+    in-betweens every keyframe of the job (all stored before the in-betweens' tasks
+    start: the blends start from those around them, and all set the coupling's strength,
+    `morph.coupling_strength`) and, under continuation, the keyframe before each of its
+    keyframes.
     Under `init: chain`, the frame the task's first chunk starts from: tasks run in
     parallel, so a frame that another task of this run optimises is not there yet,
     and such a task starts from the photo."""

@@ -57,4 +57,3 @@ def render_job(job_dir: str | os.PathLike, movie_cfg) -> list[Path]:
     written.append(write_sheet(job))
     remove_other_movies(job, movie_file, formats)
     return written
-
