@@ -318,7 +318,7 @@ def check_frame_side(what: str, source: str, image_hw: tuple[int, int], original
         return
     height, width = original_hw
     fits = math.ceil(need * max(height, width) / min(height, width) / scale)
-    hint = (f"set image.max_size to at least {fits}" if fits <= MAX_IMAGE_SIDE else
+    hint = (f"set image.max_size (for `sweep pick`: --size) to at least {fits}" if fits <= MAX_IMAGE_SIDE else
             "crop it to a less elongated shape")
     raise SweepError(f"{what} {source} becomes {image_hw[1]}x{image_hw[0]} px at {key}, but VGG16 up to "
                      f"{config.model.deepest_layer} needs at least {need} px on the short side; {hint}")

@@ -32,7 +32,8 @@ def _with(name, make, change):
 PREFLIGHT = {
     # id: (config change, extra args, expected text)
     "max_size 16 on the 4:3 sample": ({"content": "sample:grace_hopper", "image": {"max_size": 16}}, [],
-                                      "needs at least 16 px on the short side; set image.max_size to at least 19"),
+                                      "needs at least 16 px on the short side; set image.max_size "
+                                      "(for `sweep pick`: --size) to at least 19"),
     "photo 10000 x 10": (_with("long.png", _long_image((10000, 10)), {"content": "long.png"}), [],
                          "crop it to a less elongated shape"),
     "painting 10000 x 10": (_with("long.png", _long_image((10000, 10)), {"styles": {"paint": "long.png"}}), [],
