@@ -144,7 +144,8 @@ def format_status(status: RunStatus) -> str:
     total = done + failed + missing
     lines = [f"{status.directory}: {done} of {total} frames done, {failed} failed, {missing} missing"]
     if not status.config_matches_manifest:
-        lines.append("  warning: config.yaml does not match the manifest's config hash")
+        lines.append("  warning: config.yaml does not match the manifest's config hash (edited since the run?): "
+                     "`sweep run` refuses to resume these frames unless --force, which makes them again")
     for job in status.jobs:
         lines.append(f"  {job.relative_dir}: {len(job.done)} done, {len(job.failed)} failed, "
                      f"{len(job.missing)} missing")
@@ -158,8 +159,10 @@ def format_status(status: RunStatus) -> str:
             lines.append(f"    failed frame {index} (content weight {format_weight(job.weights[index])}): {message}")
     if status.complete:
         lines.append("complete")
-    else:
+    elif status.config_matches_manifest:
         lines.append("incomplete: rerun the same `sweep run` command with this --out to finish it")
+    else:
+        lines.append("incomplete: restore the run's config to finish it, or rerun with --force to start again")
     return "\n".join(lines)
 
 

@@ -163,6 +163,20 @@ def test_a_manifest_of_the_wrong_shape_is_refused_in_one_line_and_force_clears_i
     assert run_status(out).counts == (0, 0, 4)
 
 
+def test_status_of_a_run_whose_config_was_edited_says_how_to_go_on(tmp_path):
+    """Rerunning `the same command` would be refused: the config no longer matches."""
+    out, _ = _store_with_frames(tmp_path)
+    assert format_status(run_status(out)).splitlines()[-1].startswith("incomplete: rerun the same `sweep run`")
+    config_path = out / "config.yaml"
+    edited = config_path.read_text().replace("seed: 0", "seed: 1")
+    assert edited != config_path.read_text()
+    config_path.write_text(edited)
+    text = format_status(run_status(out))
+    assert "does not match the manifest's config hash" in text and "unless --force" in text
+    assert text.splitlines()[-1] == ("incomplete: restore the run's config to finish it, or rerun with --force to "
+                                     "start again")
+
+
 @pytest.mark.parametrize("damage", ["frames.json object", "frames.json syntax", "bad record", "garbage png",
                                     "png of another size", "another frame's png", "an edited weight"])
 def test_a_damaged_record_or_frame_becomes_a_missing_frame_with_a_warning(tmp_path, damage):
