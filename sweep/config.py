@@ -239,10 +239,7 @@ def apply_override(raw: dict, override: str) -> None:
     key, sep, value_text = override.partition("=")
     if not sep or not key.strip():
         raise SweepError(f"--set expects KEY=VALUE, got {override!r}")
-    try:
-        value = limits.safe_load_yaml(value_text, f"--set {key.strip()}")
-    except SweepError:
-        value = value_text
+    value = limits.set_value(value_text, f"--set {key.strip()}")
     parts = key.strip().split(".")
     node = raw
     schema: Any = Config

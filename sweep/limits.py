@@ -11,7 +11,6 @@ The frame sides, which depend on the images, are checked by `plan.check_frame_si
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import yaml
@@ -105,10 +104,15 @@ def _at_most(key: str, value: int, limit: int) -> None:
         raise SweepError(f"'{key}' must be at most {limit}; got {value}")
 
 
+class _KeyGivenTwice(yaml.constructor.ConstructorError):
+    pass
+
+
 class _ConfigLoader(yaml.SafeLoader):
     """yaml.SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the
-    last, silently dropping the first: an artist lost) and reads `1e-5` as a number, as
-    YAML 1.2 does (YAML 1.1 wants `1.0e-5` and reads `1e-5` as a string)."""
+    last, silently dropping the first: an artist lost). `1e-5` stays a string here, as
+    in YAML 1.1, so that a name or path such as `2e3` reads back as it was written;
+    a number field takes it (`schema.number_text`)."""
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -116,17 +120,21 @@ class _ConfigLoader(yaml.SafeLoader):
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                 continue
             key = self.construct_object(key_node)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is given twice",
-                                                        key_node.start_mark)
+            if key in seen:   # also 1 and true, which one Python mapping cannot hold apart
+                raise _KeyGivenTwice(None, None, f"the key {key!r} is given twice", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
 
-_ConfigLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"))
+def set_value(text: str, source: str) -> Any:
+    """The value of `--set KEY=TEXT`: TEXT read as YAML, or as the plain text where it
+    is not YAML (a path with a colon); a key given twice is still refused."""
+    try:
+        return safe_load_yaml(text, source)
+    except SweepError as exc:
+        if isinstance(exc.__cause__, _KeyGivenTwice):
+            raise
+        return text
 
 
 def safe_load_yaml(text: str, source: str) -> Any:
@@ -141,7 +149,9 @@ def safe_load_yaml(text: str, source: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SweepError(f"YAML syntax error in {source}{where}: {problem}") from None
+        # the cause tells `set_value` a key given twice from text that is not YAML
+        raise SweepError(f"YAML syntax error in {source}{where}: {problem}") from (
+            exc if isinstance(exc, _KeyGivenTwice) else None)
     except RecursionError:
         raise SweepError(f"{source} is nested too deeply to read (at most {MAX_NESTING} levels)") from None
     except (ValueError, OverflowError) as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 import reprlib
 import types
 import typing
@@ -99,6 +100,7 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
             raise SweepError(f"'{path}' must be an integer; got {describe(value)}")
         return value
     if tp is float:
+        value = number_text(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise SweepError(f"'{path}' must be a number; got {describe(value)}")
         if not math.isfinite(value):
@@ -109,6 +111,18 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
             raise SweepError(f"'{path}' must be a string; got {describe(value)}")
         return value
     raise TypeError(f"unsupported schema type {tp!r} at {path}")
+
+
+# `1e-5`, `.5e3`, `1_0e2`: YAML 1.1 (PyYAML) reads a number in exponent form without a
+# dot as text; a number field takes it as the number it looks like (YAML 1.2 does).
+_EXPONENT_NUMBER = re.compile(r"[-+]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)[eE][-+]?\d+")
+
+
+def number_text(value: Any) -> Any:
+    """`value`, or the float it spells when it is text of a number in exponent form."""
+    if isinstance(value, str) and _EXPONENT_NUMBER.fullmatch(value.strip()):
+        return float(value.strip().replace("_", ""))
+    return value
 
 
 _PLURAL = {str: "strings", int: "integers", float: "numbers", bool: "true/false values"}

@@ -98,15 +98,27 @@ def test_refusals_name_the_problem(text, fragment):
     assert "\n" not in str(info.value)
 
 
-def test_numbers_in_exponent_form_are_numbers():
-    """YAML 1.1 reads `1e-5` as a string; a config reads it as the number it looks like."""
+def test_numbers_in_exponent_form_are_numbers_where_a_number_is_wanted():
+    """YAML 1.1 reads `1e-5` as a string; a number field takes it as the number it looks
+    like, while a name or a path such as `2e3` stays the text it is, also once the
+    product has written it back unquoted (DIR/config.yaml, a config without a file)."""
     config = parse_config(MINIMAL + "optimizer: {tolerance: 1e-5}\n",
-                          overrides=["sweep.content_weight.start=1e2", "sweep.content_weight.stop=5E-4"])
+                          overrides=["sweep.content_weight.start=.5e3", "sweep.content_weight.stop=5E-4"])
     assert config.optimizer.tolerance == 1e-5
-    assert (config.sweep.content_weight.start, config.sweep.content_weight.stop) == (100.0, 5e-4)
-    assert parse_config(MINIMAL + "seed: 12\n").seed == 12
-    with pytest.raises(SweepError, match="'seed' must be an integer; got 1000.0"):
+    assert (config.sweep.content_weight.start, config.sweep.content_weight.stop) == (500.0, 5e-4)
+    with pytest.raises(SweepError, match="'seed' must be an integer; got '1e3'"):
         parse_config(MINIMAL + "seed: 1e3\n")
+    named = parse_config("content: 2e3.png\nstyles: {2e3: 1e5}\n", base_dir="/p")
+    assert named.content == "/p/2e3.png" and list(named.styles) == ["2e3"]
+    assert named.styles["2e3"].paintings == ["/p/1e5"]
+    assert list(parse_config(named.to_yaml(), base_dir="/p").styles) == ["2e3"]
+
+
+def test_a_key_given_twice_in_a_set_value_is_refused():
+    with pytest.raises(SweepError, match="--set styles at line 1, column 13: the key 'a' is given twice"):
+        parse_config(MINIMAL, overrides=["styles={a: s1.png, a: s2.png}"])
+    # text that is not YAML is still taken as it is (a path with colons and spaces)
+    assert parse_config(MINIMAL, overrides=["content=a: b: c.png"]).content.endswith("a: b: c.png")
 
 
 def test_unknown_layer_lists_the_valid_ones():
