@@ -109,14 +109,17 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
     store = RunStore(out)
     store.check_writable()
     plan = make_plan(config)
+    # the movie formats the run directory's last run rendered, read before this run's config replaces it
+    rendered = store.rendered_movie_formats()
     resolved = weights_module.resolve_weights(config.model.weights)
     with run_dir_lock(store.directory, "run"):
         return _run_locked(config, store, plan, resolved, executor, force=force, progress=progress,
-                           callbacks=callbacks, log=log)
+                           callbacks=callbacks, log=log, rendered=rendered)
 
 
 def _run_locked(config: Config, store: RunStore, plan: Plan, resolved, executor: Executor, *, force: bool,
-                progress: bool | None, callbacks: Sequence[Callback], log: Callable[[str], None]) -> RunResult:
+                progress: bool | None, callbacks: Sequence[Callback], log: Callable[[str], None],
+                rendered: Sequence[str] = ()) -> RunResult:
     """`run` once this process holds the run directory's lock (sweep/lock.py)."""
     # Under spacing: even the keyframes run first, as hidden jobs (sweep/spacing.py).
     keyframes = spacing.keyframe_plan(plan) if even_spacing(config) else None
@@ -142,7 +145,8 @@ def _run_locked(config: Config, store: RunStore, plan: Plan, resolved, executor:
             plan, put = _place_even(plan, job_stores, writer, log)
         optimised += _optimise(plan, _missing(plan, job_stores, put), len(put), "frames", executor, resolved,
                                run_callbacks, job_stores, progress, log)
-    outputs = render(store.directory, plan)
+    outputs = render(store.directory, plan, stale_formats=[kind for kind in rendered
+                                                             if kind not in plan.config.movie.formats])
     # A failed keyframe of spacing: even is reported as the failed frame of its job.
     failed = [failure for failure in writer.failed if Path(failure[0]).name != KEYFRAMES_DIR]
     for job, index, message in failed:
@@ -225,8 +229,9 @@ def _optimise(plan: Plan, todo: dict[str, list[tuple[int, float]]], copied: int,
     return missing
 
 
-def render(out_dir: str | Path, plan: Plan) -> list[Path]:
-    """Rebuild every movie, sheet and comparison from the stored frames."""
+def render(out_dir: str | Path, plan: Plan, stale_formats: Sequence[str] = ()) -> list[Path]:
+    """Rebuild every movie, sheet and comparison from the stored frames; remove the
+    movies of `stale_formats`, which an earlier run rendered and this one does not."""
     from .render import render_job
     from .render.compare import write_compare
 
@@ -241,7 +246,7 @@ def render(out_dir: str | Path, plan: Plan) -> list[Path]:
         if records:
             JobStore(job_dir).mark_suggested()
             JobStore(job_dir).write_motion()
-            outputs += render_job(job_dir, movie)
+            outputs += render_job(job_dir, movie, stale_formats)
             by_photo.setdefault(job.photo, {})[job.artist] = job_dir
             if len(records) == len(job.weights):
                 complete.setdefault(job.photo, {})[job.artist] = job_dir
@@ -250,7 +255,7 @@ def render(out_dir: str | Path, plan: Plan) -> list[Path]:
             compare_dir = next(iter(job_dirs.values())).parent
             outputs += write_compare(job_dirs, compare_dir, fps=movie.fps, hold=movie.hold,
                                      crossfade=movie.crossfade, boomerang=movie.boomerang,
-                                     formats=tuple(movie.formats))
+                                     formats=tuple(movie.formats), stale_formats=stale_formats)
     outputs += _render_extras(out_dir, plan, by_photo)
     return outputs
 

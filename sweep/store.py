@@ -173,6 +173,20 @@ class RunStore:
     def job(self, relative_dir: str, artist: dict | None = None) -> JobStore:
         return JobStore(self.directory / relative_dir, artist)
 
+    def rendered_movie_formats(self) -> list[str]:
+        """The movie formats the directory's last run rendered, by its DIR/config.yaml
+        (read before a new run replaces it); none when there is no readable one."""
+        from .limits import safe_load_yaml
+        from .layout import MOVIE_KINDS
+
+        try:
+            raw = safe_load_yaml((self.directory / CONFIG_FILE).read_text(encoding="utf-8"), CONFIG_FILE)
+        except (OSError, UnicodeDecodeError, SweepError):
+            return []
+        formats = raw.get("movie", {}).get("formats") if isinstance(raw, dict) and isinstance(
+            raw.get("movie"), dict) else None
+        return [kind for kind in formats if kind in MOVIE_KINDS] if isinstance(formats, list) else []
+
     def check_writable(self) -> None:
         """Refuse an output directory we cannot write, without creating it.
 

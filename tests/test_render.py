@@ -549,9 +549,12 @@ def test_compare_refuses_different_weights_before_writing(tmp_path):
 def test_compare_png_only(tmp_path):
     jobs = _artist_jobs(tmp_path, 1, 2)
     write_compare(jobs, tmp_path / "c", fps=10, hold=0, crossfade=0, boomerang=True, formats=("gif",))
-    paths = write_compare(jobs, tmp_path / "c", fps=10, hold=0, crossfade=0, boomerang=True, formats=())
+    (tmp_path / "c" / "compare.mp4").write_bytes(b"not rendered here")
+    paths = write_compare(jobs, tmp_path / "c", fps=10, hold=0, crossfade=0, boomerang=True, formats=(),
+                          stale_formats=["gif"])
     assert paths == [tmp_path / "c" / "compare.png"]
-    assert not (tmp_path / "c" / "compare.gif").exists()   # the earlier settings' movie is gone
+    assert not (tmp_path / "c" / "compare.gif").exists()   # the earlier run's movie is gone
+    assert (tmp_path / "c" / "compare.mp4").read_bytes() == b"not rendered here"
 
 
 # --------------------------------------------------------------------------- render_job
@@ -569,9 +572,9 @@ def test_render_job(tmp_path):
     assert (job / "frames.json").read_bytes() == stored  # renderers only read the store
     assert no_temporaries(tmp_path)
     # rendered again with GIF only (a rerun with other movie settings): no MP4 of the old settings stays
-    assert render_job(job, SimpleNamespace(**{**vars(cfg), "formats": ["gif"]})) == [job / "movie.gif",
-                                                                                     job / "sheet.png"]
-    assert not (job / "movie.mp4").exists()
+    assert render_job(job, SimpleNamespace(**{**vars(cfg), "formats": ["gif"]}), stale_formats=["mp4", "gif"]) == [
+        job / "movie.gif", job / "sheet.png"]
+    assert not (job / "movie.mp4").exists() and (job / "movie.gif").is_file()
 
 
 def test_render_job_refuses_unknown_format_before_writing(tmp_path):

@@ -228,6 +228,22 @@ def test_a_run_recomputes_a_garbage_frame_and_completes(tmp_path):
     assert _run("status", "out", cwd=tmp_path).stdout.splitlines()[-1] == "complete"
 
 
+@pytest.mark.slow
+def test_a_rerun_removes_only_the_movies_an_earlier_run_rendered(tmp_path):
+    """Formats no longer asked for go, so the report links no movie of other settings;
+    a movie of a format no run here rendered is the user's and stays."""
+    _write_config(tmp_path, _config(tmp_path, steps=2, iterations=2))
+    assert _run("run", "c.yaml", "--out", "out", cwd=tmp_path).returncode == 0
+    job = tmp_path / "out" / "paint"
+    (job / "movie.mp4").write_bytes(b"mine")   # never rendered here: formats were [gif]
+    assert _run("run", "c.yaml", "--out", "out", cwd=tmp_path).returncode == 0
+    assert (job / "movie.mp4").read_bytes() == b"mine" and (job / "movie.gif").is_file()
+    (job / "movie.mp4").unlink()
+    assert _run("run", "c.yaml", "--out", "out", "--set", "movie.formats=[mp4]", cwd=tmp_path).returncode == 0
+    assert (job / "movie.mp4").is_file() and not (job / "movie.gif").exists()
+    assert "movie.gif" not in (tmp_path / "out" / "index.html").read_text()
+
+
 def test_a_run_directory_of_an_older_version_owns_its_layout_and_picks(tmp_path):
     out, config = _store_with_frames(tmp_path)
     manifest = json.loads((out / "manifest.json").read_text())

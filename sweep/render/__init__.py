@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Sequence
 
 from sweep.errors import SweepError
 from sweep.layout import load_records, movie_file
 from sweep.render.compare import compose_grid, grid_shape, write_compare
 from sweep.render.frames import draw_label, load_frames, weight_label
 from sweep.weight_text import format_weight
-from sweep.render.movie import FORMATS, movie_frame_count, remove_other_movies, write_movie
+from sweep.render.movie import FORMATS, movie_frame_count, remove_stale_movies, write_movie
 from sweep.render.sheet import write_sheet
 
 __all__ = [
@@ -29,14 +30,15 @@ __all__ = [
 ]
 
 
-def render_job(job_dir: str | os.PathLike, movie_cfg) -> list[Path]:
+def render_job(job_dir: str | os.PathLike, movie_cfg, stale_formats: Sequence[str] = ()) -> list[Path]:
     """Render a finished job from its frame store.
 
     `movie_cfg` is any object with attributes fps, formats (a list of "mp4"/"gif"),
     hold, crossfade, boomerang and label (bool). Writes `JOB/movie.mp4` and/or
     `JOB/movie.gif` (labelled "content weight 3.16" when `label` is true) and
     `JOB/sheet.png`; it only reads the frame store. Returns the written paths: the
-    movies in `formats` order, then the sheet.
+    movies in `formats` order, then the sheet. The movies of `stale_formats` (rendered
+    by an earlier run, not asked for now) are removed.
     """
     job = Path(job_dir)
     formats = list(dict.fromkeys(movie_cfg.formats))
@@ -55,5 +57,5 @@ def render_job(job_dir: str | os.PathLike, movie_cfg) -> list[Path]:
                     crossfade=movie_cfg.crossfade, boomerang=bool(movie_cfg.boomerang))
         written.append(path)
     written.append(write_sheet(job))
-    remove_other_movies(job, movie_file, formats)
+    remove_stale_movies(job, movie_file, stale_formats, formats)
     return written

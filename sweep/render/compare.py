@@ -32,7 +32,7 @@ from sweep.render.frames import (
     outline, resize, text_size, title_font, weight_label,
 )
 from sweep.weight_text import format_weight
-from sweep.render.movie import (FORMATS, blend, movie_frame_count, remove_other_movies, step_label,
+from sweep.render.movie import (FORMATS, blend, movie_frame_count, remove_stale_movies, step_label,
                                 write_movie_steps)
 
 MOVIE_BACKGROUND = (18, 18, 21)
@@ -262,10 +262,11 @@ def _load_artists(job_dirs: dict[str, Path]):
 
 def write_compare(job_dirs: dict[str, Path], out_dir: Path, *, fps: float = 12, hold: float = 1.0,
                   crossfade: int = 0, boomerang: bool = False,
-                  formats: Sequence[str] = ("mp4", "gif")) -> list[Path]:
+                  formats: Sequence[str] = ("mp4", "gif"), stale_formats: Sequence[str] = ()) -> list[Path]:
     """Write `out_dir/compare.{mp4,gif}` (per `formats`) and `out_dir/compare.png` from
     the artists' stored frames (`job_dirs`: artist name -> job directory, in display
     order). Returns the written paths: the movies in `formats` order, then the PNG.
+    The comparison movies of `stale_formats` (an earlier run's, not asked for now) are removed.
 
     Raises SweepError, before writing anything, for an unknown format, a missing or
     unreadable job, or artists whose content weights differ.
@@ -298,5 +299,5 @@ def write_compare(job_dirs: dict[str, Path], out_dir: Path, *, fps: float = 12, 
     with atomic_path(png) as tmp:
         Image.fromarray(table).save(tmp, format="PNG")
     written.append(png)
-    remove_other_movies(out, compare_file, formats)
+    remove_stale_movies(out, compare_file, stale_formats, formats)
     return written

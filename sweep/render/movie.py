@@ -309,10 +309,12 @@ def write_movie_steps(render: Callable[[Step], np.ndarray], n_frames: int, path:
     return encode_movie(iter_steps(render, plan, even=kind == "mp4"), path, fps=fps)
 
 
-def remove_other_movies(folder: Path, file_name: Callable[[str], str], formats: Sequence[str]) -> None:
-    """Delete the movies in `folder` (`file_name(kind)`) of the formats not in `formats`:
-    made by an earlier run of other movie settings, they would sit beside the new ones
-    and the report would link them. The run owns them (sweep/ownership.py)."""
-    for kind in FORMATS:
-        if kind not in formats:
+def remove_stale_movies(folder: Path, file_name: Callable[[str], str], stale: Sequence[str],
+                        formats: Sequence[str]) -> None:
+    """Delete the movies in `folder` (`file_name(kind)`) of the `stale` formats, those an
+    earlier run rendered, unless `formats` asks for them: they would sit beside the new
+    ones and the report would link them. A movie of a format no run here rendered is
+    never touched: it may be the user's."""
+    for kind in stale:
+        if kind in FORMATS and kind not in formats:
             (folder / file_name(kind)).unlink(missing_ok=True)
