@@ -24,7 +24,7 @@ import yaml
 from . import limits
 from .artist import Artist
 from .errors import SweepError
-from .layout import RESERVED_NAMES
+from .layout import RESERVED_NAMES, inside_run_dir
 from .samples import SAMPLE_PREFIX
 from .schema import build, check_key, field_type, unknown_key_message
 from .vgg16_layers import VGG16_FEATURE_LAYERS
@@ -387,9 +387,10 @@ def content_sources(config: Config) -> list[str]:
     sources: list[str] = []
     for item in items:
         if not item.startswith(SAMPLE_PREFIX) and glob.has_magic(item):
-            matches = sorted(glob.glob(item, recursive=True))   # `photos/**/*.png` reaches into folders
+            # `photos/**/*.png` reaches into folders, but never into a run's own outputs
+            matches = [match for match in sorted(glob.glob(item, recursive=True)) if not inside_run_dir(match)]
             if not matches:
-                raise SweepError(f"content pattern {item!r} matches no file")
+                raise SweepError(f"content pattern {item!r} matches no file (outside sweep's run directories)")
             sources.extend(matches)
         else:
             sources.append(item)

@@ -58,6 +58,13 @@ REQUIRED_KEYS = ("index", "content_weight", "file")
 WEIGHT_TOLERANCE = 1e-6
 
 
+def inside_run_dir(path: str | os.PathLike) -> bool:
+    """Whether `path` lies in a run directory of sweep (a folder above it holds the run's
+    manifest.json and config.yaml): a frame, sheet or comparison, never a photo to sweep."""
+    return any((folder / MANIFEST_FILE).is_file() and (folder / CONFIG_FILE).is_file()
+               for folder in Path(os.path.abspath(path)).parents)
+
+
 def keyframes_dir(relative_dir: str) -> str:
     """The hidden job that holds the keyframes of job `relative_dir` under `spacing: even`."""
     return f"{relative_dir}/{KEYFRAMES_DIR}"

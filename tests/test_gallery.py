@@ -27,6 +27,20 @@ def test_glob_or_list_makes_one_job_per_photo_and_artist(tmp_path, content):
     assert {job.photo_source for job in plan.jobs} == {str(tmp_path / "photos" / f"{p}.png") for p in PHOTOS}
 
 
+def test_a_recursive_glob_never_takes_a_runs_own_frames_as_photos(tmp_path):
+    """A gallery run into a folder below its photos: its frames, sheets and comparisons
+    match `**/*.png` too, and each rerun would sweep them."""
+    config = write_gallery(tmp_path, "'**/*.png'")
+    run_dir = tmp_path / "outputs" / "gallery"
+    (run_dir / "left" / "a" / "frames").mkdir(parents=True)
+    for name in ("manifest.json", "config.yaml"):
+        (run_dir / name).write_text("{}")
+    for frame in ("left/a/frames/f000_cw-100.000.png", "left/a/sheet.png", "left/compare.png"):
+        (run_dir / frame).write_bytes((tmp_path / "photos" / "left.png").read_bytes())
+    plan = make_plan(load_config(config))
+    assert {job.photo_source for job in plan.jobs} == {str(tmp_path / "photos" / f"{p}.png") for p in PHOTOS}
+
+
 def test_single_photo_keeps_the_flat_layout(tmp_path):
     plan = make_plan(load_config(write_gallery(tmp_path, "photos/left.png")))
     assert [job.relative_dir for job in plan.jobs] == list(ARTISTS)
