@@ -34,6 +34,7 @@ MIN_IMAGE_SIDE = 16
 # are optimised in tiles (sweep/tiles.py) within runtime.memory_budget_mb; anything
 # larger is a typo, not a request.
 MAX_IMAGE_SIDE = 4096
+MAX_NAME = 100   # characters of an artist's or photo's folder name
 
 
 @dataclass
@@ -355,7 +356,7 @@ def check_safe_name(name: str, what: str) -> None:
         raise SweepError(f"{what} {name!r} is reserved for a file that sweep writes into the output directory; "
                          f"choose another name")
     if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith(".") \
-            or any(ord(c) < 32 for c in name) or len(name) > 100 or name != name.strip():
+            or any(ord(c) < 32 for c in name) or len(name) > MAX_NAME or name != name.strip():
         raise SweepError(f"{what} {name!r} is not a safe directory name: use letters, digits, '-', '_' "
                          f"and spaces, without '/', '\\', a leading '.' or a space at either end")
 

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .config import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, VGG16_FEATURE_LAYERS, Config, check_safe_name, content_sources
+from .config import (MAX_IMAGE_SIDE, MAX_NAME, MIN_IMAGE_SIDE, VGG16_FEATURE_LAYERS, Config, check_safe_name,
+                     content_sources)
 from .costs import _WEIGHTS_BYTES, frame_costs
 from .errors import SweepError
 from .images import load_image, resize_max_side
@@ -163,11 +164,13 @@ def photo_name(source: str) -> str:
 
 
 def photo_names(sources: Sequence[str]) -> list[str]:
-    """A directory name per photo that depends only on that photo's own path, so
-    that a gallery glob gaining or losing a file never renames the other jobs (whose
-    frames would then resume into the wrong photo): the file stem, or, where two
-    stems collide, the stem with its extension, then with its parent folder too, then
-    with a digest of its whole path (`a b.png` and `a_b.png` read alike)."""
+    """A directory name per photo that depends only on that photo's own path and the
+    names it collides with, so that a gallery glob gaining or losing a file renames no
+    other job (whose frames would then resume into the wrong photo) unless the new
+    file's name collides with it: the file stem, or, where two stems collide, the stem
+    with its extension, then with its parent folder too, then with a digest of its
+    whole path (`a b.png` and `a_b.png` read alike). A name that still meets another
+    one's (`a_png.jpg` against the `a_png` of `a.png` beside `a.jpg`) takes the digest."""
     def candidates(source: str) -> list[str]:
         if source.startswith(SAMPLE_PREFIX):
             return [photo_name(source)]
@@ -176,7 +179,7 @@ def photo_names(sources: Sequence[str]) -> list[str]:
         return [photo_name(source), photo_name(path.name.replace(".", "_")),
                 photo_name(f"{path.parent.name}_{path.name}".replace(".", "_")),
                 photo_name(str(path).replace("/", "_").replace(".", "_")),
-                f"{photo_name(source)}_{digest}"]
+                f"{photo_name(source)[:MAX_NAME - 9]}_{digest}"]
 
     options = [candidates(source) for source in sources]
     names = []
@@ -186,6 +189,7 @@ def photo_names(sources: Sequence[str]) -> list[str]:
                                            for o in options) > 1:
             level += 1
         names.append(own[level])
+    names = [own[-1] if names.count(name) > 1 else name for name, own in zip(names, options)]
     for name, source in zip(names, sources):
         check_safe_name(name, "photo name")
         if names.count(name) > 1:

@@ -70,6 +70,11 @@ def test_job_names_do_not_shift_when_a_gallery_gains_a_photo(tmp_path):
     assert len(set(alike)) == 4 and alike[2:] == ["photo", "ü"]
     assert all(name.startswith("we_ird_") and len(name) == len("we_ird_") + 8 for name in alike[:2])
     assert photo_names(["/p/we ird.png", "/p/we_ird.png"]) == alike[:2]   # each from its own path only
+    # a name that meets another at another level, and long names with their digest, stay apart and safe
+    crossed = photo_names(["/p/a.png", "/p/a.jpg", "/p/a_png.jpg"])
+    assert crossed[1] == "a_jpg" and len(set(crossed)) == 3 and crossed[0].startswith("a_")
+    long = photo_names(["/p/" + "x" * 95 + " .png", "/p/" + "x" * 95 + "_.png"])
+    assert len(set(long)) == 2 and all(len(name) <= 100 for name in long)
     one = parse_config("content: 'photos/*.png'\nstyles: {s: s.png}\n", base_dir=tmp_path)
     assert is_gallery(one)  # one match or many: the same PHOTO/ARTIST layout
 
