@@ -277,7 +277,7 @@ def validate(config: Config) -> None:
     if cw.steps < 1:
         raise SweepError(f"'sweep.content_weight.steps' must be at least 1; got {cw.steps}")
     if cw.spacing != "linear" and (cw.start <= 0 or cw.stop <= 0):
-        raise SweepError(f"spacing: {cw.spacing} needs start and stop > 0 (spacing: linear allows 0); "
+        raise SweepError(f"spacing: {cw.spacing} needs start and stop > 0 (a log scale has no 0); "
                          f"got start={cw.start:g}, stop={cw.stop:g}")
     if cw.start < 0 or cw.stop < 0:
         raise SweepError(f"content weights must be >= 0; got start={cw.start:g}, stop={cw.stop:g}")
