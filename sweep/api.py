@@ -109,18 +109,17 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
     store = RunStore(out)
     store.check_writable()
     plan = make_plan(config)
-    # the movie formats the run directory's last run rendered, read before this run's config replaces it
-    rendered = store.rendered_movie_formats()
     resolved = weights_module.resolve_weights(config.model.weights)
     with run_dir_lock(store.directory, "run"):
         return _run_locked(config, store, plan, resolved, executor, force=force, progress=progress,
-                           callbacks=callbacks, log=log, rendered=rendered)
+                           callbacks=callbacks, log=log)
 
 
 def _run_locked(config: Config, store: RunStore, plan: Plan, resolved, executor: Executor, *, force: bool,
-                progress: bool | None, callbacks: Sequence[Callback], log: Callable[[str], None],
-                rendered: Sequence[str] = ()) -> RunResult:
+                progress: bool | None, callbacks: Sequence[Callback], log: Callable[[str], None]) -> RunResult:
     """`run` once this process holds the run directory's lock (sweep/lock.py)."""
+    # the movie formats the directory's last run rendered, read before `open` writes this run's config
+    rendered = store.rendered_movie_formats()
     # Under spacing: even the keyframes run first, as hidden jobs (sweep/spacing.py).
     keyframes = spacing.keyframe_plan(plan) if even_spacing(config) else None
     every_job = (keyframes.jobs if keyframes else []) + plan.jobs
