@@ -115,14 +115,35 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
                            callbacks=callbacks, log=log)
 
 
+def check_out_dir(plan: Plan, out: str | Path, force: bool = False) -> None:
+    """What a run of `plan` into `out` would refuse before it optimises anything (frames
+    of another config or of changed inputs, files sweep did not write, a folder it
+    cannot write), writing nothing: `sweep run --dry-run` checks it. The weights are not
+    resolved, so a folder made with other weights is only refused by the run itself."""
+    store = RunStore(out)
+    store.check_writable()
+    if store.directory.is_dir():
+        every_job = _every_job(plan, _hidden_keyframes(plan))
+        store.check_resume(plan.config, [job.relative_dir for job in every_job], force,
+                           {job.relative_dir: job.inputs_sha256 for job in every_job})
+
+
+def _hidden_keyframes(plan: Plan) -> Plan | None:
+    """Under spacing: even the keyframes run first, as hidden jobs (sweep/spacing.py)."""
+    return spacing.keyframe_plan(plan) if even_spacing(plan.config) else None
+
+
+def _every_job(plan: Plan, keyframes: Plan | None) -> list:
+    return (keyframes.jobs if keyframes else []) + plan.jobs
+
+
 def _run_locked(config: Config, store: RunStore, plan: Plan, resolved, executor: Executor, *, force: bool,
                 progress: bool | None, callbacks: Sequence[Callback], log: Callable[[str], None]) -> RunResult:
     """`run` once this process holds the run directory's lock (sweep/lock.py)."""
     # the movie formats the directory's last run rendered, read before `open` writes this run's config
     rendered = store.rendered_movie_formats()
-    # Under spacing: even the keyframes run first, as hidden jobs (sweep/spacing.py).
-    keyframes = spacing.keyframe_plan(plan) if even_spacing(config) else None
-    every_job = (keyframes.jobs if keyframes else []) + plan.jobs
+    keyframes = _hidden_keyframes(plan)
+    every_job = _every_job(plan, keyframes)
     manifest = store.open(config, resolved.sha256, [job.relative_dir for job in every_job], force=force,
                           inputs={job.relative_dir: job.inputs_sha256 for job in every_job},
                           frame_shapes={job.relative_dir: job.frame_size for job in every_job}, warn=log)

@@ -195,6 +195,7 @@ def _dispatch(args) -> int:
                                      frames_per_task=args.frames_per_task)
         if args.dry_run:
             plan = api.make_plan(config)
+            api.check_out_dir(plan, _out_dir(args), force=args.force)   # what the run would refuse
             print(plan.describe())
             print(executor.describe(plan))
             return 0

@@ -228,25 +228,8 @@ class RunStore:
         first, so that frames of two configs never mix. Frames without a manifest
         cannot be attributed and are refused the same way.
         """
-        manifest = self._read_manifest(force)
+        manifest, orphans, changed = self.check_resume(config, relative_dirs, force, inputs, weights_sha256)
         digest = config_hash(config)
-        orphans = manifest is None and self._has_frames(relative_dirs)
-        changed = _changed_inputs(manifest, inputs or {})
-        if not force:
-            if orphans:
-                raise SweepError(f"{self.directory} holds frames but no {MANIFEST_FILE}, so their config is unknown; "
-                                 f"choose another --out, or pass --force to replace them")
-            if manifest is not None and manifest.get("config_hash") != digest:
-                raise SweepError(f"{self.directory} holds frames of a different config; choose another --out, "
-                                 f"or pass --force to replace them")
-            if manifest is not None and manifest.get("weights_sha256") != weights_sha256:
-                raise SweepError(f"{self.directory} was rendered with other VGG16 weights; "
-                                 f"pass --force to replace its frames")
-            if changed:
-                raise SweepError(f"the photo or painting of {self.directory / changed[0]} has other pixels than "
-                                 f"when its frames were rendered (same file name, new image); choose another "
-                                 f"--out, or pass --force to replace its frames")
-        ownership.check(self.directory, manifest, relative_dirs, force)
         self.check_writable()
         atomic.remove_stray_temporaries(self.directory)
         if manifest is not None and (manifest.get("config_hash") != digest
@@ -261,6 +244,33 @@ class RunStore:
         atomic.write_text(self.directory / CONFIG_FILE, config.to_yaml())
         atomic.write_json(self.manifest_path, manifest)
         return manifest
+
+    def check_resume(self, config: Config, relative_dirs: list[str], force: bool = False,
+                     inputs: dict[str, str] | None = None,
+                     weights_sha256: str | None = None) -> tuple[dict | None, bool, list[str]]:
+        """`open`'s refusals, writing nothing (`sweep run --dry-run` runs them too; the
+        weights only when `weights_sha256` is given). Returns (the manifest or None,
+        whether frames without a manifest are there, the jobs whose inputs changed)."""
+        manifest = self._read_manifest(force)
+        orphans = manifest is None and self._has_frames(relative_dirs)
+        changed = _changed_inputs(manifest, inputs or {})
+        if not force:
+            if orphans:
+                raise SweepError(f"{self.directory} holds frames but no {MANIFEST_FILE}, so their config is unknown; "
+                                 f"choose another --out, or pass --force to replace them")
+            if manifest is not None and manifest.get("config_hash") != config_hash(config):
+                raise SweepError(f"{self.directory} holds frames of a different config; choose another --out, "
+                                 f"or pass --force to replace them")
+            if manifest is not None and weights_sha256 is not None and \
+                    manifest.get("weights_sha256") != weights_sha256:
+                raise SweepError(f"{self.directory} was rendered with other VGG16 weights; "
+                                 f"pass --force to replace its frames")
+            if changed:
+                raise SweepError(f"the photo or painting of {self.directory / changed[0]} has other pixels than "
+                                 f"when its frames were rendered (same file name, new image); choose another "
+                                 f"--out, or pass --force to replace its frames")
+        ownership.check(self.directory, manifest, relative_dirs, force)
+        return manifest, orphans, changed
 
     def _read_manifest(self, force: bool) -> dict | None:
         """The manifest, None when absent; a damaged one is refused, or with `force` replaced."""

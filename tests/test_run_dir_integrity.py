@@ -234,6 +234,21 @@ def test_a_run_recomputes_a_garbage_frame_and_completes(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_dry_run_refuses_what_the_run_would_refuse_and_writes_nothing(tmp_path):
+    _write_config(tmp_path, _config(tmp_path, steps=2, iterations=2))
+    assert _run("run", "c.yaml", "--out", "out", cwd=tmp_path).returncode == 0
+    before = _snapshot(tmp_path / "out")
+    assert _run("run", "c.yaml", "--out", "out", "--dry-run", cwd=tmp_path).returncode == 0
+    other = _run("run", "c.yaml", "--out", "out", "--set", "seed=5", "--dry-run", cwd=tmp_path)
+    assert other.returncode == 2 and "Traceback" not in other.stderr
+    assert other.stderr.strip().splitlines() == [other.stderr.strip()]
+    assert "holds frames of a different config" in other.stderr and other.stdout == ""
+    forced = _run("run", "c.yaml", "--out", "out", "--set", "seed=5", "--dry-run", "--force", cwd=tmp_path)
+    assert forced.returncode == 0 and "jobs: 1" in forced.stdout
+    assert _snapshot(tmp_path / "out") == before
+
+
+@pytest.mark.slow
 def test_a_rerun_removes_only_the_movies_an_earlier_run_rendered(tmp_path):
     """Formats no longer asked for go, so the report links no movie of other settings;
     a movie of a format no run here rendered is the user's and stays."""
