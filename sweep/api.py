@@ -134,6 +134,7 @@ def _hidden_keyframes(plan: Plan) -> Plan | None:
 
 
 def _every_job(plan: Plan, keyframes: Plan | None) -> list:
+    """The jobs a run writes: the hidden keyframe jobs first, then the plan's."""
     return (keyframes.jobs if keyframes else []) + plan.jobs
 
 
