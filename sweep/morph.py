@@ -90,6 +90,13 @@ def held_neighbour(index: int, weights: Sequence[float], keys: Sequence[int],
     return (photo if image is None else image).astype(np.float32)
 
 
+def keyframe_differences(images: Sequence[np.ndarray]) -> np.ndarray:
+    """How much each pair of consecutive keyframes (uint8) differs: the sum of their
+    absolute pixel differences, an exact integer, so a resumed run finds the same."""
+    return np.array([float(np.abs(a.astype(np.int32) - b.astype(np.int32)).sum())
+                     for a, b in zip(images, images[1:])])
+
+
 def even_layout(key_weights: Sequence[float], key_images: Sequence[Sequence[np.ndarray]],
                 count: int) -> tuple[list[float], list[int]]:
     """`spacing: even`: the sweep's `count` content weights and its keyframe indices, from
@@ -107,8 +114,7 @@ def even_layout(key_weights: Sequence[float], key_images: Sequence[Sequence[np.n
     """
     differences = np.zeros(len(key_weights) - 1)
     for images in key_images:
-        job = np.array([float(np.abs(a.astype(np.int32) - b.astype(np.int32)).sum())
-                        for a, b in zip(images, images[1:])])
+        job = keyframe_differences(images)
         differences += job / max(job.sum(), 1.0)
     if not differences.any():   # keyframes all alike: nothing to even out, so spread the frames evenly
         differences[:] = 1.0
@@ -183,8 +189,7 @@ def coupling_strength(coupling: float, keyframes: Sequence[np.ndarray | None]) -
     (docs/morph.md, "Coupling by the picture's change")."""
     if coupling <= 0 or len(keyframes) < 2 or any(image is None for image in keyframes):
         return coupling
-    change = sum(float(np.abs(b.astype(np.int32) - a.astype(np.int32)).mean())
-                 for a, b in zip(keyframes, keyframes[1:]))
+    change = float(keyframe_differences(keyframes).sum()) / keyframes[0].size   # in mean pixel levels
     if change <= REFERENCE_CHANGE / math.sqrt(MOST_COUPLING_SCALE):
         return coupling * MOST_COUPLING_SCALE
     return coupling * max(1.0, (REFERENCE_CHANGE / change) ** 2)
