@@ -35,7 +35,7 @@ from .config import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, load_config
 from .errors import SweepError
 from .layout import CONFIG_FILE as CONFIG, MANIFEST_FILE, RECORDS_FILE as RECORDS, frame_filename, load_records
 from .lock import run_dir_lock
-from .store import read_json
+from .store import changed_inputs, read_json
 # How far up from a job directory config.yaml may be: RUN/ARTIST or RUN/PHOTO/ARTIST.
 MAX_DEPTH = 2
 
@@ -211,11 +211,8 @@ def _check_inputs_unchanged(run_dir: Path, job_dir: Path) -> None:
     refuses the same by the manifest's digest of the pixels, at the run's own size)."""
     from .plan import make_plan
 
-    manifest = read_json(run_dir / MANIFEST_FILE, None)
-    jobs = manifest.get("jobs") if isinstance(manifest, dict) else None
     job = _job_of(make_plan(load_config(run_dir / CONFIG)), run_dir, job_dir)
-    recorded = jobs.get(job.relative_dir, {}).get("inputs_sha256") if isinstance(jobs, dict) else None
-    if isinstance(recorded, str) and recorded != job.inputs_sha256:
+    if changed_inputs(read_json(run_dir / MANIFEST_FILE, None), {job.relative_dir: job.inputs_sha256}):
         raise SweepError(f"the photo or a painting of {job.relative_dir} changed since the run made its frames "
                          f"({', '.join([job.photo_source, *job.style_sources])}); restore them, or run "
                          f"`sweep run` again (with --force) to make the frames from the new ones")

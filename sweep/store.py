@@ -38,7 +38,7 @@ def config_hash(config: Config) -> str:
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
-def _changed_inputs(manifest: dict | None, inputs: dict[str, str]) -> list[str]:
+def changed_inputs(manifest: dict | None, inputs: dict[str, str]) -> list[str]:
     """Jobs whose stored input digest differs from this run's (a manifest without one is trusted)."""
     jobs = manifest.get("jobs", {}) if isinstance(manifest, dict) else {}
     return sorted(d for d, digest in inputs.items()
@@ -253,7 +253,7 @@ class RunStore:
         whether frames without a manifest are there, the jobs whose inputs changed)."""
         manifest = self._read_manifest(force)
         orphans = manifest is None and self._has_frames(relative_dirs)
-        changed = _changed_inputs(manifest, inputs or {})
+        changed = changed_inputs(manifest, inputs or {})
         if not force:
             if orphans:
                 raise SweepError(f"{self.directory} holds frames but no {MANIFEST_FILE}, so their config is unknown; "
