@@ -183,8 +183,8 @@ class RunStore:
             raw = safe_load_yaml((self.directory / CONFIG_FILE).read_text(encoding="utf-8"), CONFIG_FILE)
         except (OSError, UnicodeDecodeError, SweepError):
             return []
-        formats = raw.get("movie", {}).get("formats") if isinstance(raw, dict) and isinstance(
-            raw.get("movie"), dict) else None
+        movie = raw.get("movie") if isinstance(raw, dict) else None
+        formats = movie.get("formats") if isinstance(movie, dict) else None
         return [kind for kind in formats if kind in MOVIE_KINDS] if isinstance(formats, list) else []
 
     def check_writable(self) -> None:
