@@ -22,7 +22,7 @@ from .layout import CONFIG_FILE, KEYFRAMES_DIR, MANIFEST_FILE, keyframes_dir
 from .lock import run_dir_lock
 from .morph import even_spacing
 from .records import Callback, FrameResult
-from .plan import Plan, make_plan
+from .plan import Job, Plan, make_plan
 from .store import JobStore, RunStore
 
 
@@ -157,10 +157,8 @@ def _run_locked(config: Config, store: RunStore, plan: Plan, resolved, executor:
     optimised, put = 0, set()
     with executor.session():
         if keyframes:
-            for job in keyframes.jobs:
-                for index in spacing.drop_uncopyable(job_stores[job.relative_dir]):
-                    log(f"warning: {job.relative_dir}: frame {index}'s record has no losses; "
-                        f"it will be optimised again")
+            for hidden, job in zip(keyframes.jobs, plan.jobs):
+                _repair_keyframes(hidden, job, job_stores, writer, log)
             optimised += _optimise(keyframes, _missing(keyframes, job_stores), 0, "keyframes", executor, resolved,
                                    run_callbacks, job_stores, progress, log)
             plan, put = _place_even(plan, job_stores, writer, log)
@@ -175,6 +173,25 @@ def _run_locked(config: Config, store: RunStore, plan: Plan, resolved, executor:
     return RunResult(out_dir=store.directory, plan=plan, weights_source=resolved.source,
                      optimised=optimised, failed=failed, outputs=outputs,
                      executor=executor.name, tasks=executor.tasks, compilations=since(traces_before))
+
+
+def _repair_keyframes(hidden: Job, job: Job, job_stores: dict[str, JobStore], writer: "_StoreWriter",
+                      log: Callable[[str], None]) -> None:
+    """Drop the keyframes of `job`'s hidden keyframe job whose records lack their losses,
+    then put back the missing ones that `job` holds as frames (their copies); the keyframe
+    pass optimises the rest again."""
+    hidden_store = job_stores[hidden.relative_dir]
+    damaged = spacing.drop_uncopyable(hidden_store)
+    restored = spacing.restorable_keyframes(hidden_store, job_stores[job.relative_dir], hidden.weights)
+    for result in restored:
+        writer.on_frame(hidden.relative_dir, result)
+    copied = {result.index for result in restored}
+    for index in sorted(damaged):
+        log(f"warning: {hidden.relative_dir}: frame {index}'s record has no losses; "
+            + (f"it is copied back from {job.relative_dir}'s frames" if index in copied else "it will be optimised again"))
+    if copied - damaged:
+        log(f"{hidden.relative_dir}: {len(copied - damaged)} missing keyframe(s) copied back from "
+            f"{job.relative_dir}'s frames")
 
 
 def _place_even(plan: Plan, job_stores: dict[str, JobStore], writer: "_StoreWriter",

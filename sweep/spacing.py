@@ -68,10 +68,7 @@ def placed_jobs(jobs: Sequence[Job], stores: Sequence[JobStore],
                                           style_loss=math.nan, tv_loss=math.nan, iterations=0, status="failed",
                                           message=message))
                 continue
-            frames.append(FrameResult(index=key, content_weight=weights[key], image=image,
-                                      content_loss=float(record["content_loss"]), style_loss=float(record["style_loss"]),
-                                      tv_loss=float(record.get("tv_loss", 0.0)),
-                                      iterations=int(record.get("iterations", 0))))
+            frames.append(_stored_result(key, weights[key], image, record))
         placed.append((dataclasses.replace(job, weights=list(weights), keyframes=list(keys)), frames))
     return placement, placed
 
@@ -110,6 +107,21 @@ def placed_weights(run_dir: Path, relative_dirs: Sequence[str], config) -> list[
     return None if layout is None else layout[0]
 
 
+def restorable_keyframes(hidden: JobStore, job: JobStore, key_weights: Sequence[float]) -> list[FrameResult]:
+    """The keyframes missing from the hidden job `hidden` (its folder deleted, say) that
+    `job` holds as frames of its own, whose copies they are: a keyframe keeps its content
+    weight wherever the placement puts it, and no in-between has a keyframe's weight. Put
+    back, they are not optimised again, and the frames built on them stay valid."""
+    images, _ = _stored_keyframes(hidden, len(key_weights))
+    copies = [record for record in job.check()[0] if _has_losses(record)]
+    restored = []
+    for position, (weight, image) in enumerate(zip(key_weights, images)):
+        copy = next((record for record in copies if same_weights([record["content_weight"]], [weight])), None)
+        if image is None and copy is not None:
+            restored.append(_stored_result(position, weight, read_png(job.directory / copy["file"]), copy))
+    return restored
+
+
 def drop_uncopyable(store: JobStore) -> set[int]:
     """Drop the keyframes of a hidden job whose records lack their losses (a damaged
     frames.json that still names the PNG): they cannot be copied into their job, so the
@@ -117,6 +129,13 @@ def drop_uncopyable(store: JobStore) -> set[int]:
     lost = {record["index"] for record in store.records() if not _has_losses(record)}
     store.drop(lost)
     return lost
+
+
+def _stored_result(index: int, weight: float, image, record: dict) -> FrameResult:
+    """A stored frame as the FrameResult that made it."""
+    return FrameResult(index=index, content_weight=weight, image=image, content_loss=float(record["content_loss"]),
+                       style_loss=float(record["style_loss"]), tv_loss=float(record.get("tv_loss", 0.0)),
+                       iterations=int(record.get("iterations", 0)))
 
 
 def _has_losses(record: dict) -> bool:

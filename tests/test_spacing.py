@@ -101,17 +101,49 @@ def test_a_run_killed_before_its_in_betweens_resumes_bit_identical(tmp_path, rea
     for record in records_of(clean / "rings"):
         assert (resumed / "rings" / record["file"]).read_bytes() == (clean / "rings" / record["file"]).read_bytes()
 
-    # a keyframe whose record lost its losses cannot be copied: it is made again, the same
+
+def same_job_files(first, second) -> bool:
+    """Whether two job folders hold the same frames.json and the same frame files."""
+    records = records_of(first)
+    return records == records_of(second) and all(
+        (first / record["file"]).read_bytes() == (second / record["file"]).read_bytes() for record in records)
+
+
+@pytest.mark.slow
+def test_lost_keyframes_are_copied_back_from_the_job_or_made_again(tmp_path, real_weights):
+    """A hidden keyframe job lost or damaged after a complete run: its job still holds the
+    keyframes, so they are copied back, not optimised again; one the job lacks too is made again, the same."""
+    (tmp_path / "c.yaml").write_text(CONFIG)
+    clean = sweep.run(tmp_path / "c.yaml", tmp_path / "clean").out_dir
+
+    deleted = tmp_path / "deleted"
+    shutil.copytree(clean, deleted)
+    shutil.rmtree(deleted / "rings" / ".keyframes")
+    messages = []
+    assert sweep.run(tmp_path / "c.yaml", deleted, log=messages.append).optimised == 0
+    assert "rings/.keyframes: 3 missing keyframe(s) copied back from rings's frames" in messages
+    assert same_job_files(deleted / "rings" / ".keyframes", clean / "rings" / ".keyframes")
+    assert same_job_files(deleted / "rings", clean / "rings")
+
+    # a keyframe whose record lost its losses cannot be copied into the job: the job's own copy is put back
     damaged = tmp_path / "damaged"
     shutil.copytree(clean, damaged)
     hidden = records_of(damaged / "rings" / ".keyframes")
     hidden[1]["content_loss"] = None
     (damaged / "rings" / ".keyframes" / "frames.json").write_text(json.dumps(hidden))
     messages = []
+    assert sweep.run(tmp_path / "c.yaml", damaged, log=messages.append).optimised == 0
+    assert any("frame 1's record has no losses; it is copied back" in message for message in messages)
+    assert same_job_files(damaged / "rings" / ".keyframes", clean / "rings" / ".keyframes")
+
+    # ... and when the job lost its copy too, the keyframe is optimised again, to the same frame
+    (damaged / "rings" / ".keyframes" / "frames.json").write_text(json.dumps(hidden))
+    copy = next(r for r in records_of(damaged / "rings") if r["content_weight"] == hidden[1]["content_weight"])
+    (damaged / "rings" / copy["file"]).unlink()
+    messages = []
     assert sweep.run(tmp_path / "c.yaml", damaged, log=messages.append).optimised == 1
-    assert any("frame 1's record has no losses" in message for message in messages)
-    for record in records_of(clean / "rings"):
-        assert (damaged / "rings" / record["file"]).read_bytes() == (clean / "rings" / record["file"]).read_bytes()
+    assert any("frame 1's record has no losses; it will be optimised again" in message for message in messages)
+    assert same_job_files(damaged / "rings", clean / "rings")
 
 
 def poisoned_objective(weight: float):
