@@ -23,8 +23,8 @@ from .errors import SweepError
 from .images import read_png, save_png
 from . import motion
 from .morph import even_spacing
-from .layout import (CONFIG_FILE, FRAMES_DIR, FrameRecord, MANIFEST_FILE, MOTION_FILE, RECORDS_FILE, SHEET_FILE,
-                     compare_file, frame_record, load_records, movie_file, MOVIE_KINDS)
+from .layout import (CONFIG_FILE, FRAMES_DIR, FrameRecord, MANIFEST_FILE, MOTION_FILE, PROGRESS_DIR, PROGRESS_GIF,
+                     RECORDS_FILE, SHEET_FILE, compare_file, frame_record, load_records, movie_file, MOVIE_KINDS)
 
 # The sections that decide what a frame looks like; movie and runtime settings do not.
 FRAME_SECTIONS = ("content", "styles", "sweep", "image", "optimizer", "init", "keyframes", "model", "seed")
@@ -234,7 +234,9 @@ class RunStore:
         atomic.remove_stray_temporaries(self.directory)
         if manifest is not None and (manifest.get("config_hash") != digest
                                      or manifest.get("weights_sha256") != weights_sha256):
-            self._discard_frames(set(manifest.get("jobs", {})) | set(relative_dirs))
+            earlier_jobs = set(manifest.get("jobs", {}))
+            self._discard_frames(earlier_jobs | set(relative_dirs))
+            self._remove_emptied_folders(earlier_jobs - set(relative_dirs))   # a renamed artist's, say
             manifest = {"files": manifest.get("files", []), "picks": manifest.get("picks", [])}
         elif orphans:
             self._discard_frames(set(relative_dirs))
@@ -317,20 +319,33 @@ class RunStore:
     def _discard_frames(self, relative_dirs) -> None:
         """--force: remove another config's frames (and what was rendered from them)."""
         for relative_dir in sorted(relative_dirs):
-            parts = Path(relative_dir).parts
-            if Path(relative_dir).is_absolute() or ".." in parts or not parts:
-                continue  # a damaged manifest must not make us delete outside the run
-            job = self.job(relative_dir)
-            if not job.directory.is_dir():
+            if not _inside_run(relative_dir) or not (job := self.job(relative_dir)).directory.is_dir():
                 continue
             for path in job.frames_dir.glob("f*.png") if job.frames_dir.is_dir() else ():
                 path.unlink()
-            for name in (RECORDS_FILE, MOTION_FILE, *map(movie_file, MOVIE_KINDS), SHEET_FILE):
+            for path in (job.directory / PROGRESS_DIR).glob("f*/s*.png"):   # the snapshots of those frames
+                path.unlink()
+            for name in (RECORDS_FILE, MOTION_FILE, PROGRESS_GIF, *map(movie_file, MOVIE_KINDS), SHEET_FILE):
                 (job.directory / name).unlink(missing_ok=True)
         compared = {compare_file(kind) for kind in ("png", *MOVIE_KINDS)}
         for path in self.directory.rglob(compare_file("*")):
             if path.is_file() and path.name in compared:
                 path.unlink()
+
+    def _remove_emptied_folders(self, relative_dirs) -> None:
+        """Remove the folders of jobs this run no longer has once `_discard_frames` has
+        emptied them, up to the run directory; a folder holding anything else stays."""
+        for relative_dir in relative_dirs:
+            top = self.directory / relative_dir
+            if not _inside_run(relative_dir) or not top.is_dir():
+                continue
+            for folder, _, _ in os.walk(top, topdown=False):
+                if not any(Path(folder).iterdir()):
+                    Path(folder).rmdir()
+            parent = top.parent
+            while parent != self.directory and parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
+                parent = parent.parent
 
     def save_manifest(self, manifest: dict) -> None:
         atomic.write_json(self.manifest_path, manifest)
@@ -342,3 +357,10 @@ class RunStore:
             entry["message"] = result.message
         manifest["jobs"].setdefault(relative_dir, {"frames": {}})["frames"][str(result.index)] = entry
         atomic.write_json(self.manifest_path, manifest)
+
+
+def _inside_run(relative_dir: str) -> bool:
+    """Whether a job folder named in a manifest lies inside the run: a damaged manifest
+    must not make `--force` delete outside it."""
+    parts = Path(relative_dir).parts
+    return bool(parts) and not Path(relative_dir).is_absolute() and ".." not in parts

@@ -26,6 +26,8 @@ from PIL import Image
 from sweep import atomic
 from sweep.config import parse_config
 from sweep.errors import SweepError
+from sweep.images import save_png
+from sweep.layout import snapshot_dir
 from sweep.records import FrameResult
 from sweep.status import format_status, run_status
 from sweep.store import JobStore, RunStore, config_hash
@@ -193,6 +195,25 @@ def test_store_resume_force_and_no_mixing(tmp_path):
     manifest = RunStore(out).open(other, "w" * 64, ["paint"], force=True)
     assert _frames(out / "paint") == [] and not (out / "paint" / "frames.json").exists()
     assert manifest["config_hash"] == config_hash(other) and manifest["jobs"]["paint"]["frames"] == {}
+
+
+def test_force_removes_the_folders_of_jobs_the_run_no_longer_has(tmp_path):
+    """An artist renamed, then --force: the old artist's frames, snapshots and emptied
+    folders go; a folder that holds a file of the user's stays, with that file."""
+    out = tmp_path / "out"
+    config = _store_config(tmp_path)
+    old_jobs = ["city/paint", "city/paint/.keyframes", "town/paint"]
+    manifest = RunStore(out).open(config, "w" * 64, old_jobs)
+    for relative_dir in old_jobs:
+        RunStore(out).job(relative_dir).save(_result(0, config.content_weights()[0]))
+    save_png(snapshot_dir(out / "city" / "paint", 0) / "s0001.png", np.zeros((4, 4, 3), np.uint8))
+    (out / "town" / "paint" / "notes.txt").write_text("mine")
+
+    other = _store_config(tmp_path, **{"optimizer.iterations": 9})
+    RunStore(out).open(other, "w" * 64, ["city/glass", "town/glass"], force=True)
+    assert not (out / "city" / "paint").exists()
+    assert (out / "town" / "paint" / "notes.txt").read_text() == "mine"
+    assert _frames(out / "town" / "paint") == [] and not (out / "town" / "paint" / "frames").exists()
 
 
 def test_store_refuses_frames_without_a_manifest_and_reconciles_a_lagging_one(tmp_path):
