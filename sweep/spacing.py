@@ -111,14 +111,20 @@ def restorable_keyframes(hidden: JobStore, job: JobStore, key_weights: Sequence[
     """The keyframes missing from the hidden job `hidden` (its folder deleted, say) that
     `job` holds as frames of its own, whose copies they are: a keyframe keeps its content
     weight wherever the placement puts it, and no in-between has a keyframe's weight. Put
-    back, they are not optimised again, and the frames built on them stay valid."""
+    back, they are not optimised again, and the frames built on them stay valid. A weight
+    that more than one of `job`'s frames has (a sweep whose steps lie within the weights'
+    tolerance, an edited record) names no copy: that keyframe is optimised again."""
     images, _ = _stored_keyframes(hidden, len(key_weights))
+    missing = [position for position, image in enumerate(images) if image is None]
+    if not missing:
+        return []
     copies = [record for record in job.check()[0] if _has_losses(record)]
     restored = []
-    for position, (weight, image) in enumerate(zip(key_weights, images)):
-        copy = next((record for record in copies if same_weights([record["content_weight"]], [weight])), None)
-        if image is None and copy is not None:
-            restored.append(_stored_result(position, weight, read_png(job.directory / copy["file"]), copy))
+    for position in missing:
+        weight = key_weights[position]
+        matches = [record for record in copies if same_weights([record["content_weight"]], [weight])]
+        if len(matches) == 1:
+            restored.append(_stored_result(position, weight, read_png(job.directory / matches[0]["file"]), matches[0]))
     return restored
 
 

@@ -154,7 +154,9 @@ def format_status(status: RunStatus) -> str:
                        if job.placed else "content weights placed once its keyframes are done")
             lines.append(f"    missing frames {_ranges(job.missing)} ({weights})")
         for problem in job.damaged:
-            lines.append(f"    damaged: {problem} (the next run optimises it again)")
+            remedy = ("copies it back from the job's own frames, or optimises it again"
+                      if problem.startswith(f"{KEYFRAMES_DIR}:") else "optimises it again")
+            lines.append(f"    damaged: {problem} (the next run {remedy})")
         for index, message in sorted(job.failed.items()):
             lines.append(f"    failed frame {index} (content weight {format_weight(job.weights[index])}): {message}")
     if status.complete:

@@ -23,8 +23,9 @@ from .errors import SweepError
 from .images import read_png, save_png
 from . import motion
 from .morph import even_spacing
-from .layout import (CONFIG_FILE, FRAMES_DIR, FrameRecord, MANIFEST_FILE, MOTION_FILE, PROGRESS_DIR, PROGRESS_GIF,
-                     RECORDS_FILE, SHEET_FILE, compare_file, frame_record, load_records, movie_file, MOVIE_KINDS)
+from .layout import (CONFIG_FILE, FRAMES_DIR, KEYFRAMES_DIR, FrameRecord, MANIFEST_FILE, MOTION_FILE, PROGRESS_DIR,
+                     PROGRESS_GIF, RECORDS_FILE, SHEET_FILE, compare_file, frame_record, load_records, movie_file,
+                     MOVIE_KINDS)
 
 # The sections that decide what a frame looks like; movie and runtime settings do not.
 FRAME_SECTIONS = ("content", "styles", "sweep", "image", "optimizer", "init", "keyframes", "model", "seed")
@@ -300,7 +301,9 @@ class RunStore:
             if relative_dir in inputs:
                 job["inputs_sha256"] = inputs[relative_dir]
             for problem in self.job(relative_dir).repair(frame_shapes.get(relative_dir)):
-                warn(f"warning: {relative_dir}: {problem}; that frame will be optimised again")
+                warn(f"warning: {relative_dir}: {problem}; that frame will be "
+                     + ("copied back from its job or optimised again" if Path(relative_dir).name == KEYFRAMES_DIR
+                        else "optimised again"))
             frames = job["frames"]
             done = {record["index"]: record for record in self.job(relative_dir).records()}
             for index in [i for i, entry in frames.items() if entry["status"] == "done" and int(i) not in done]:
@@ -323,8 +326,10 @@ class RunStore:
                 continue
             for path in job.frames_dir.glob("f*.png") if job.frames_dir.is_dir() else ():
                 path.unlink()
-            for path in (job.directory / PROGRESS_DIR).glob("f*/s*.png"):   # the snapshots of those frames
-                path.unlink()
+            for folder in (job.directory / PROGRESS_DIR).glob("f*/"):   # the snapshots of those frames
+                for path in folder.glob("s*.png"):
+                    path.unlink()
+                _remove_if_empty(folder)
             for name in (RECORDS_FILE, MOTION_FILE, PROGRESS_GIF, *map(movie_file, MOVIE_KINDS), SHEET_FILE):
                 (job.directory / name).unlink(missing_ok=True)
         compared = {compare_file(kind) for kind in ("png", *MOVIE_KINDS)}
@@ -334,17 +339,17 @@ class RunStore:
 
     def _remove_emptied_folders(self, relative_dirs) -> None:
         """Remove the folders of jobs this run no longer has once `_discard_frames` has
-        emptied them, up to the run directory; a folder holding anything else stays."""
-        for relative_dir in relative_dirs:
+        emptied them: the job's own folders, the job's, then its parents up to the run
+        directory. A folder holding anything else (a file or folder of the user's), or
+        reached through a link, stays."""
+        for relative_dir in sorted(relative_dirs, key=lambda name: len(Path(name).parts), reverse=True):
             top = self.directory / relative_dir
-            if not _inside_run(relative_dir) or not top.is_dir():
+            if not _inside_run(relative_dir) or top.is_symlink() or not top.is_dir():
                 continue
-            for folder, _, _ in os.walk(top, topdown=False):
-                if not any(Path(folder).iterdir()):
-                    Path(folder).rmdir()
+            for folder in (top / FRAMES_DIR, top / PROGRESS_DIR, top):
+                _remove_if_empty(folder)
             parent = top.parent
-            while parent != self.directory and parent.is_dir() and not any(parent.iterdir()):
-                parent.rmdir()
+            while parent != self.directory and _remove_if_empty(parent):
                 parent = parent.parent
 
     def save_manifest(self, manifest: dict) -> None:
@@ -364,3 +369,15 @@ def _inside_run(relative_dir: str) -> bool:
     must not make `--force` delete outside it."""
     parts = Path(relative_dir).parts
     return bool(parts) and not Path(relative_dir).is_absolute() and ".." not in parts
+
+
+def _remove_if_empty(folder: Path) -> bool:
+    """Remove `folder` if it is an empty folder (not a link); whether it was removed.
+    Tidying up: a folder that cannot be removed is left."""
+    try:
+        if folder.is_symlink() or not folder.is_dir() or any(folder.iterdir()):
+            return False
+        folder.rmdir()
+        return True
+    except OSError:
+        return False

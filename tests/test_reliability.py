@@ -208,11 +208,17 @@ def test_force_removes_the_folders_of_jobs_the_run_no_longer_has(tmp_path):
         RunStore(out).job(relative_dir).save(_result(0, config.content_weights()[0]))
     save_png(snapshot_dir(out / "city" / "paint", 0) / "s0001.png", np.zeros((4, 4, 3), np.uint8))
     (out / "town" / "paint" / "notes.txt").write_text("mine")
+    (out / "town" / "paint" / "mine").mkdir()
+    # a job folder moved elsewhere and linked back: nothing is removed through the link
+    elsewhere = tmp_path / "elsewhere"
+    (out / "city" / "paint" / ".keyframes").rename(elsewhere)
+    (out / "city" / "paint" / ".keyframes").symlink_to(elsewhere, target_is_directory=True)
 
     other = _store_config(tmp_path, **{"optimizer.iterations": 9})
     RunStore(out).open(other, "w" * 64, ["city/glass", "town/glass"], force=True)
-    assert not (out / "city" / "paint").exists()
-    assert (out / "town" / "paint" / "notes.txt").read_text() == "mine"
+    assert (out / "city" / "paint" / ".keyframes").is_symlink() and (elsewhere / "frames").is_dir()
+    assert not (out / "city" / "paint" / "frames").exists() and not (out / "city" / "paint" / "progress").exists()
+    assert (out / "town" / "paint" / "notes.txt").read_text() == "mine" and (out / "town" / "paint" / "mine").is_dir()
     assert _frames(out / "town" / "paint") == [] and not (out / "town" / "paint" / "frames").exists()
 
 

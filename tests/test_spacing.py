@@ -109,6 +109,26 @@ def same_job_files(first, second) -> bool:
         (first / record["file"]).read_bytes() == (second / record["file"]).read_bytes() for record in records)
 
 
+def test_a_keyframe_weight_that_several_frames_share_names_no_copy(tmp_path):
+    """Weights within the tolerance of one another (or an edited record) cannot tell which
+    frame is the keyframe's copy: it is optimised again rather than copied from a guess."""
+    from sweep.records import FrameResult
+    from sweep.spacing import restorable_keyframes
+    from sweep.store import JobStore
+
+    def frame(index, weight):
+        return FrameResult(index=index, content_weight=weight, image=np.full((4, 4, 3), index, np.uint8),
+                           content_loss=1.0, style_loss=2.0, tv_loss=0.1, iterations=3)
+
+    job, hidden = JobStore(tmp_path / "job"), JobStore(tmp_path / "job" / ".keyframes")
+    for index, weight in enumerate([100.0, 99.99995, 10.0, 1.0]):
+        job.save(frame(index, weight))
+    restored = restorable_keyframes(hidden, job, [100.0, 10.0, 1.0])
+    assert [(r.index, r.content_weight, int(r.image[0, 0, 0])) for r in restored] == [(1, 10.0, 2), (2, 1.0, 3)]
+    hidden.save(restored[0])
+    assert [r.index for r in restorable_keyframes(hidden, job, [100.0, 10.0, 1.0])] == [2]
+
+
 @pytest.mark.slow
 def test_lost_keyframes_are_copied_back_from_the_job_or_made_again(tmp_path, real_weights):
     """A hidden keyframe job lost or damaged after a complete run: its job still holds the
