@@ -53,6 +53,8 @@ RESERVED_NAMES = frozenset({CONFIG_FILE, MANIFEST_FILE, REPORT_FILE, RECORDS_FIL
                             *(f"{stem}.{kind}" for stem in (MOVIE_STEM, COMPARE_STEM) for kind in MOVIE_KINDS)})
 
 _SNAPSHOT = re.compile(r"^s(\d{4,})\.png$")
+_FRAME = re.compile(r"^f\d{3,}_cw-.+\.png$")
+_SNAPSHOT_FOLDER = re.compile(r"^f\d{3,}$")
 REQUIRED_KEYS = ("index", "content_weight", "file")
 # Two jobs share their content weights when every pair agrees to this relative tolerance.
 WEIGHT_TOLERANCE = 1e-6
@@ -118,6 +120,16 @@ def snapshot_dir(job_dir: str | os.PathLike, index: int) -> Path:
 
 def snapshot_filename(step: int) -> str:
     return f"s{step:04d}.png"
+
+
+def is_frame_filename(filename: str) -> bool:
+    """Whether `filename` is named as `frame_filename` names a frame."""
+    return _FRAME.match(filename) is not None
+
+
+def is_snapshot_folder(name: str) -> bool:
+    """Whether `name` is named as `snapshot_dir` names a frame's snapshot folder."""
+    return _SNAPSHOT_FOLDER.match(name) is not None
 
 
 def snapshot_step(filename: str) -> int | None:

@@ -111,9 +111,11 @@ def restorable_keyframes(hidden: JobStore, job: JobStore, key_weights: Sequence[
     """The keyframes missing from the hidden job `hidden` (its folder deleted, say) that
     `job` holds as frames of its own, whose copies they are: a keyframe keeps its content
     weight wherever the placement puts it, and no in-between has a keyframe's weight. Put
-    back, they are not optimised again, and the frames built on them stay valid. A weight
-    that more than one of `job`'s frames has (a sweep whose steps lie within the weights'
-    tolerance, an edited record) names no copy: that keyframe is optimised again."""
+    back, they are not optimised again, and the frames built on them stay valid. The copy
+    has the keyframe's weight exactly (both are the same float, written by this run), so
+    a frame whose weight is only within the weights' tolerance of it is never taken; a
+    weight that more than one of `job`'s frames has (an edited record) names no copy
+    either. Such a keyframe is optimised again."""
     images, _ = _stored_keyframes(hidden, len(key_weights))
     missing = [position for position, image in enumerate(images) if image is None]
     if not missing:
@@ -122,7 +124,7 @@ def restorable_keyframes(hidden: JobStore, job: JobStore, key_weights: Sequence[
     restored = []
     for position in missing:
         weight = key_weights[position]
-        matches = [record for record in copies if same_weights([record["content_weight"]], [weight])]
+        matches = [record for record in copies if record["content_weight"] == weight]
         if len(matches) == 1:
             restored.append(_stored_result(position, weight, read_png(job.directory / matches[0]["file"]), matches[0]))
     return restored

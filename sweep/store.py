@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 
-from . import atomic, integrity, ownership
+from . import atomic, discard, integrity, ownership
 from .balance import suggest_balanced
 from .config import Config
 from .records import FrameResult
@@ -23,9 +23,8 @@ from .errors import SweepError
 from .images import read_png, save_png
 from . import motion
 from .morph import even_spacing
-from .layout import (CONFIG_FILE, FRAMES_DIR, KEYFRAMES_DIR, FrameRecord, MANIFEST_FILE, MOTION_FILE, PROGRESS_DIR,
-                     PROGRESS_GIF, RECORDS_FILE, SHEET_FILE, compare_file, frame_record, load_records, movie_file,
-                     MOVIE_KINDS)
+from .layout import (CONFIG_FILE, FRAMES_DIR, KEYFRAMES_DIR, FrameRecord, MANIFEST_FILE, MOTION_FILE, MOVIE_KINDS,
+                     RECORDS_FILE, frame_record, load_records)
 
 # The sections that decide what a frame looks like; movie and runtime settings do not.
 FRAME_SECTIONS = ("content", "styles", "sweep", "image", "optimizer", "init", "keyframes", "model", "seed")
@@ -178,7 +177,6 @@ class RunStore:
         """The movie formats the directory's last run rendered, by its DIR/config.yaml
         (read before a new run replaces it); none when there is no readable one."""
         from .limits import safe_load_yaml
-        from .layout import MOVIE_KINDS
 
         try:
             raw = safe_load_yaml((self.directory / CONFIG_FILE).read_text(encoding="utf-8"), CONFIG_FILE)
@@ -236,12 +234,12 @@ class RunStore:
         if manifest is not None and (manifest.get("config_hash") != digest
                                      or manifest.get("weights_sha256") != weights_sha256):
             earlier_jobs = set(manifest.get("jobs", {}))
-            self._discard_frames(earlier_jobs | set(relative_dirs))
-            self._remove_emptied_folders(earlier_jobs - set(relative_dirs))   # a renamed artist's, say
+            discard.discard_frames(self.directory, earlier_jobs | set(relative_dirs))
+            discard.remove_emptied_folders(self.directory, earlier_jobs - set(relative_dirs))   # a renamed artist's, say
             manifest = {"files": manifest.get("files", []), "picks": manifest.get("picks", [])}
         elif orphans:
-            self._discard_frames(set(relative_dirs))
-        self._discard_frames(set(changed))
+            discard.discard_frames(self.directory, set(relative_dirs))
+        discard.discard_frames(self.directory, set(changed))
         manifest = self._reconcile(manifest or {}, digest, weights_sha256, relative_dirs, changed,
                                    inputs or {}, frame_shapes or {}, warn)
         atomic.write_text(self.directory / CONFIG_FILE, config.to_yaml())
@@ -319,39 +317,6 @@ class RunStore:
                    (self.job(d).frames_dir.is_dir() and any(self.job(d).frames_dir.glob("f*.png")))
                    for d in relative_dirs)
 
-    def _discard_frames(self, relative_dirs) -> None:
-        """--force: remove another config's frames (and what was rendered from them)."""
-        for relative_dir in sorted(relative_dirs):
-            if not _inside_run(relative_dir) or not (job := self.job(relative_dir)).directory.is_dir():
-                continue
-            for path in job.frames_dir.glob("f*.png") if job.frames_dir.is_dir() else ():
-                path.unlink()
-            for folder in (job.directory / PROGRESS_DIR).glob("f*/"):   # the snapshots of those frames
-                for path in folder.glob("s*.png"):
-                    path.unlink()
-                _remove_if_empty(folder)
-            for name in (RECORDS_FILE, MOTION_FILE, PROGRESS_GIF, *map(movie_file, MOVIE_KINDS), SHEET_FILE):
-                (job.directory / name).unlink(missing_ok=True)
-        compared = {compare_file(kind) for kind in ("png", *MOVIE_KINDS)}
-        for path in self.directory.rglob(compare_file("*")):
-            if path.is_file() and path.name in compared:
-                path.unlink()
-
-    def _remove_emptied_folders(self, relative_dirs) -> None:
-        """Remove the folders of jobs this run no longer has once `_discard_frames` has
-        emptied them: the job's own folders, the job's, then its parents up to the run
-        directory. A folder holding anything else (a file or folder of the user's), or
-        reached through a link, stays."""
-        for relative_dir in sorted(relative_dirs, key=lambda name: len(Path(name).parts), reverse=True):
-            top = self.directory / relative_dir
-            if not _inside_run(relative_dir) or top.is_symlink() or not top.is_dir():
-                continue
-            for folder in (top / FRAMES_DIR, top / PROGRESS_DIR, top):
-                _remove_if_empty(folder)
-            parent = top.parent
-            while parent != self.directory and _remove_if_empty(parent):
-                parent = parent.parent
-
     def save_manifest(self, manifest: dict) -> None:
         atomic.write_json(self.manifest_path, manifest)
 
@@ -362,22 +327,3 @@ class RunStore:
             entry["message"] = result.message
         manifest["jobs"].setdefault(relative_dir, {"frames": {}})["frames"][str(result.index)] = entry
         atomic.write_json(self.manifest_path, manifest)
-
-
-def _inside_run(relative_dir: str) -> bool:
-    """Whether a job folder named in a manifest lies inside the run: a damaged manifest
-    must not make `--force` delete outside it."""
-    parts = Path(relative_dir).parts
-    return bool(parts) and not Path(relative_dir).is_absolute() and ".." not in parts
-
-
-def _remove_if_empty(folder: Path) -> bool:
-    """Remove `folder` if it is an empty folder (not a link); whether it was removed.
-    Tidying up: a folder that cannot be removed is left."""
-    try:
-        if folder.is_symlink() or not folder.is_dir() or any(folder.iterdir()):
-            return False
-        folder.rmdir()
-        return True
-    except OSError:
-        return False

@@ -206,9 +206,16 @@ def test_force_removes_the_folders_of_jobs_the_run_no_longer_has(tmp_path):
     manifest = RunStore(out).open(config, "w" * 64, old_jobs)
     for relative_dir in old_jobs:
         RunStore(out).job(relative_dir).save(_result(0, config.content_weights()[0]))
-    save_png(snapshot_dir(out / "city" / "paint", 0) / "s0001.png", np.zeros((4, 4, 3), np.uint8))
+    for place in ("city", "town"):
+        save_png(snapshot_dir(out / place / "paint", 0) / "s0001.png", np.zeros((4, 4, 3), np.uint8))
     (out / "town" / "paint" / "notes.txt").write_text("mine")
     (out / "town" / "paint" / "mine").mkdir()
+    users = [out / "town" / "paint" / "frames" / "favourite.png", out / "town" / "paint" / "progress" / "fun" / "s1.png"]
+    for path in users:   # named almost as sweep names frames and snapshots
+        save_png(path, np.zeros((4, 4, 3), np.uint8))
+    linked_snapshots = tmp_path / "linked_snapshots"
+    save_png(linked_snapshots / "s0001.png", np.zeros((4, 4, 3), np.uint8))
+    (out / "town" / "paint" / "progress" / "f009").symlink_to(linked_snapshots, target_is_directory=True)
     # a job folder moved elsewhere and linked back: nothing is removed through the link
     elsewhere = tmp_path / "elsewhere"
     (out / "city" / "paint" / ".keyframes").rename(elsewhere)
@@ -219,7 +226,25 @@ def test_force_removes_the_folders_of_jobs_the_run_no_longer_has(tmp_path):
     assert (out / "city" / "paint" / ".keyframes").is_symlink() and (elsewhere / "frames").is_dir()
     assert not (out / "city" / "paint" / "frames").exists() and not (out / "city" / "paint" / "progress").exists()
     assert (out / "town" / "paint" / "notes.txt").read_text() == "mine" and (out / "town" / "paint" / "mine").is_dir()
-    assert _frames(out / "town" / "paint") == [] and not (out / "town" / "paint" / "frames").exists()
+    assert all(path.is_file() for path in users) and (linked_snapshots / "s0001.png").is_file()
+    assert not (out / "town" / "paint" / "frames.json").exists() and not (out / "town" / "paint" / "progress" / "f000").exists()
+
+
+def test_force_that_cannot_remove_a_frame_stops_in_one_line(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    config = _store_config(tmp_path)
+    RunStore(out).open(config, "w" * 64, ["paint"])
+    RunStore(out).job("paint").save(_result(0, config.content_weights()[0]))
+    real_unlink = Path.unlink
+
+    def refused(path, *args, **kwargs):
+        if path.suffix == ".png":
+            raise PermissionError(1, "Operation not permitted", str(path))
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", refused)
+    with pytest.raises(SweepError, match=r"cannot remove .*f000.*\.png: Operation not permitted; --force could not"):
+        RunStore(out).open(_store_config(tmp_path, **{"optimizer.iterations": 9}), "w" * 64, ["paint"], force=True)
 
 
 def test_store_refuses_frames_without_a_manifest_and_reconciles_a_lagging_one(tmp_path):

@@ -109,9 +109,10 @@ def same_job_files(first, second) -> bool:
         (first / record["file"]).read_bytes() == (second / record["file"]).read_bytes() for record in records)
 
 
-def test_a_keyframe_weight_that_several_frames_share_names_no_copy(tmp_path):
-    """Weights within the tolerance of one another (or an edited record) cannot tell which
-    frame is the keyframe's copy: it is optimised again rather than copied from a guess."""
+def test_a_keyframe_is_copied_back_only_from_the_one_frame_of_exactly_its_weight(tmp_path):
+    """A frame whose weight is only within the tolerance of a keyframe's (a sweep of
+    steps that close), or a weight that two frames claim (an edited record), names no
+    copy: that keyframe is optimised again rather than copied from a guess."""
     from sweep.records import FrameResult
     from sweep.spacing import restorable_keyframes
     from sweep.store import JobStore
@@ -121,12 +122,14 @@ def test_a_keyframe_weight_that_several_frames_share_names_no_copy(tmp_path):
                            content_loss=1.0, style_loss=2.0, tv_loss=0.1, iterations=3)
 
     job, hidden = JobStore(tmp_path / "job"), JobStore(tmp_path / "job" / ".keyframes")
-    for index, weight in enumerate([100.0, 99.99995, 10.0, 1.0]):
-        job.save(frame(index, weight))
+    for index, weight in enumerate([99.99995, 10.0, 3.0, 1.0, 1.0]):   # frame 0, at weight 100, lost
+        job.save(frame(index + 1, weight))
     restored = restorable_keyframes(hidden, job, [100.0, 10.0, 1.0])
-    assert [(r.index, r.content_weight, int(r.image[0, 0, 0])) for r in restored] == [(1, 10.0, 2), (2, 1.0, 3)]
+    assert [(r.index, r.content_weight, int(r.image[0, 0, 0])) for r in restored] == [(1, 10.0, 2)]
+    job.save(frame(0, 100.0))
     hidden.save(restored[0])
-    assert [r.index for r in restorable_keyframes(hidden, job, [100.0, 10.0, 1.0])] == [2]
+    assert [(r.index, int(r.image[0, 0, 0])) for r in restorable_keyframes(hidden, job, [100.0, 10.0, 1.0])] == \
+        [(0, 0)]
 
 
 @pytest.mark.slow
