@@ -187,8 +187,9 @@ def _repair_keyframes(hidden: Job, job: Job, job_stores: dict[str, JobStore], wr
         writer.on_frame(hidden.relative_dir, result)
     copied = {result.index for result in restored}
     for index in sorted(damaged):
-        log(f"warning: {hidden.relative_dir}: frame {index}'s record has no losses; "
-            + (f"it is copied back from {job.relative_dir}'s frames" if index in copied else "it will be optimised again"))
+        remedy = (f"it is copied back from {job.relative_dir}'s frames" if index in copied
+                  else "it will be optimised again")
+        log(f"warning: {hidden.relative_dir}: frame {index}'s record has no losses; {remedy}")
     if copied - damaged:
         log(f"{hidden.relative_dir}: {len(copied - damaged)} missing keyframe(s) copied back from "
             f"{job.relative_dir}'s frames")

@@ -235,7 +235,8 @@ class RunStore:
                                      or manifest.get("weights_sha256") != weights_sha256):
             earlier_jobs = set(manifest.get("jobs", {}))
             discard.discard_frames(self.directory, earlier_jobs | set(relative_dirs))
-            discard.remove_emptied_folders(self.directory, earlier_jobs - set(relative_dirs))   # a renamed artist's, say
+            # the folders of jobs the new config no longer has: a renamed artist's, say
+            discard.remove_emptied_folders(self.directory, earlier_jobs - set(relative_dirs))
             manifest = {"files": manifest.get("files", []), "picks": manifest.get("picks", [])}
         elif orphans:
             discard.discard_frames(self.directory, set(relative_dirs))

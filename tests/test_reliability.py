@@ -210,12 +210,13 @@ def test_force_removes_the_folders_of_jobs_the_run_no_longer_has(tmp_path):
         save_png(snapshot_dir(out / place / "paint", 0) / "s0001.png", np.zeros((4, 4, 3), np.uint8))
     (out / "town" / "paint" / "notes.txt").write_text("mine")
     (out / "town" / "paint" / "mine").mkdir()
-    users = [out / "town" / "paint" / "frames" / "favourite.png", out / "town" / "paint" / "progress" / "fun" / "s1.png"]
+    town = out / "town" / "paint"
+    users = [town / "frames" / "favourite.png", town / "progress" / "fun" / "s1.png"]
     for path in users:   # named almost as sweep names frames and snapshots
         save_png(path, np.zeros((4, 4, 3), np.uint8))
     linked_snapshots = tmp_path / "linked_snapshots"
     save_png(linked_snapshots / "s0001.png", np.zeros((4, 4, 3), np.uint8))
-    (out / "town" / "paint" / "progress" / "f009").symlink_to(linked_snapshots, target_is_directory=True)
+    (town / "progress" / "f009").symlink_to(linked_snapshots, target_is_directory=True)
     # a job folder moved elsewhere and linked back: nothing is removed through the link
     elsewhere = tmp_path / "elsewhere"
     (out / "city" / "paint" / ".keyframes").rename(elsewhere)
@@ -227,7 +228,7 @@ def test_force_removes_the_folders_of_jobs_the_run_no_longer_has(tmp_path):
     assert not (out / "city" / "paint" / "frames").exists() and not (out / "city" / "paint" / "progress").exists()
     assert (out / "town" / "paint" / "notes.txt").read_text() == "mine" and (out / "town" / "paint" / "mine").is_dir()
     assert all(path.is_file() for path in users) and (linked_snapshots / "s0001.png").is_file()
-    assert not (out / "town" / "paint" / "frames.json").exists() and not (out / "town" / "paint" / "progress" / "f000").exists()
+    assert not (town / "frames.json").exists() and not (town / "progress" / "f000").exists()
 
 
 def test_force_that_cannot_remove_a_frame_stops_in_one_line(tmp_path, monkeypatch):
