@@ -71,10 +71,25 @@ def interrupt(exc: BaseException) -> None:
 
 
 def write_failure(path: str | os.PathLike, exc: OSError) -> SweepError:
-    """One line for a failed write: the path, the reason and the free space there."""
+    """One line for a failed write: the path, the reason and the free space there; or,
+    when a folder on the way is a file or a link to nothing, which one."""
     path = Path(path)
+    blocker = _not_a_folder(path.parent)
+    if blocker is not None:
+        return SweepError(f"cannot write {path}: {blocker[0]} is {blocker[1]}, not a folder; move it away")
     reason = exc.strerror or str(exc) or type(exc).__name__
     return SweepError(f"cannot write {path}: {reason} ({free_space(path)} free there)")
+
+
+def _not_a_folder(folder: Path) -> tuple[Path, str] | None:
+    """The first of `folder` and the folders above it, from the top, that is a file or a
+    link to nothing, with which of the two it is; None when there is none."""
+    for step in [*reversed(folder.parents), folder]:
+        if step.is_symlink() and not step.exists():
+            return step, "a link to nothing"
+        if step.exists() and not step.is_dir():
+            return step, "a file"
+    return None
 
 
 def free_space(path: Path) -> str:

@@ -94,6 +94,18 @@ def test_a_full_disk_keeps_the_old_file_and_says_where_and_how_much_is_free(tmp_
     assert target.read_text() == "[\n  1,\n  2\n]\n" and _strays(tmp_path) == []
 
 
+def test_a_file_where_a_folder_should_be_is_named_not_blamed_on_the_disk(tmp_path):
+    (tmp_path / "run" / "rings").mkdir(parents=True)
+    (tmp_path / "run" / "rings" / "frames").write_text("a file of the user's")
+    with pytest.raises(SweepError) as info:
+        atomic.write_bytes(tmp_path / "run" / "rings" / "frames" / "f000_cw-100.000.png", b"png")
+    assert str(info.value).endswith(f"{tmp_path / 'run' / 'rings' / 'frames'} is a file, not a folder; move it away")
+    (tmp_path / "run" / "glass").symlink_to(tmp_path / "gone", target_is_directory=True)
+    with pytest.raises(SweepError, match=r"glass is a link to nothing, not a folder") as info:
+        atomic.write_bytes(tmp_path / "run" / "glass" / "frames" / "f000_cw-100.000.png", b"png")
+    assert "free there" not in str(info.value) and "\n" not in str(info.value)
+
+
 def test_an_empty_result_is_never_published(tmp_path):
     target = tmp_path / "sheet.png"
     target.write_bytes(b"the previous sheet")
