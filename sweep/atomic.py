@@ -83,12 +83,16 @@ def write_failure(path: str | os.PathLike, exc: OSError) -> SweepError:
 
 def _not_a_folder(folder: Path) -> tuple[Path, str] | None:
     """The first of `folder` and the folders above it, from the top, that is a file or a
-    link to nothing, with which of the two it is; None when there is none."""
-    for step in [*reversed(folder.parents), folder]:
-        if step.is_symlink() and not step.exists():
-            return step, "a link to nothing"
-        if step.exists() and not step.is_dir():
-            return step, "a file"
+    link to nothing, with which of the two it is; None when there is none, or when a
+    folder cannot be looked into (the write's own reason then stands)."""
+    try:
+        for step in [*reversed(folder.parents), folder]:
+            if step.is_symlink() and not step.exists():
+                return step, "a link to nothing"
+            if step.exists() and not step.is_dir():
+                return step, "a file"
+    except OSError:
+        return None
     return None
 
 

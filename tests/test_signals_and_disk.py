@@ -106,6 +106,15 @@ def test_a_file_where_a_folder_should_be_is_named_not_blamed_on_the_disk(tmp_pat
     assert "free there" not in str(info.value) and "\n" not in str(info.value)
 
 
+def test_a_folder_that_cannot_be_looked_into_keeps_the_writes_own_reason(tmp_path, monkeypatch):
+    def refused(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Path, "is_symlink", refused)
+    error = atomic.write_failure(tmp_path / "run" / "f.png", PermissionError(13, "Permission denied"))
+    assert str(error).startswith(f"cannot write {tmp_path / 'run' / 'f.png'}: Permission denied (")
+
+
 def test_an_empty_result_is_never_published(tmp_path):
     target = tmp_path / "sheet.png"
     target.write_bytes(b"the previous sheet")
