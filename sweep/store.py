@@ -24,7 +24,7 @@ from .images import read_png, save_png
 from . import motion
 from .morph import even_spacing
 from .layout import (CONFIG_FILE, FRAMES_DIR, KEYFRAMES_DIR, FrameRecord, MANIFEST_FILE, MOTION_FILE, MOVIE_KINDS,
-                     RECORDS_FILE, frame_record, load_records)
+                     RECORDS_FILE, frame_record, is_frame_filename, load_records)
 
 # The sections that decide what a frame looks like; movie and runtime settings do not.
 FRAME_SECTIONS = ("content", "styles", "sweep", "image", "optimizer", "init", "keyframes", "model", "seed")
@@ -315,7 +315,8 @@ class RunStore:
 
     def _has_frames(self, relative_dirs: list[str]) -> bool:
         return any(self.job(d).records_path.exists() or
-                   (self.job(d).frames_dir.is_dir() and any(self.job(d).frames_dir.glob("f*.png")))
+                   (self.job(d).frames_dir.is_dir() and
+                    any(is_frame_filename(path.name) for path in self.job(d).frames_dir.iterdir()))
                    for d in relative_dirs)
 
     def save_manifest(self, manifest: dict) -> None:

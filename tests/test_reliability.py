@@ -28,7 +28,8 @@ from sweep.config import parse_config
 from sweep.errors import SweepError
 from sweep.images import save_png
 from sweep.layout import snapshot_dir
-from sweep.records import FrameResult
+from sweep.records import FrameResult, StepRecord
+from sweep.snapshots import ProgressSnapshots
 from sweep.status import format_status, run_status
 from sweep.store import JobStore, RunStore, config_hash
 
@@ -262,6 +263,32 @@ def test_store_refuses_frames_without_a_manifest_and_reconciles_a_lagging_one(tm
     assert _frames(out / "paint")
     RunStore(out).open(config, "w" * 64, ["paint"], force=True)
     assert _frames(out / "paint") == []
+
+
+def test_a_folder_with_only_the_users_pngs_is_not_taken_for_orphaned_frames(tmp_path):
+    """Only files named as sweep names frames count as frames without a manifest: a
+    user's `frames/favourite.png` is named as the user's, and --force writes beside it."""
+    out = tmp_path / "out"
+    favourite = out / "paint" / "frames" / "favourite.png"
+    save_png(favourite, np.zeros((4, 4, 3), np.uint8))
+    config = _store_config(tmp_path)
+    with pytest.raises(SweepError, match="did not write \\(such as paint/frames/favourite.png\\)"):
+        RunStore(out).open(config, "w" * 64, ["paint"])
+    RunStore(out).open(config, "w" * 64, ["paint"], force=True)
+    assert favourite.is_file() and (out / "manifest.json").is_file()
+
+
+def test_a_frame_optimised_again_clears_only_its_own_snapshots(tmp_path):
+    folder = snapshot_dir(tmp_path / "paint", 3)
+    for name in ("s0001.png", "s0040.png", "sunset.png", "s1.png"):
+        save_png(folder / name, np.zeros((4, 4, 3), np.uint8))
+    record = StepRecord(job="paint", iteration=1, iterations=50, frame_indices=[3],
+                        content_weights=np.array([1.0]), total=np.zeros(1), content_loss=np.zeros(1),
+                        style_loss=np.zeros(1), tv_loss=np.zeros(1), active=np.array([True]), elapsed=0.0,
+                        current_images=lambda: np.full((1, 4, 4, 3), 7, np.uint8))
+    ProgressSnapshots(tmp_path, every=10).on_step(record)
+    assert sorted(p.name for p in folder.iterdir()) == ["s0001.png", "s1.png", "sunset.png"]
+    assert np.asarray(Image.open(folder / "s0001.png")).max() == 7   # the new first step's
 
 
 def test_store_open_cleans_up_stray_temporaries(tmp_path):
