@@ -184,7 +184,8 @@ def main(argv=None):
     parser.add_argument("--start", type=float, help="first content weight (default: the setup's default)")
     parser.add_argument("--stop", type=float, help="last content weight (default: the setup's default)")
     parser.add_argument("--iterations", type=int, default=300)
-    parser.add_argument("--pairs", nargs="+", default=["brushstrokes", "starry_night", "shipwreck"], choices=list(PAIRS))
+    parser.add_argument("--pairs", nargs="+", default=["brushstrokes", "starry_night", "shipwreck"],
+                        help=f"paintings: of {', '.join(PAIRS)}, or NAME=PATH for another painting")
     parser.add_argument("--setups", nargs="+", default=["content", "keyframes"],
                         help=f"of {', '.join(SETUPS)}, each optionally with keyframes settings, "
                              f"e.g. keyframes:coupling=10,every=3")
@@ -197,7 +198,10 @@ def main(argv=None):
     photo_raw = load_image(args.photo)
     rows = []
     for pair in args.pairs:
-        source = PAIRS[pair]
+        pair, _, source = pair.partition("=")
+        source = source or PAIRS.get(pair)
+        if source is None:
+            raise SystemExit(f"unknown pair {pair!r}; choose from {', '.join(PAIRS)}, or give NAME=PATH")
         if not source.startswith("sample:") and not Path(source).is_file():
             log(f"skipping {pair}: {source} is absent")
             continue
