@@ -111,7 +111,8 @@ def manifest_problem(manifest: Any) -> str | None:
         for index, entry in job["frames"].items():
             if not index.isdigit() or not isinstance(entry, dict) or entry.get("status") not in FRAME_STATUSES:
                 return f"job {name!r} has a frame entry {index!r}: {entry!r:.60}"
-    files = manifest.get("files", [])
-    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
-        return "its files are not a list of paths"
+    for key in ("files", "picks"):   # what the run wrote, what `sweep pick` wrote (sweep/ownership.py)
+        paths = manifest.get(key, [])
+        if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
+            return f"its {key} are not a list of paths"
     return None

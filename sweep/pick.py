@@ -33,9 +33,9 @@ from . import atomic, integrity, ownership
 from .atomic import write_bytes
 from .config import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, load_config
 from .errors import SweepError
-from .layout import CONFIG_FILE as CONFIG, MANIFEST_FILE, RECORDS_FILE as RECORDS, frame_filename, load_records
+from .layout import CONFIG_FILE as CONFIG, MANIFEST_FILE, RECORDS_FILE as RECORDS, frame_filename
 from .lock import run_dir_lock
-from .store import changed_inputs, read_json
+from .store import JobStore, changed_inputs, read_json
 # How far up from a job directory config.yaml may be: RUN/ARTIST or RUN/PHOTO/ARTIST.
 MAX_DEPTH = 2
 
@@ -69,10 +69,12 @@ def load_job_records(job_dir: Path) -> list[dict]:
     if not (job_dir / RECORDS).is_file():
         raise SweepError(f"{job_dir} has no {RECORDS}: expected a job directory of a finished run, "
                          f"such as outputs/quickstart/rings")
-    records = [r for r in load_records(job_dir) if (job_dir / r["file"]).is_file()]
+    # The rule `run` and `status` apply: a record of the wrong shape, naming a file other
+    # than its own frame, or whose PNG does not decode is a damaged frame, never picked.
+    records, damaged = JobStore(job_dir).check()
     if not records:
-        raise SweepError(f"{job_dir} has no stored frames yet")
-    return records
+        raise SweepError(f"{job_dir} has no stored frames yet" + (f" (damaged: {damaged[0]})" if damaged else ""))
+    return records, damaged
 
 
 def choose(records: list[dict], *, frame: int | None = None, weight: float | None = None,
@@ -121,8 +123,13 @@ def pick(job_dir: str | Path, *, frame: int | None = None, weight: float | None 
         raise SweepError("--iterations applies to a re-render: add --size PX")
     if overrides and size is None:
         raise SweepError(f"--set applies to a re-render: add --size PX (got --set {overrides[0]})")
-    records = load_job_records(job)
-    record = choose(records, frame=frame, weight=weight, suggested=suggested)
+    records, damaged = load_job_records(job)
+    try:
+        record = choose(records, frame=frame, weight=weight, suggested=suggested)
+    except SweepError as exc:
+        if not damaged:
+            raise
+        raise SweepError(f"{exc}; damaged: {damaged[0]} (the next `sweep run` of this run makes it again)") from None
     source = job / record["file"]
     target = Path(out) if out is not None else default_out(job, record, size)
     if target.exists() and target.is_dir():

@@ -3,6 +3,8 @@ records were damaged (issue 14, classes 4, 5 and 8)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from sweep.pick import pick
 from sweep.plan import is_gallery, photo_names
 from sweep.status import format_status, run_status
 from sweep.store import RunStore
-from tests.test_reliability import _config, _frames, _result, _run, _snapshot, _store_config, _write_config
+from tests.test_reliability import SWEEP, _config, _frames, _result, _run, _snapshot, _store_config, _write_config
 
 W = "w" * 64
 
@@ -139,6 +141,43 @@ def test_pick_never_overwrites_a_frame_or_a_foreign_file_but_may_repeat_itself(t
     RunStore(out).open(_store_config(tmp_path), W, ["paint"])  # the picks are the run's own now
 
 
+@pytest.mark.parametrize("damage", ["truncated png", "a file outside the job", "an index that is no number"])
+def test_pick_refuses_a_damaged_frame_and_writes_nothing(tmp_path, damage):
+    """`pick` applies the rule `run` and `status` apply: a damaged frame is never copied."""
+    out, _ = _store_with_frames(tmp_path)
+    job = out / "paint"
+    records = json.loads((job / "frames.json").read_text())
+    if damage == "truncated png":
+        frame = job / records[1]["file"]
+        frame.write_bytes(frame.read_bytes()[:60])
+    elif damage == "a file outside the job":
+        Image.new("RGB", (8, 8)).save(tmp_path / "other.png")
+        records[1]["file"] = "../../other.png"
+    else:
+        records[1]["index"] = "abc"
+    (job / "frames.json").write_text(json.dumps(records))
+    before = _snapshot(out)
+    with pytest.raises(SweepError, match="frame 1 is out of range.*; damaged: .*makes it again"):
+        pick(job, frame=1)
+    assert _snapshot(out) == before
+    assert pick(job, frame=0).path.is_file()
+
+
+def test_status_into_a_closed_pipe_ends_quietly_and_into_a_full_disk_in_one_line(tmp_path):
+    out, _ = _store_with_frames(tmp_path)
+    reader, writer = os.pipe()
+    os.close(reader)   # `sweep status DIR | head -1` once head has gone: every write finds no reader
+    closed = subprocess.run([*SWEEP, "status", str(out)], stdout=writer, stderr=subprocess.PIPE, text=True,
+                            timeout=120)
+    os.close(writer)
+    assert (closed.returncode, closed.stderr) == (141, "")
+    with open("/dev/full", "w") as full:
+        refused = subprocess.run([*SWEEP, "status", str(out)], stdout=full, stderr=subprocess.PIPE, text=True,
+                                 timeout=120)
+    assert refused.returncode == 2
+    assert refused.stderr == "error: cannot write to standard output: No space left on device\n"
+
+
 @pytest.mark.slow
 def test_run_into_the_configs_own_directory_keeps_the_config(tmp_path):
     _write_config(tmp_path, _config(tmp_path, steps=2, iterations=2), name="config.yaml")
@@ -155,7 +194,9 @@ def test_run_into_the_configs_own_directory_keeps_the_config(tmp_path):
 @pytest.mark.parametrize("manifest", [[], {"jobs": []}, {"config_hash": 1, "weights_sha256": W, "jobs": {}},
                                       {"config_hash": "x", "weights_sha256": W, "jobs": {"paint": {"frames": []}}},
                                       {"config_hash": "x", "weights_sha256": W,
-                                       "jobs": {"paint": {"frames": {"0": "done"}}}}])
+                                       "jobs": {"paint": {"frames": {"0": "done"}}}},
+                                      {"config_hash": "x", "weights_sha256": W, "jobs": {}, "picks": [1, 2]},
+                                      {"config_hash": "x", "weights_sha256": W, "jobs": {}, "picks": "abc"}])
 def test_a_manifest_of_the_wrong_shape_is_refused_in_one_line_and_force_clears_it(tmp_path, manifest):
     out, config = _store_with_frames(tmp_path)
     (out / "manifest.json").write_text(json.dumps(manifest))
