@@ -6,6 +6,7 @@ exits with status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 
@@ -15,6 +16,7 @@ from .weight_text import format_weight
 EXIT_BAD_INPUT = 2
 EXIT_SIGINT = 130   # 128 + SIGINT, as shells report a Ctrl-C'd command
 EXIT_SIGTERM = 143  # 128 + SIGTERM
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader went away, as for any Unix tool in a pipe
 
 
 class Terminated(KeyboardInterrupt):
@@ -108,10 +110,16 @@ def main(argv: list[str] | None = None) -> int:
     previous = _install_signal_handlers()
     try:
         args = build_parser().parse_args(argv)
-        return _dispatch(args)
+        code = _dispatch(args)
+        _print()   # a closed pipe or a full disk shows here, not in the interpreter's shutdown
+        return code
     except SweepError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:   # `sweep status DIR | head -1`: stop quietly
+        # what is still buffered would fail again at exit: send it nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through Terminated
         code = EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
         print(_interrupted_message(args, code), file=sys.stderr, flush=True)
@@ -122,6 +130,19 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _print(text: str | None = None) -> None:
+    """Print `text` (None: only flush) to standard output; a write it refuses (`> /dev/full`)
+    is one error line, a closed pipe is for `main` to end quietly."""
+    try:
+        if text is not None:
+            print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise SweepError(f"cannot write to standard output: {exc.strerror or exc}") from None
 
 
 def _stop_on_first_signal(signum, frame) -> None:
@@ -196,18 +217,18 @@ def _dispatch(args) -> int:
         if args.dry_run:
             plan = api.make_plan(config)
             api.check_out_dir(plan, _out_dir(args), force=args.force)   # what the run would refuse
-            print(plan.describe())
-            print(executor.describe(plan))
+            _print(plan.describe())
+            _print(executor.describe(plan))
             return 0
         executor.check()
         out = _out_dir(args)
         result = api.run(config, out, force=args.force, executor=executor)
-        print(f"wrote {result.out_dir} ({result.optimised} frame(s) optimised, "
+        _print(f"wrote {result.out_dir} ({result.optimised} frame(s) optimised, "
               f"{len(result.failed)} failed)")
         return 1 if result.failed else 0
     if args.command == "status":
         from .status import format_status, run_status
-        print(format_status(run_status(args.dir)))
+        _print(format_status(run_status(args.dir)))
         return 0
     if args.command == "pick":
         from .pick import pick
@@ -216,16 +237,16 @@ def _dispatch(args) -> int:
                       log=lambda message: print(message, file=sys.stderr, flush=True),
                       overrides=args.overrides, dry_run=args.dry_run)
         if args.dry_run:
-            print(result.plan)
+            _print(result.plan)
             return 0
         how = f"re-rendered at {result.size[1]}x{result.size[0]}" if result.rerendered else "copied"
         weight = format_weight(result.content_weight)
-        print(f"wrote {result.path} (frame {result.index}, content weight {weight}, {how})")
+        _print(f"wrote {result.path} (frame {result.index}, content weight {weight}, {how})")
         return 0
     if args.command == "init":
         from .starter import write_starter
         path = write_starter(args.path, force=args.force)
-        print(f"wrote {path}: every key at its default; edit content and styles, then `sweep run {path}`")
+        _print(f"wrote {path}: every key at its default; edit content and styles, then `sweep run {path}`")
         return 0
     if args.command == "doctor":
         from .doctor import doctor
@@ -234,8 +255,8 @@ def _dispatch(args) -> int:
         from . import weights
         if args.import_onnx:
             resolved = weights.import_from_onnx()
-            print(f"imported: {resolved.path} (sha256 {resolved.sha256})")
-        print(weights.weights_report())
+            _print(f"imported: {resolved.path} (sha256 {resolved.sha256})")
+        _print(weights.weights_report())
         return 0
     raise AssertionError(args.command)
 
