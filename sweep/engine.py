@@ -17,7 +17,7 @@ from . import atomic, morph
 from .config import MIN_IMAGE_SIDE, Config
 from .gradients import make_objective
 from .images import resize_to
-from .losses import Targets, compute_targets
+from .losses import Targets, compute_targets, total_variation
 from .model import FeatureExtractor, preprocess
 from .neighbours import NeighbourCoupling
 from .plan import chunk_frames
@@ -101,8 +101,10 @@ class SweepEngine:
         painting_features = [self.extractor.model(preprocess(p), training=False)[n_content:] for p in batches]
         style_features = [list(layer) for layer in zip(*painting_features)]
         photo_style = photo_features[n_content:] if self.config.sweep.style_unit == "photo" else None
+        painting_tvs = [tv for batch in batches for tv in ops.convert_to_numpy(total_variation(batch))]
         return compute_targets(photo_features[:n_content], style_features, photo01, shares,
-                               network_projection(colors), photo_style, self.config.sweep.detail_full_at)
+                               network_projection(colors), photo_style, self.config.sweep.detail_full_at,
+                               painting_tvs)
 
     def optimise(self, job: str, photo_uint8: np.ndarray, style: Style | np.ndarray,
                  frames: Sequence[tuple[int, float]], chunk_size: int,

@@ -13,7 +13,9 @@ the frame shares nothing with that target and 0 when it matches:
   averaged over the style layers; for a blend of paintings, the weighted sum of
   each painting's normalised loss (docs/artist-controls.md says why);
 - total variation: the frame's mean squared neighbour difference divided by the
-  photo's, so 1 means "as smooth as the photo".
+  photo's, so 1 means "as smooth as the photo"; a photo much smoother than the
+  painting (a flat colour, a clear sky) counts as 1/SMOOTHEST_PHOTO of the painting's
+  (see `tv_norm`).
 
 With both main losses on the same scale, the content weight alone sets the
 trade-off: at 100 the photo wins, at 1 both pull equally, at 0.1 the style wins.
@@ -30,6 +32,20 @@ from .backend import upstream_gradient
 
 # Keeps the normalisers away from zero for a flat (e.g. single-colour) target.
 EPSILON = 1e-8
+# The TV loss of a photo that many times smoother than the painting is divided by the
+# painting's TV over this instead of the photo's own: divided by a flat photo's (0), any
+# texture would cost millions and the frames stayed the photo. The smoothest photo
+# calibrated (the rocket at night, 128 px) is 20 times smoother than `sample:brushstrokes`;
+# at 30 every calibrated pair keeps its own photo's TV (docs/artist-controls.md).
+SMOOTHEST_PHOTO = 30.0
+
+
+def tv_norm(photo_tv, painting_tvs, shares):
+    """What the TV loss is divided by: the photo's TV, or the paintings' (weighted by their
+    shares of the style loss) over SMOOTHEST_PHOTO when that is larger. Works on floats
+    and on keras tensors alike."""
+    painting_tv = sum(float(share) * tv for share, tv in zip(shares, painting_tvs))
+    return ops.maximum(photo_tv, painting_tv / SMOOTHEST_PHOTO) + EPSILON
 
 
 def gram(features):
@@ -157,7 +173,7 @@ def seen_by_network(images01, target_args):
 
 
 def compute_targets(content_features, style_features, photo01, shares=(1.0,), projection=None,
-                    photo_style_features=None, detail_full_at=100.0) -> Targets:
+                    photo_style_features=None, detail_full_at=100.0, painting_tvs=None) -> Targets:
     """Targets from one forward pass of the photo and of the paintings: `style_features`
     holds, per style layer, the K paintings' activations (K, h, w, C), or a list of K
     (1, h_k, w_k, C) when the paintings differ in size; `shares` are their weights;
@@ -167,6 +183,8 @@ def compute_targets(content_features, style_features, photo01, shares=(1.0,), pr
     style loss is divided as well by the photo's own style loss, so that the photo
     scores 1: the morph's photo end then weighs the same for every pair (the photo's
     own style loss ranged from 1.0 to 13 over the samples and two paintings at 128 px).
+    `painting_tvs` (the paintings' total variations) set the floor of the TV loss's
+    divisor (`tv_norm`); without them it is the photo's own.
     """
     grams = tuple(ops.concatenate([gram(f) for f in layer], axis=0) if isinstance(layer, (list, tuple))
                   else gram(layer) for layer in style_features)
@@ -183,7 +201,7 @@ def compute_targets(content_features, style_features, photo01, shares=(1.0,), pr
         grams=grams,
         gram_norms=gram_norms,
         style_shares=style_shares,
-        photo_tv=total_variation(photo01)[0] + EPSILON,
+        photo_tv=tv_norm(total_variation(photo01)[0], painting_tvs or [0.0] * len(shares), shares),
         detail_full_at=ops.convert_to_tensor(np.float32(detail_full_at)),
         projection=ops.convert_to_tensor(np.eye(3, dtype="float32") if projection is None else projection),
     )

@@ -34,7 +34,7 @@ from .colors import optimisation_inputs
 from .vgg16_layers import VGG16_BLOCK_CHANNELS
 from .errors import SweepError
 from .gradients import value_and_input_gradient
-from .losses import EPSILON, detail_share
+from .losses import EPSILON, detail_share, tv_norm
 from .model import preprocess
 from .records import Callback
 from .tiles import TileGrid, Window
@@ -86,6 +86,20 @@ def window_pixels(image: np.ndarray, grid: TileGrid, window: Window) -> np.ndarr
     """The window's pixels of an (H, W, 3) image, as a batch of one."""
     th, tw = grid.window_size
     return image[None, window.top:window.top + th, window.left:window.left + tw]
+
+
+def total_variation_value(image01: np.ndarray, rows: int = 256) -> float:
+    """losses.total_variation of one (H, W, C) image, in numpy, `rows` rows at a time: a
+    painting of a tiled frame may be large, and the differences of all of it at once
+    would need three times its memory."""
+    height, width, channels = image01.shape
+    sum_y = sum_x = 0.0
+    for top in range(0, height, rows):
+        dy = np.diff(image01[top:top + rows + 1], axis=0)   # one row more: the band's last difference
+        dx = np.diff(image01[top:top + rows], axis=1)
+        sum_y += float(np.einsum("ijk,ijk->", dy, dy, dtype=np.float64))
+        sum_x += float(np.einsum("ijk,ijk->", dx, dx, dtype=np.float64))
+    return sum_y / max(1, (height - 1) * width * channels) + sum_x / max(1, height * (width - 1) * channels)
 
 
 def total_variation_and_gradient(image01: np.ndarray) -> tuple[float, np.ndarray]:
@@ -198,7 +212,8 @@ class TiledFrame:
             for k, (f, m) in enumerate(zip(outputs, layout.masks)):
                 squares[k] += float(np.einsum("bhwc,bhwc->", f * m, f, dtype=np.float64))
                 positions[k] += layout.positions[k] * f.shape[-1]
-        photo_tv, _ = total_variation_and_gradient(photo)
+        photo_tv = float(ops.convert_to_numpy(tv_norm(total_variation_value(photo),
+                                                      [total_variation_value(p) for p in paintings], style.weights)))
         shares = np.asarray(style.weights, dtype=np.float64)
         gram_norms = [[np.square(g).sum() + EPSILON for g in layer] for layer in grams]
         if self.engine.config.sweep.style_unit == "photo":  # as losses.compute_targets, over the whole photo
@@ -209,7 +224,7 @@ class TiledFrame:
                                    for photo_gram, layer, norms in zip(photo_grams, grams, gram_norms)]) + EPSILON
             gram_norms = [[n * photo_style for n in norms] for norms in gram_norms]
         return TiledTargets(grid=grid, photo=photo, content_norms=squares / positions + EPSILON, grams=grams,
-                            gram_norms=gram_norms, shares=shares, photo_tv=photo_tv + EPSILON)
+                            gram_norms=gram_norms, shares=shares, photo_tv=photo_tv)
 
     def objective(self, targets: TiledTargets, content_weight: float, style_weight: float, tv_weight: float):
         """`evaluate(x)` of one frame (batch of one), as engine._evaluator's: per-frame

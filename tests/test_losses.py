@@ -1,8 +1,9 @@
 """Preprocessing and losses on known inputs (no network weights involved)."""
 import numpy as np
+import pytest
 from keras import ops
 
-from sweep.losses import content_loss, gram, style_loss, total_variation
+from sweep.losses import EPSILON, SMOOTHEST_PHOTO, content_loss, gram, style_loss, total_variation, tv_norm
 from sweep.model import CAFFE_MEAN_BGR, deprocess, preprocess
 
 
@@ -90,6 +91,13 @@ def finite_difference(fn, x, upstream, eps=1e-3):
         step[index] = eps
         result[index] = (value(x + step) - value(x - step)) / (2 * eps)
     return result
+
+
+def test_the_tv_divisor_is_the_photos_unless_the_paintings_are_far_rougher():
+    paintings, shares = [0.03, 0.09], [0.5, 0.5]   # their weighted TV: 0.06
+    assert float(as_np(tv_norm(0.01, paintings, shares))) == pytest.approx(0.01 + EPSILON)
+    assert float(as_np(tv_norm(0.0, paintings, shares))) == pytest.approx(0.06 / SMOOTHEST_PHOTO + EPSILON)
+    assert float(as_np(tv_norm(0.0, [0.0], [1.0]))) == pytest.approx(EPSILON)
 
 
 def test_hand_written_gradients_match_finite_differences():

@@ -58,6 +58,22 @@ def test_the_detail_layers_hold_the_photo_end(tmp_path, real_weights):
     assert distances["[]"] < 26 and distances["[block1_conv2]"] >= 30, distances
 
 
+def test_a_photo_of_one_colour_still_takes_the_style(tmp_path, real_weights):
+    """A blank canvas has no texture (total variation 0): the TV loss is then divided by
+    the painting's over losses.SMOOTHEST_PHOTO, not by 0, so the style can grow on it."""
+    from PIL import Image
+
+    Image.new("RGB", (48, 32), (128, 128, 128)).save(tmp_path / "blank.png")
+    config = CONFIG.replace("sample:grace_hopper", str(tmp_path / "blank.png")).replace(
+        "start: 100, stop: 0.1, steps: 5", "start: 100, stop: 0.01, steps: 2")
+    (tmp_path / "sweep.yaml").write_text(config.replace("iterations: 80", "iterations: 40"))
+    result = sweep.run(tmp_path / "sweep.yaml", tmp_path / "out", progress=False)
+    first, last = json.loads((result.out_dir / "brushstrokes" / "frames.json").read_text())
+    frame = iio.imread(result.out_dir / "brushstrokes" / last["file"])
+    assert first["style_loss"] == pytest.approx(1.0, abs=0.05)   # the photo end is the blank photo
+    assert last["style_loss"] < 0.7 and frame.std() > 10, (last, frame.std())
+
+
 def test_last_frame_takes_the_style(records):
     assert records[-1]["content_weight"] == pytest.approx(0.1)
     assert records[-1]["style_loss"] <= 0.3 * records[0]["style_loss"]
