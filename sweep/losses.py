@@ -36,7 +36,7 @@ EPSILON = 1e-8
 # painting's TV over this instead of the photo's own: divided by a flat photo's (0), any
 # texture would cost millions and the frames stayed the photo. The smoothest photo
 # calibrated (the rocket at night, 128 px) is 20 times smoother than `sample:brushstrokes`;
-# at 30 every calibrated pair keeps its own photo's TV (docs/artist-controls.md).
+# at 30 every calibrated pair keeps its own photo's TV (docs/design.md).
 SMOOTHEST_PHOTO = 30.0
 
 

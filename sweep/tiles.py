@@ -158,19 +158,29 @@ def tile_grid(config, height: int, width: int, style_shape: tuple[int, int], bud
 
     Automatic (`runtime.tile_size: 0`): whole when one frame fits `budget`, else the
     largest window (a multiple of ALIGN) whose optimisation fits beside the frame-sized
-    arrays. Refused with the budget that would do when not even the smallest fits."""
+    arrays. Refused with the budget that would do when not even the smallest fits, or
+    when an explicit `runtime.tile_size` does not fit it (as an explicit chunk size is
+    capped by the budget, tiles of a given size cannot be, so they are refused)."""
     runtime = config.runtime
     passes = max(1, min(runtime.tile_passes, config.optimizer.iterations))
-    if runtime.tile_size:
-        if runtime.tile_size >= max(height, width):
-            return None
-        return TileGrid(height, width, runtime.tile_size, runtime.tile_overlap, passes)
-    if frame_costs(height, width, config)[1] + WEIGHTS_BYTES <= budget:
-        return None
+    whole = frame_costs(height, width, config)[1] + WEIGHTS_BYTES
     fixed = WEIGHTS_BYTES + resident_bytes(height, width, style_shape, config)
 
     def cost(tile: int) -> int:
         return activation_bytes(min(tile, height), min(tile, width), config) + fixed
+
+    if runtime.tile_size:
+        tiled = runtime.tile_size < max(height, width)
+        need = cost(runtime.tile_size) if tiled else whole
+        if need > budget:
+            what = (f"a {width}x{height} frame in tiles of {runtime.tile_size} px needs" if tiled else
+                    f"runtime.tile_size={runtime.tile_size} covers the whole {width}x{height} frame, which needs")
+            raise SweepError(f"{what} about {math.ceil(need / 2**20)} MB, over the {budget / 2**20:.0f} MB memory "
+                             f"budget; lower runtime.tile_size, set it to 0 (automatic), or raise "
+                             f"runtime.memory_budget_mb")
+        return TileGrid(height, width, runtime.tile_size, runtime.tile_overlap, passes) if tiled else None
+    if whole <= budget:
+        return None
 
     smallest = math.ceil((2 * runtime.tile_overlap + 2 * ALIGN) / ALIGN) * ALIGN
     fitting = [t for t in range(smallest, max(height, width), ALIGN) if cost(t) <= budget]

@@ -65,6 +65,22 @@ def test_tiles_only_when_the_frame_does_not_fit_and_then_within_the_budget():
         tile_grid(_config(), 4096, 4096, (4096, 4096), 200 * 2**20)
 
 
+def test_an_explicit_tile_size_is_refused_when_it_does_not_fit_the_budget():
+    """The plan never promises a tile (or a whole frame, when runtime.tile_size covers
+    it) beyond runtime.memory_budget_mb: the run would be killed for memory instead."""
+    from sweep.tiles import tiled_peak_bytes
+
+    budget = 2000 * 2**20
+    automatic = tile_grid(_config(), 2048, 1536, (2048, 2048), budget).tile   # the largest that fits
+    fits = tile_grid(_config(tile_size=automatic), 2048, 1536, (2048, 2048), budget)
+    assert fits.tile == automatic and tiled_peak_bytes(fits, _config(), (2048, 2048)) <= budget
+    with pytest.raises(SweepError, match="tiles of 1024 px needs about .* over the 2000 MB memory budget"):
+        tile_grid(_config(tile_size=1024), 2048, 1536, (2048, 2048), budget)
+    with pytest.raises(SweepError, match="runtime.tile_size=4096 covers the whole 1536x2048 frame"):
+        tile_grid(_config(tile_size=4096), 2048, 1536, (2048, 2048), budget)
+    assert tile_grid(_config(tile_size=4096), 256, 256, (256, 256), budget) is None
+
+
 @pytest.mark.parametrize("runtime,message", [({"tile_size": 100}, "between 144"), ({"tile_overlap": -1}, ">= 0"),
                                              ({"tile_passes": 0}, "at least 1")])
 def test_tile_settings_are_checked(runtime, message):
