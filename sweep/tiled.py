@@ -16,6 +16,9 @@ the photo at the frame's full size. One evaluation of the frame:
    pixels feed the core's features) is added into the frame's gradient;
 3. the total variation and its gradient, over the whole frame, in numpy.
 
+Under `colors: photo` every step sees the frame through the artist's projection
+(luminance only), as the untiled objective does, and the gradient goes back through it.
+
 So the frame is optimised as one image, with the untiled losses, and no tile border
 is a border of the optimisation. The core's features are computed with only
 `tile_overlap` pixels of context, so they differ slightly from the untiled ones near
@@ -30,9 +33,8 @@ from typing import Sequence
 import numpy as np
 from keras import ops
 
-from .colors import optimisation_inputs
+from .colors import network_projection, optimisation_inputs
 from .vgg16_layers import VGG16_BLOCK_CHANNELS
-from .errors import SweepError
 from .gradients import value_and_input_gradient
 from .losses import EPSILON, detail_share, tv_norm
 from .model import preprocess
@@ -50,6 +52,9 @@ class TiledTargets:
     gram_norms: list             # per style layer: each painting's ||A||^2
     shares: np.ndarray           # each painting's weight in a blend (sum 1)
     photo_tv: float
+    # (3, 3): what the network sees of a pixel (colors.network_projection: luminance only
+    # under colors: photo), applied to the frame as losses.seen_by_network applies it
+    projection: np.ndarray = field(default_factory=lambda: np.eye(3, dtype=np.float32))
 
 
 @dataclass
@@ -122,8 +127,7 @@ def total_variation_and_gradient(image01: np.ndarray) -> tuple[float, np.ndarray
 def window_losses(outputs, images01, content_weights, style_weight, tv_weight, target_args):
     """One window's share of the objective (see the module docstring): the content loss
     over the core, and the style loss's linearisation at the frame's Gram matrices."""
-    # The last argument is the projection that gradients.seen_by_network applies: the
-    # identity here (colors: style or match).
+    # The last argument is the projection that gradients.seen_by_network applies.
     photo_features, masks, content_scales, differences, style_scales, _ = target_args
     n_content = len(photo_features)
     content = 0.0
@@ -195,9 +199,6 @@ class TiledFrame:
                 grid: TileGrid) -> TiledTargets:
         """Targets of a tiled scale: every painting's Grams over the whole painting (a blend
         weighs its paintings' losses by `style.weights`), recoloured as `style.colors` says."""
-        if style.colors == "photo":
-            raise SweepError("colors: photo is not supported for frames optimised in tiles yet; raise "
-                             "runtime.memory_budget_mb, lower the size, or use colors: style or match")
         photo, paintings = optimisation_inputs(photo_uint8.astype(np.float32) / 255.0,
                                                [p.astype(np.float32) / 255.0 for p in paintings_uint8], style.colors)
         per_painting = []
@@ -224,7 +225,8 @@ class TiledFrame:
                                    for photo_gram, layer, norms in zip(photo_grams, grams, gram_norms)]) + EPSILON
             gram_norms = [[n * photo_style for n in norms] for norms in gram_norms]
         return TiledTargets(grid=grid, photo=photo, content_norms=squares / positions + EPSILON, grams=grams,
-                            gram_norms=gram_norms, shares=shares, photo_tv=photo_tv)
+                            gram_norms=gram_norms, shares=shares, photo_tv=photo_tv,
+                            projection=network_projection(style.colors))
 
     def objective(self, targets: TiledTargets, content_weight: float, style_weight: float, tv_weight: float):
         """`evaluate(x)` of one frame (batch of one), as engine._evaluator's: per-frame
@@ -235,9 +237,11 @@ class TiledFrame:
             pass_index = calls[0] % targets.grid.passes
             calls[0] += 1
             frame = np.array(ops.convert_to_numpy(x), dtype=np.float32)[0]
-            content, style, gradient = self._network_terms(frame, targets, pass_index, content_weight, style_weight)
-            tv, tv_gradient = total_variation_and_gradient(frame)
-            gradient += tv_gradient * np.float32(tv_weight / targets.photo_tv)
+            seen = frame @ targets.projection.T   # per pixel, as losses.seen_by_network
+            content, style, gradient = self._network_terms(frame, seen, targets, pass_index, content_weight,
+                                                           style_weight)
+            tv, tv_gradient = total_variation_and_gradient(seen)
+            gradient += (tv_gradient @ targets.projection) * np.float32(tv_weight / targets.photo_tv)
             tv /= targets.photo_tv
             total = content_weight * content + style_weight * style + tv_weight * tv
             values = [np.array([v], dtype=np.float32) for v in (total, content, style, tv)]
@@ -245,10 +249,11 @@ class TiledFrame:
 
         return evaluate
 
-    def _network_terms(self, frame, targets: TiledTargets, pass_index: int, content_weight: float,
+    def _network_terms(self, frame, seen, targets: TiledTargets, pass_index: int, content_weight: float,
                        style_weight: float) -> tuple[float, float, np.ndarray]:
+        """(content, style, their gradient) of `frame`, which the network sees as `seen`."""
         grid = targets.grid
-        sums, counts = self.gram_sums(frame, grid, pass_index)
+        sums, counts = self.gram_sums(seen, grid, pass_index)
         # Per style layer and painting: G - A_k; the loss is sum_k s_k ||G - A_k||^2 / norm_k.
         differences = [[s / n - a for a in layer] for s, n, layer in zip(sums, counts, targets.grams)]
         n_style = len(differences)
@@ -265,14 +270,14 @@ class TiledFrame:
                           in zip(self.layer_shares(content_weight), positions, channels, targets.content_norms)]
         style_args = ([as_tensor(m) for m in blended], [as_tensor(2.0 / (n_style * n)) for n in counts])
         weights = (as_tensor([content_weight]), as_tensor(style_weight), as_tensor(0.0))
-        identity = as_tensor(np.eye(3))
+        projection = as_tensor(targets.projection)
         gradient = np.zeros_like(frame)
         content = 0.0
         th, tw = grid.window_size
         for layout in layouts:
             photo = self.features(window_pixels(targets.photo, grid, layout.window))[:self.n_content]
             args = (tuple(as_tensor(p) for p in photo), tuple(as_tensor(m) for m in layout.masks),
-                    tuple(content_scales), *(tuple(a) for a in style_args), identity)
+                    tuple(content_scales), *(tuple(a) for a in style_args), projection)
             value, window_gradient = self.window_objective(as_tensor(window_pixels(frame, grid, layout.window)),
                                                            *weights, args)
             content += float(np.asarray(ops.convert_to_numpy(value)))

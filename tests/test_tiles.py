@@ -239,9 +239,10 @@ def test_default_layers_are_exact_with_the_default_overlap(real_weights):
     assert np.linalg.norm(gradients[1] - gradients[0]) < 1e-4 * np.linalg.norm(gradients[0])
 
 
-def test_a_blend_with_matched_colours_is_exact_in_tiles(real_weights):
-    """A 70/30 blend of two paintings of different sizes under colors: match: the tiled
-    objective (shallow layers, 12 px overlap) is the untiled one; colors: photo is refused."""
+def test_a_blend_under_every_colour_option_is_exact_in_tiles(real_weights):
+    """A 70/30 blend of two paintings of different sizes under colors: match and photo,
+    of the photo and of a blank one: the tiled objective (shallow layers, 12 px overlap)
+    is the untiled one, its gradient through the luminance projection too."""
     from keras import ops
 
     from sweep.quiet import import_keras
@@ -258,15 +259,14 @@ def test_a_blend_with_matched_colours_is_exact_in_tiles(real_weights):
     whole = build_engine(config, real_weights)
     tiled = SweepEngine(dataclasses.replace(config, runtime=dataclasses.replace(config.runtime, tile_size=48)),
                         whole.extractor)
-    style = Style(paintings=paintings, weights=[0.7, 0.3], colors="match")
     x = ops.convert_to_tensor(np.random.default_rng(1).uniform(0, 1, (1, *photo.shape)).astype(np.float32))
     blank = np.full_like(photo, 128)   # no texture: the TV divisor comes from the paintings (losses.tv_norm)
-    for content in (photo, blank):
+    for colors, content in [("match", photo), ("match", blank), ("photo", photo), ("photo", blank)]:
+        style = Style(paintings=paintings, weights=[0.7, 0.3], colors=colors)
         results = [engine._evaluator(np.ones(1, dtype=np.float32), engine._stages(content, style)[-1][3])(x)
                    for engine in (whole, tiled)]
         for a, b in zip(results[0][:4], results[1][:4]):
             assert float(np.asarray(b)[0]) == pytest.approx(float(np.asarray(a)[0]), rel=1e-4)
         gradients = [np.asarray(ops.convert_to_numpy(r[4])) for r in results]
         assert np.linalg.norm(gradients[1] - gradients[0]) < 1e-4 * np.linalg.norm(gradients[0])
-    with pytest.raises(SweepError, match="colors: photo is not supported"):
-        tiled._stages(photo, Style(paintings=paintings[:1], weights=[1.0], colors="photo"))
+
