@@ -17,7 +17,7 @@ import numpy as np
 
 from .config import (MAX_IMAGE_SIDE, MAX_NAME, MIN_IMAGE_SIDE, VGG16_FEATURE_LAYERS, Config, check_safe_name,
                      content_sources)
-from .costs import _WEIGHTS_BYTES, frame_costs
+from .costs import _WEIGHTS_BYTES, forward_bytes, frame_costs
 from .errors import SweepError
 from .images import load_image, resize_max_side
 from .layout import job_dirs
@@ -276,7 +276,7 @@ def size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
     """(frames per batch, the run's estimate): `runtime.chunk_size` when set, capped by
     what fits the memory budget, else as many frames as fit it; 1 for frames that do
     not fit the budget, which are optimised in tiles (sweep/tiles.py)."""
-    from .tiles import budget_bytes, tile_grid, tiled_flops, tiled_peak_bytes
+    from .tiles import budget_bytes, tile_grid, tiled_flops, tiled_peak_bytes, whole_frame_bytes
 
     height = max(job.frame_size[0] for job in jobs)
     width = max(job.frame_size[1] for job in jobs)
@@ -292,16 +292,18 @@ def size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
     tiles = tile_grid(config, height, width, style_shape, budget)
     if tiles is not None:
         return 1, Estimate(flops_per_frame_step=flops, seconds=frames * tiled_flops(tiles, config) / rate,
-                           bytes_per_frame=per_frame, peak_bytes=tiled_peak_bytes(tiles, config, style_shape),
+                           bytes_per_frame=whole_frame_bytes(height, width, style_shape, config),
+                           peak_bytes=tiled_peak_bytes(tiles, config, style_shape),
                            device=described, tiles=tiles)
-    fitting = max(1, (budget - _WEIGHTS_BYTES) // per_frame)
+    fixed = _WEIGHTS_BYTES + forward_bytes(*style_shape, config)   # the weights, the painting's pass
+    fitting = max(1, (budget - fixed) // per_frame)
     # An explicit runtime.chunk_size is honoured up to what fits the budget.
     chunk = min(config.runtime.chunk_size or fitting, fitting)
     chunk = int(max(1, min(chunk, len(jobs[0].weights))))
     # Frame-iterations of every job: under init: keyframes the in-betweens run a share of them.
     seconds = len(jobs) * iteration_budget(config) * flops / rate
     estimate = Estimate(flops_per_frame_step=flops, seconds=seconds,
-                        bytes_per_frame=per_frame, peak_bytes=chunk * per_frame + _WEIGHTS_BYTES,
+                        bytes_per_frame=per_frame, peak_bytes=chunk * per_frame + fixed,
                         device=described)
     return chunk, estimate
 

@@ -22,7 +22,7 @@ from typing import Iterator
 import numpy as np
 
 from .vgg16_layers import VGG16_FEATURE_LAYERS
-from .costs import _WEIGHTS_BYTES as WEIGHTS_BYTES, activation_bytes, frame_costs, optimiser_bytes
+from .costs import _WEIGHTS_BYTES as WEIGHTS_BYTES, activation_bytes, forward_bytes, frame_costs, optimiser_bytes
 from .errors import SweepError
 
 # VGG16 halves the frame four times before block5: automatic tile sizes and the
@@ -153,6 +153,12 @@ def resident_bytes(height: int, width: int, style_shape: tuple[int, int], config
             + style_shape[0] * style_shape[1] * 3)
 
 
+def whole_frame_bytes(height: int, width: int, style_shape: tuple[int, int], config) -> int:
+    """Peak bytes of one frame optimised whole: its optimisation, the weights and the
+    pass of its painting (the largest, `style_shape`), which tiles would cut up too."""
+    return frame_costs(height, width, config)[1] + WEIGHTS_BYTES + forward_bytes(*style_shape, config)
+
+
 def tile_grid(config, height: int, width: int, style_shape: tuple[int, int], budget: int) -> TileGrid | None:
     """The tiles for a height x width frame, or None when it is optimised whole.
 
@@ -163,7 +169,7 @@ def tile_grid(config, height: int, width: int, style_shape: tuple[int, int], bud
     capped by the budget, tiles of a given size cannot be, so they are refused)."""
     runtime = config.runtime
     passes = max(1, min(runtime.tile_passes, config.optimizer.iterations))
-    whole = frame_costs(height, width, config)[1] + WEIGHTS_BYTES
+    whole = whole_frame_bytes(height, width, style_shape, config)
     fixed = WEIGHTS_BYTES + resident_bytes(height, width, style_shape, config)
 
     def cost(tile: int) -> int:

@@ -65,6 +65,18 @@ def test_tiles_only_when_the_frame_does_not_fit_and_then_within_the_budget():
         tile_grid(_config(), 4096, 4096, (4096, 4096), 200 * 2**20)
 
 
+def test_the_paintings_pass_counts_in_the_budget():
+    """A painting far larger than the frame (image.style_scale up to 4) runs through
+    VGG16 once per job: a frame that fits alone is tiled when its painting's pass would
+    not fit beside it (the tiled targets take the painting window by window)."""
+    from sweep.costs import forward_bytes
+
+    budget = 2000 * 2**20
+    assert tile_grid(_config(), 256, 256, (256, 256), budget) is None
+    assert forward_bytes(4096, 4096, _config()) > budget
+    assert tile_grid(_config(), 256, 256, (4096, 4096), budget) is not None
+
+
 def test_an_explicit_tile_size_is_refused_when_it_does_not_fit_the_budget():
     """The plan never promises a tile (or a whole frame, when runtime.tile_size covers
     it) beyond runtime.memory_budget_mb: the run would be killed for memory instead."""
