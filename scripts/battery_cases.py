@@ -246,7 +246,7 @@ def first_frame(root: Path) -> Path:
 CASES: list[Case] = [
     # The config file itself
     Case("config file missing", None, expect="config file not found"),
-    Case("config is a directory", None, args=["run", ".", "--out", "out"], expect="config file not found"),
+    Case("config is a directory", None, args=["run", ".", "--out", "out"], expect="is a directory, not a config file"),
     Case("empty config", "", expect="missing required config key 'content'"),
     Case("config is a list", "- a\n- b\n", expect="must be a mapping"),
     Case("config is a number", "42\n", expect="must be a mapping"),

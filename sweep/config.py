@@ -24,7 +24,7 @@ import yaml
 from . import limits
 from .artist import Artist
 from .errors import SweepError
-from .layout import RESERVED_NAMES, inside_run_dir
+from .layout import CONFIG_FILE, RESERVED_NAMES, inside_run_dir
 from .samples import SAMPLE_PREFIX
 from .schema import build, check_key, field_type, unknown_key_message
 from .vgg16_layers import VGG16_FEATURE_LAYERS
@@ -207,6 +207,8 @@ def sweep_values(spec: ContentWeightSweep) -> list[float]:
 def load_config(path: str | os.PathLike, overrides: typing.Sequence[str] = ()) -> Config:
     """Read a YAML config, apply `KEY=VALUE` overrides, validate, resolve paths."""
     config_path = Path(path)
+    if config_path.is_dir():
+        raise SweepError(f"{config_path} is a directory, not a config file (a run directory's is its {CONFIG_FILE})")
     if not config_path.is_file():
         raise SweepError(f"config file not found: {config_path}")
     try:

@@ -140,6 +140,8 @@ def test_bad_overrides(override, fragment):
 def test_missing_config_file(tmp_path):
     with pytest.raises(SweepError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
+    with pytest.raises(SweepError, match="is a directory, not a config file .a run directory's is its config.yaml"):
+        load_config(tmp_path)   # `sweep run RUN_DIR`, where RUN_DIR/config.yaml was meant
 
 
 def test_config_is_a_plain_dataclass():
