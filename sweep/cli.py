@@ -174,13 +174,15 @@ def _interrupted_message(args, code: int) -> str:
     if args is None or getattr(args, "command", None) != "run" or getattr(args, "dry_run", False):
         return f"interrupted ({name})"
     out = _out_dir(args)
-    kept = 0
+    kept = keyframes = 0
     try:
         from .status import run_status
-        kept = run_status(out).counts[0]
+        status = run_status(out)
+        kept, keyframes = status.counts[0], sum(job.hidden_keyframes for job in status.jobs)
     except (SweepError, OSError, ValueError):
         pass  # nothing written yet, or not even a manifest
-    return (f"interrupted ({name}): kept {kept} finished frame(s) in {out}; "
+    also = f" and {keyframes} keyframe(s)" if keyframes else ""
+    return (f"interrupted ({name}): kept {kept} finished frame(s){also} in {out}; "
             f"rerun the same command to resume")
 
 

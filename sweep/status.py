@@ -32,6 +32,7 @@ class JobStatus:
     missing: list[int] = field(default_factory=list)
     damaged: list[str] = field(default_factory=list)     # records or PNGs that cannot be used
     placed: bool = True   # False: spacing: even, whose weights are known once the keyframes are done
+    hidden_keyframes: int = 0   # spacing: even: keyframes done in JOB/.keyframes/, not yet frames of the job
 
     @property
     def complete(self) -> bool:
@@ -108,8 +109,9 @@ def run_status(directory: str | Path) -> RunStatus:
         records, status.damaged = JobStore(directory / relative_dir).check()
         if even_spacing(config):
             status.weights, status.placed = placed[relative_dir] or weights, placed[relative_dir] is not None
-            status.damaged += [f"{KEYFRAMES_DIR}: {problem}"
-                               for problem in JobStore(directory / keyframes_dir(relative_dir)).check()[1]]
+            keyframes, problems = JobStore(directory / keyframes_dir(relative_dir)).check()
+            status.damaged += [f"{KEYFRAMES_DIR}: {problem}" for problem in problems]
+            status.hidden_keyframes = 0 if status.placed else len(keyframes)
         done = {record["index"] for record in records}
         noted = manifest["jobs"].get(relative_dir, {}).get("frames", {})
         for index in range(len(weights)):
@@ -151,7 +153,8 @@ def format_status(status: RunStatus) -> str:
                      f"{len(job.missing)} missing")
         if job.missing:
             weights = (f"content weights {', '.join(format_weight(job.weights[i]) for i in job.missing)}"
-                       if job.placed else "content weights placed once its keyframes are done")
+                       if job.placed else f"content weights placed once all its keyframes are done; "
+                                          f"{job.hidden_keyframes} done so far")
             lines.append(f"    missing frames {_ranges(job.missing)} ({weights})")
         for problem in job.damaged:
             remedy = ("copies it back from the job's own frames, or optimises it again"

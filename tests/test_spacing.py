@@ -1,5 +1,6 @@
 """`spacing: even` (sweep/spacing.py): the keyframes first, as a hidden job, then the
 in-betweens placed where the keyframes differ most; on tiny real runs."""
+import argparse
 import json
 import shutil
 
@@ -8,6 +9,7 @@ import pytest
 
 import sweep
 from sweep import morph
+from sweep.cli import _interrupted_message
 from sweep.config import parse_config
 from sweep.images import read_png
 from sweep.layout import snapshot_dir
@@ -94,7 +96,9 @@ def test_a_run_killed_before_its_in_betweens_resumes_bit_identical(tmp_path, rea
         (resumed / "rings" / record["file"]).unlink()
     (resumed / "rings" / "frames.json").unlink()
     status = format_status(run_status(resumed))
-    assert "missing frames 0-8 (content weights placed once its keyframes are done)" in status
+    assert "missing frames 0-8 (content weights placed once all its keyframes are done; 2 done so far)" in status
+    interrupted = _interrupted_message(argparse.Namespace(command="run", dry_run=False, out=resumed), 143)
+    assert f"kept 0 finished frame(s) and 2 keyframe(s) in {resumed}" in interrupted
 
     result = sweep.run(tmp_path / "c.yaml", resumed)
     assert result.optimised == 1 + 6   # the last keyframe, then the in-betweens; the copies are not optimised
