@@ -38,6 +38,16 @@ def config_hash(config: Config) -> str:
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
+def _warn_of_dropped_jobs(manifest: dict, relative_dirs: list[str], warn: Callable[[str], None]) -> None:
+    """The same config no longer has some of the directory's jobs: a gallery glob lost a
+    photo, or gained one of the same name, which renames the folder (plan.photo_names)."""
+    dropped = sorted(job for job in manifest.get("jobs", {})
+                     if job not in relative_dirs and Path(job).name != KEYFRAMES_DIR)
+    if dropped:
+        warn(f"warning: {', '.join(dropped)}: not a job of this config now (a gallery's photo gone, or renamed "
+             f"by a new photo of the same name); its frames stay, and the report leaves them out")
+
+
 def changed_inputs(manifest: dict | None, inputs: dict[str, str]) -> list[str]:
     """Jobs whose stored input digest differs from this run's (a manifest without one is trusted)."""
     jobs = manifest.get("jobs", {}) if isinstance(manifest, dict) else {}
@@ -240,6 +250,8 @@ class RunStore:
             manifest = {"files": manifest.get("files", []), "picks": manifest.get("picks", [])}
         elif orphans:
             discard.discard_frames(self.directory, set(relative_dirs))
+        elif manifest is not None:
+            _warn_of_dropped_jobs(manifest, relative_dirs, warn)
         discard.discard_frames(self.directory, set(changed))
         manifest = self._reconcile(manifest or {}, digest, weights_sha256, relative_dirs, changed,
                                    inputs or {}, frame_shapes or {}, warn)

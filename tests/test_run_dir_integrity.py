@@ -82,6 +82,21 @@ def test_job_names_do_not_shift_when_a_gallery_gains_a_photo(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_job_the_config_no_longer_has_is_named_in_a_warning_and_kept(tmp_path):
+    """A gallery glob that lost a photo, or gained one of the same name (which renames
+    the folder): same config text, so the run resumes, and says what it leaves behind."""
+    config = _store_config(tmp_path)
+    RunStore(tmp_path / "out").open(config, W, ["anna/paint", "bob/paint"])
+    warnings = []
+    RunStore(tmp_path / "out").open(config, W, ["bob_png/paint", "carl/paint"], warn=warnings.append)
+    assert warnings == ["warning: anna/paint, bob/paint: not a job of this config now (a gallery's photo gone, or "
+                        "renamed by a new photo of the same name); its frames stay, and the report leaves them out"]
+    warnings.clear()
+    RunStore(tmp_path / "out").open(config, W, ["anna/paint", "bob/paint", "bob_png/paint", "carl/paint"],
+                                    warn=warnings.append)
+    assert warnings == []
+
+
 def test_a_replaced_photo_is_not_resumed_into(tmp_path):
     _write_config(tmp_path, _config(tmp_path, steps=2, iterations=2))
     assert _run("run", "c.yaml", "--out", "out", cwd=tmp_path).returncode == 0
