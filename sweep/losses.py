@@ -42,8 +42,8 @@ SMOOTHEST_PHOTO = 30.0
 
 def tv_norm(photo_tv, painting_tvs, shares):
     """What the TV loss is divided by: the photo's TV, or the paintings' (weighted by their
-    shares of the style loss) over SMOOTHEST_PHOTO when that is larger. Works on floats
-    and on keras tensors alike."""
+    shares of the style loss) over SMOOTHEST_PHOTO when that is larger. Takes floats or
+    tensors, returns a tensor (the tiled targets convert it back)."""
     painting_tv = sum(float(share) * tv for share, tv in zip(shares, painting_tvs))
     return ops.maximum(photo_tv, painting_tv / SMOOTHEST_PHOTO) + EPSILON
 

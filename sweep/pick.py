@@ -61,7 +61,8 @@ def find_run_dir(job_dir: Path) -> Path:
                      f"such as outputs/quickstart/rings or outputs/gallery/PHOTO/ARTIST")
 
 
-def load_job_records(job_dir: Path) -> list[dict]:
+def load_job_records(job_dir: Path) -> tuple[list[dict], list[str]]:
+    """(the job's usable frame records, what is wrong with its damaged ones)."""
     if not job_dir.exists():
         raise SweepError(f"job directory not found: {job_dir}")
     if not job_dir.is_dir():

@@ -232,16 +232,20 @@ class TiledFrame:
         """`evaluate(x)` of one frame (batch of one), as engine._evaluator's: per-frame
         (total, content, style, tv) and the gradient; the grid moves at every call."""
         calls = [0]
+        # the identity (colors: style or match) needs no frame-sized copies
+        projected = not np.array_equal(targets.projection, np.eye(3))
 
         def evaluate(x):
             pass_index = calls[0] % targets.grid.passes
             calls[0] += 1
             frame = np.array(ops.convert_to_numpy(x), dtype=np.float32)[0]
-            seen = frame @ targets.projection.T   # per pixel, as losses.seen_by_network
+            seen = frame @ targets.projection.T if projected else frame   # per pixel, as losses.seen_by_network
             content, style, gradient = self._network_terms(frame, seen, targets, pass_index, content_weight,
                                                            style_weight)
             tv, tv_gradient = total_variation_and_gradient(seen)
-            gradient += (tv_gradient @ targets.projection) * np.float32(tv_weight / targets.photo_tv)
+            if projected:
+                tv_gradient = tv_gradient @ targets.projection
+            gradient += tv_gradient * np.float32(tv_weight / targets.photo_tv)
             tv /= targets.photo_tv
             total = content_weight * content + style_weight * style + tv_weight * tv
             values = [np.array([v], dtype=np.float32) for v in (total, content, style, tv)]
