@@ -150,7 +150,7 @@ def resident_bytes(height: int, width: int, style_shape: tuple[int, int], config
     """What a tiled frame holds besides the window's activations: the optimiser's state
     and the other frame-sized arrays, and the painting."""
     return (optimiser_bytes(height, width, config) + height * width * RESIDENT_BYTES_PER_PIXEL
-            + style_shape[0] * style_shape[1] * 3)
+            + style_shape[0] * style_shape[1] * 3 * 4)   # the painting in float32, as the tiled targets hold it
 
 
 def whole_frame_bytes(height: int, width: int, style_shape: tuple[int, int], config) -> int:
@@ -162,39 +162,37 @@ def whole_frame_bytes(height: int, width: int, style_shape: tuple[int, int], con
 def tile_grid(config, height: int, width: int, style_shape: tuple[int, int], budget: int) -> TileGrid | None:
     """The tiles for a height x width frame, or None when it is optimised whole.
 
-    Automatic (`runtime.tile_size: 0`): whole when one frame fits `budget`, else the
-    largest window (a multiple of ALIGN) whose optimisation fits beside the frame-sized
-    arrays. Refused with the budget that would do when not even the smallest fits, or
-    when an explicit `runtime.tile_size` does not fit it (as an explicit chunk size is
-    capped by the budget, tiles of a given size cannot be, so they are refused)."""
+    Whole when the frame and its painting's pass fit `budget` (and `runtime.tile_size`,
+    if set, covers the frame). Else tiles: of `runtime.tile_size`, or automatically the
+    largest window (a multiple of ALIGN, or the whole frame as one window, which still
+    takes the painting window by window) whose optimisation fits beside the frame-sized
+    arrays. Refused with the budget that would do when none fits: tiles of a size the
+    user chose are not shrunk, as an explicit chunk size is, but refused."""
     runtime = config.runtime
     passes = max(1, min(runtime.tile_passes, config.optimizer.iterations))
-    whole = whole_frame_bytes(height, width, style_shape, config)
+    side = max(height, width)
     fixed = WEIGHTS_BYTES + resident_bytes(height, width, style_shape, config)
 
     def cost(tile: int) -> int:
         return activation_bytes(min(tile, height), min(tile, width), config) + fixed
 
-    if runtime.tile_size:
-        tiled = runtime.tile_size < max(height, width)
-        need = cost(runtime.tile_size) if tiled else whole
-        if need > budget:
-            what = (f"a {width}x{height} frame in tiles of {runtime.tile_size} px needs" if tiled else
-                    f"runtime.tile_size={runtime.tile_size} covers the whole {width}x{height} frame, which needs")
-            raise SweepError(f"{what} about {math.ceil(need / 2**20)} MB, over the {budget / 2**20:.0f} MB memory "
-                             f"budget; lower runtime.tile_size, set it to 0 (automatic), or raise "
-                             f"runtime.memory_budget_mb")
-        return TileGrid(height, width, runtime.tile_size, runtime.tile_overlap, passes) if tiled else None
-    if whole <= budget:
+    covers = not runtime.tile_size or runtime.tile_size >= side
+    if covers and whole_frame_bytes(height, width, style_shape, config) <= budget:
         return None
-
-    smallest = math.ceil((2 * runtime.tile_overlap + 2 * ALIGN) / ALIGN) * ALIGN
-    fitting = [t for t in range(smallest, max(height, width), ALIGN) if cost(t) <= budget]
-    if not fitting:
+    chosen = runtime.tile_size
+    if not chosen:
+        smallest = math.ceil((2 * runtime.tile_overlap + 2 * ALIGN) / ALIGN) * ALIGN
+        fitting = [t for t in [*range(smallest, side, ALIGN), side] if cost(t) <= budget]
+        chosen = fitting[-1] if fitting else min(smallest, side)
+    if cost(chosen) > budget:
+        size = "as one tile" if chosen >= side else f"in {chosen} px tiles"
+        smaller = runtime.tile_size > 2 * runtime.tile_overlap + ALIGN   # the config takes no smaller tile_size
+        fixes = (("lower runtime.tile_size, set it to 0 (automatic), " if smaller else "")
+                 + "raise runtime.memory_budget_mb, or lower image.max_size or image.style_scale")
         raise SweepError(f"a {width}x{height} frame does not fit the {budget / 2**20:.0f} MB memory budget even "
-                         f"in {smallest} px tiles (runtime.tile_overlap={runtime.tile_overlap}): that needs "
-                         f"about {math.ceil(cost(smallest) / 2**20)} MB; raise runtime.memory_budget_mb")
-    return TileGrid(height, width, fitting[-1], runtime.tile_overlap, passes)
+                         f"{size} (runtime.tile_overlap={runtime.tile_overlap}): that needs about "
+                         f"{math.ceil(cost(chosen) / 2**20)} MB; {fixes}")
+    return TileGrid(height, width, min(chosen, side), runtime.tile_overlap, passes)
 
 
 def tiled_peak_bytes(grid: TileGrid, config, style_shape: tuple[int, int]) -> int:

@@ -74,7 +74,12 @@ def test_the_paintings_pass_counts_in_the_budget():
     budget = 2000 * 2**20
     assert tile_grid(_config(), 256, 256, (256, 256), budget) is None
     assert forward_bytes(4096, 4096, _config()) > budget
-    assert tile_grid(_config(), 256, 256, (4096, 4096), budget) is not None
+    assert tile_grid(_config(), 1024, 1024, (4096, 4096), budget).tile < 1024
+    # a frame smaller than any tile, or one that a tile_size covers (a coarse scale's),
+    # is one window, which takes the painting window by window
+    for config in (_config(), _config(tile_size=512)):
+        one = tile_grid(config, 109, 128, (512, 600), 300 * 2**20)
+        assert one.window_size == (109, 128) and one.visit_count == one.passes
 
 
 def test_an_explicit_tile_size_is_refused_when_it_does_not_fit_the_budget():
@@ -86,11 +91,14 @@ def test_an_explicit_tile_size_is_refused_when_it_does_not_fit_the_budget():
     automatic = tile_grid(_config(), 2048, 1536, (2048, 2048), budget).tile   # the largest that fits
     fits = tile_grid(_config(tile_size=automatic), 2048, 1536, (2048, 2048), budget)
     assert fits.tile == automatic and tiled_peak_bytes(fits, _config(), (2048, 2048)) <= budget
-    with pytest.raises(SweepError, match="tiles of 1024 px needs about .* over the 2000 MB memory budget"):
+    with pytest.raises(SweepError, match="does not fit the 2000 MB memory budget even in 1024 px tiles.*"
+                                         "lower runtime.tile_size"):
         tile_grid(_config(tile_size=1024), 2048, 1536, (2048, 2048), budget)
-    with pytest.raises(SweepError, match="runtime.tile_size=4096 covers the whole 1536x2048 frame"):
+    with pytest.raises(SweepError, match="1536x2048 frame does not fit the 2000 MB memory budget even as one tile"):
         tile_grid(_config(tile_size=4096), 2048, 1536, (2048, 2048), budget)
     assert tile_grid(_config(tile_size=4096), 256, 256, (256, 256), budget) is None
+    with pytest.raises(SweepError, match="even in 144 px tiles.*needs about .* MB; raise runtime.memory_budget_mb"):
+        tile_grid(_config(tile_size=144), 2048, 1536, (2048, 2048), 150 * 2**20)   # 144: the smallest it takes
 
 
 @pytest.mark.parametrize("runtime,message", [({"tile_size": 100}, "between 144"), ({"tile_overlap": -1}, ">= 0"),
