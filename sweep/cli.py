@@ -116,9 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     except SweepError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except BrokenPipeError:   # `sweep status DIR | head -1`: stop quietly
+    except StdoutClosed:   # `sweep status DIR | head -1`: stop quietly
         # what is still buffered would fail again at exit: send it nowhere
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
         return EXIT_BROKEN_PIPE
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM through Terminated
         code = EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
@@ -132,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signum, handler)
 
 
+class StdoutClosed(Exception):
+    """Standard output's reader went away: only a write to standard output raises it, so
+    that a broken pipe elsewhere (a Ray connection, say) is not taken for one."""
+
+
 def _print(text: str | None = None) -> None:
     """Print `text` (None: only flush) to standard output; a write it refuses (`> /dev/full`)
     is one error line, a closed pipe is for `main` to end quietly."""
@@ -140,7 +147,7 @@ def _print(text: str | None = None) -> None:
             print(text)
         sys.stdout.flush()
     except BrokenPipeError:
-        raise
+        raise StdoutClosed() from None
     except OSError as exc:
         raise SweepError(f"cannot write to standard output: {exc.strerror or exc}") from None
 
@@ -252,7 +259,7 @@ def _dispatch(args) -> int:
         return 0
     if args.command == "doctor":
         from .doctor import doctor
-        return doctor(args.config, args.overrides, benchmark=not args.no_benchmark)
+        return doctor(args.config, args.overrides, benchmark=not args.no_benchmark, out=_print)
     if args.command == "weights":
         from . import weights
         if args.import_onnx:

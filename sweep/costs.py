@@ -11,6 +11,8 @@ from .vgg16_layers import VGG16_BLOCK_CHANNELS, VGG16_FEATURE_LAYERS
 # activation, its gradient, and the ReLU/conv temporaries: a rough upper bound, which the plan's
 # chunk size and peak-memory estimate use.
 _BYTES_PER_ACTIVATION = 4 * 3
+# A forward pass alone (the painting's) keeps the float32 activation only.
+_FORWARD_BYTES_PER_ACTIVATION = 4
 _WEIGHTS_BYTES = 59 * 2**20
 
 
@@ -40,7 +42,7 @@ def forward_bytes(height: int, width: int, config: Config) -> int:
     does not get back (at 256 px, a painting four times the frame's side raised the
     run's peak RSS by 684 MB; this gives 700 MB)."""
     shapes = layer_shapes(height, width, config.model.deepest_layer)
-    return sum(h * w * c_out for h, w, _, c_out in shapes) * 4
+    return sum(h * w * c_out for h, w, _, c_out in shapes) * _FORWARD_BYTES_PER_ACTIVATION
 
 
 def optimiser_bytes(height: int, width: int, config: Config) -> int:

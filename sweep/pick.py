@@ -36,6 +36,7 @@ from .errors import SweepError
 from .layout import CONFIG_FILE as CONFIG, MANIFEST_FILE, RECORDS_FILE as RECORDS, frame_filename
 from .lock import run_dir_lock
 from .store import JobStore, changed_inputs, read_json
+from .weight_text import format_weight
 # How far up from a job directory config.yaml may be: RUN/ARTIST or RUN/PHOTO/ARTIST.
 MAX_DEPTH = 2
 
@@ -61,8 +62,9 @@ def find_run_dir(job_dir: Path) -> Path:
                      f"such as outputs/quickstart/rings or outputs/gallery/PHOTO/ARTIST")
 
 
-def load_job_records(job_dir: Path) -> tuple[list[dict], list[str]]:
-    """(the job's usable frame records, what is wrong with its damaged ones)."""
+def load_job_records(job_dir: Path) -> tuple[list[dict], dict[int, str], list[str]]:
+    """(the job's well-formed frame records; why the frame of each that cannot be picked,
+    by index, is damaged; what is wrong with the records that are not even well-formed)."""
     if not job_dir.exists():
         raise SweepError(f"job directory not found: {job_dir}")
     if not job_dir.is_dir():
@@ -71,11 +73,21 @@ def load_job_records(job_dir: Path) -> tuple[list[dict], list[str]]:
         raise SweepError(f"{job_dir} has no {RECORDS}: expected a job directory of a finished run, "
                          f"such as outputs/quickstart/rings")
     # The rule `run` and `status` apply: a record of the wrong shape, naming a file other
-    # than its own frame, or whose PNG does not decode is a damaged frame, never picked.
-    records, damaged = JobStore(job_dir).check()
-    if not records:
-        raise SweepError(f"{job_dir} has no stored frames yet" + (f" (damaged: {damaged[0]})" if damaged else ""))
-    return records, damaged
+    # than its own frame, or whose PNG is missing or does not decode is never picked.
+    store = JobStore(job_dir)
+    usable, problems = store.check()
+    records, malformed = integrity.usable_records(integrity.read_json_or_problem(store.records_path, [])[0])
+    good = {record["index"] for record in usable}
+    damaged = {record["index"]: _problem_of(record, problems) for record in records if record["index"] not in good}
+    if not usable:
+        raise SweepError(f"{job_dir} has no stored frames yet" + (f" (damaged: {problems[0]})" if problems else ""))
+    return records, damaged, malformed
+
+
+def _problem_of(record: dict, problems: list[str]) -> str:
+    """What JobStore.check found wrong with the frame of `record` (its PNG)."""
+    prefix = f"frame {record['index']}: "
+    return next((p[len(prefix):] for p in problems if p.startswith(prefix)), f"{record['file']} is missing")
 
 
 def choose(records: list[dict], *, frame: int | None = None, weight: float | None = None,
@@ -129,13 +141,16 @@ def pick(job_dir: str | Path, *, frame: int | None = None, weight: float | None 
         if key[0] == "content" or key[0] == "styles" and (len(key) < 3 or key[2] in ("painting", "paintings")):
             raise SweepError(f"--set {override}: a re-render keeps the run's photo and paintings, since it starts "
                              f"from the chosen frame; run `sweep run` with the other inputs instead")
-    records, damaged = load_job_records(job)
+    records, damaged, malformed = load_job_records(job)
     try:
         record = choose(records, frame=frame, weight=weight, suggested=suggested)
     except SweepError as exc:
-        if not damaged:
+        if not malformed:
             raise
-        raise SweepError(f"{exc}; damaged: {damaged[0]} (the next `sweep run` of this run makes it again)") from None
+        raise SweepError(f"{exc}; damaged: {malformed[0]} (the next `sweep run` of this run makes it again)") from None
+    if record["index"] in damaged:
+        raise SweepError(f"frame {record['index']} (content weight {format_weight(record['content_weight'])}) is "
+                         f"damaged: {damaged[record['index']]}; the next `sweep run` of this run makes it again")
     source = job / record["file"]
     target = Path(out) if out is not None else default_out(job, record, size)
     if target.exists() and target.is_dir():

@@ -16,7 +16,7 @@ import yaml
 
 from . import integrity
 from .config import parse_config
-from .morph import even_spacing
+from .morph import even_spacing, keyframes_of
 from .errors import SweepError
 from .layout import CONFIG_FILE as CONFIG, KEYFRAMES_DIR, MANIFEST_FILE as MANIFEST, keyframes_dir
 from .store import JobStore, config_hash, read_json
@@ -33,6 +33,7 @@ class JobStatus:
     damaged: list[str] = field(default_factory=list)     # records or PNGs that cannot be used
     placed: bool = True   # False: spacing: even, whose weights are known once the keyframes are done
     hidden_keyframes: int = 0   # spacing: even: keyframes done in JOB/.keyframes/, not yet frames of the job
+    keyframe_count: int = 0     # how many keyframes the job has
 
     @property
     def complete(self) -> bool:
@@ -112,6 +113,7 @@ def run_status(directory: str | Path) -> RunStatus:
             keyframes, problems = JobStore(directory / keyframes_dir(relative_dir)).check()
             status.damaged += [f"{KEYFRAMES_DIR}: {problem}" for problem in problems]
             status.hidden_keyframes = 0 if status.placed else len(keyframes)
+            status.keyframe_count = len(keyframes_of(config))
         done = {record["index"] for record in records}
         noted = manifest["jobs"].get(relative_dir, {}).get("frames", {})
         for index in range(len(weights)):
@@ -154,7 +156,7 @@ def format_status(status: RunStatus) -> str:
         if job.missing:
             weights = (f"content weights {', '.join(format_weight(job.weights[i]) for i in job.missing)}"
                        if job.placed else f"content weights placed once all its keyframes are done; "
-                                          f"{job.hidden_keyframes} done so far")
+                                          f"{job.hidden_keyframes} of {job.keyframe_count} done so far")
             lines.append(f"    missing frames {_ranges(job.missing)} ({weights})")
         for problem in job.damaged:
             remedy = ("copies it back from the job's own frames, or optimises it again"

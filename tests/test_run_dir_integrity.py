@@ -81,7 +81,6 @@ def test_job_names_do_not_shift_when_a_gallery_gains_a_photo(tmp_path):
     assert is_gallery(one)  # one match or many: the same PHOTO/ARTIST layout
 
 
-@pytest.mark.slow
 def test_a_job_the_config_no_longer_has_is_named_in_a_warning_and_kept(tmp_path):
     """A gallery glob that lost a photo, or gained one of the same name (which renames
     the folder): same config text, so the run resumes, and says what it leaves behind."""
@@ -97,6 +96,7 @@ def test_a_job_the_config_no_longer_has_is_named_in_a_warning_and_kept(tmp_path)
     assert warnings == []
 
 
+@pytest.mark.slow
 def test_a_replaced_photo_is_not_resumed_into(tmp_path):
     _write_config(tmp_path, _config(tmp_path, steps=2, iterations=2))
     assert _run("run", "c.yaml", "--out", "out", cwd=tmp_path).returncode == 0
@@ -156,6 +156,10 @@ def test_pick_never_overwrites_a_frame_or_a_foreign_file_but_may_repeat_itself(t
     RunStore(out).open(_store_config(tmp_path), W, ["paint"])  # the picks are the run's own now
 
 
+def _records_weight(job, index):
+    return next(r["content_weight"] for r in json.loads((job / "frames.json").read_text()) if r["index"] == index)
+
+
 @pytest.mark.parametrize("damage", ["truncated png", "a file outside the job", "an index that is no number"])
 def test_pick_refuses_a_damaged_frame_and_writes_nothing(tmp_path, damage):
     """`pick` applies the rule `run` and `status` apply: a damaged frame is never copied."""
@@ -172,8 +176,14 @@ def test_pick_refuses_a_damaged_frame_and_writes_nothing(tmp_path, damage):
         records[1]["index"] = "abc"
     (job / "frames.json").write_text(json.dumps(records))
     before = _snapshot(out)
-    with pytest.raises(SweepError, match="frame 1 is out of range.*; damaged: .*makes it again"):
+    expected = {"truncated png": r"frame 1 \(content weight .*\) is damaged: f001_cw-.*does not decode",
+                "a file outside the job": "frame 1 is out of range.*; damaged: frame 1's record names the file",
+                "an index that is no number": "frame 1 is out of range.*; damaged: a record has index 'abc'"}[damage]
+    with pytest.raises(SweepError, match=expected + ".*makes it again"):
         pick(job, frame=1)
+    if damage == "truncated png":   # the nearest weight, or the suggested frame, is not swapped for another
+        with pytest.raises(SweepError, match="frame 1 .* is damaged"):
+            pick(job, weight=_records_weight(job, 1))
     assert _snapshot(out) == before
     assert pick(job, frame=0).path.is_file()
 

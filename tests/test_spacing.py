@@ -96,7 +96,7 @@ def test_a_run_killed_before_its_in_betweens_resumes_bit_identical(tmp_path, rea
         (resumed / "rings" / record["file"]).unlink()
     (resumed / "rings" / "frames.json").unlink()
     status = format_status(run_status(resumed))
-    assert "missing frames 0-8 (content weights placed once all its keyframes are done; 2 done so far)" in status
+    assert "missing frames 0-8 (content weights placed once all its keyframes are done; 2 of 3 done so far)" in status
     interrupted = _interrupted_message(argparse.Namespace(command="run", dry_run=False, out=resumed), 143)
     assert f"kept 0 finished frame(s) and 2 keyframe(s) in {resumed}" in interrupted
 
