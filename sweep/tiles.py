@@ -186,7 +186,8 @@ def tile_grid(config, height: int, width: int, style_shape: tuple[int, int], bud
         chosen = fitting[-1] if fitting else min(smallest, side)
     if cost(chosen) > budget:
         size = "as one tile" if chosen >= side else f"in {chosen} px tiles"
-        smaller = runtime.tile_size > 2 * runtime.tile_overlap + ALIGN   # the config takes no smaller tile_size
+        # the least tile_size the config takes is twice the overlap plus 16
+        smaller = runtime.tile_size > 2 * runtime.tile_overlap + ALIGN
         fixes = (("lower runtime.tile_size, set it to 0 (automatic), " if smaller else "")
                  + "raise runtime.memory_budget_mb, or lower image.max_size or image.style_scale")
         raise SweepError(f"a {width}x{height} frame does not fit the {budget / 2**20:.0f} MB memory budget even "
