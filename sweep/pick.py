@@ -147,7 +147,9 @@ def pick(job_dir: str | Path, *, frame: int | None = None, weight: float | None 
     except SweepError as exc:
         if not malformed:
             raise
-        raise SweepError(f"{exc}; damaged: {malformed[0]} (the next `sweep run` of this run makes it again)") from None
+        own = [problem for problem in malformed if problem.startswith(f"frame {frame}'s record ")]
+        prefix = f"frame {frame} is damaged: {own[0]}" if own else f"{exc}; damaged: {malformed[0]}"
+        raise SweepError(f"{prefix} (the next `sweep run` of this run makes it again)") from None
     if record["index"] in damaged:
         raise SweepError(f"frame {record['index']} (content weight {format_weight(record['content_weight'])}) is "
                          f"damaged: {damaged[record['index']]}; the next `sweep run` of this run makes it again")

@@ -177,11 +177,11 @@ def test_pick_refuses_a_damaged_frame_and_writes_nothing(tmp_path, damage):
     (job / "frames.json").write_text(json.dumps(records))
     before = _snapshot(out)
     expected = {"truncated png": r"frame 1 \(content weight .*\) is damaged: f001_cw-.*does not decode",
-                "a file outside the job": "frame 1 is out of range.*; damaged: frame 1's record names the file",
+                "a file outside the job": "frame 1 is damaged: frame 1's record names the file '../../other.png'",
                 "an index that is no number": "frame 1 is out of range.*; damaged: a record has index 'abc'"}[damage]
     with pytest.raises(SweepError, match=expected + ".*makes it again"):
         pick(job, frame=1)
-    if damage == "truncated png":   # the nearest weight, or the suggested frame, is not swapped for another
+    if damage == "truncated png":   # the frame nearest a weight is not swapped for a farther one
         with pytest.raises(SweepError, match="frame 1 .* is damaged"):
             pick(job, weight=_records_weight(job, 1))
     assert _snapshot(out) == before
