@@ -18,7 +18,7 @@ from .compiles import Compilations, since, snapshot
 from .config import Config, load_config
 from .errors import SweepError
 from .executors import Executor, LocalExecutor
-from .layout import CONFIG_FILE, KEYFRAMES_DIR, MANIFEST_FILE, keyframes_dir
+from .layout import CONFIG_FILE, MANIFEST_FILE, is_keyframes_job, keyframes_dir
 from .lock import run_dir_lock
 from .morph import even_spacing
 from .records import Callback, FrameResult
@@ -167,7 +167,7 @@ def _run_locked(config: Config, store: RunStore, plan: Plan, resolved, executor:
     outputs = render(store.directory, plan, stale_formats=[kind for kind in rendered
                                                              if kind not in plan.config.movie.formats])
     # A failed keyframe of spacing: even is reported as the failed frame of its job.
-    failed = [failure for failure in writer.failed if Path(failure[0]).name != KEYFRAMES_DIR]
+    failed = [failure for failure in writer.failed if not is_keyframes_job(failure[0])]
     for job, index, message in failed:
         log(f"frame {index} of {job} failed: {message}")
     return RunResult(out_dir=store.directory, plan=plan, weights_source=resolved.source,

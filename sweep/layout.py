@@ -72,6 +72,11 @@ def keyframes_dir(relative_dir: str) -> str:
     return f"{relative_dir}/{KEYFRAMES_DIR}"
 
 
+def is_keyframes_job(relative_dir: str) -> bool:
+    """Whether `relative_dir` is such a hidden job (`keyframes_dir`), not one of the config's."""
+    return Path(relative_dir).name == KEYFRAMES_DIR
+
+
 class FrameRecord(TypedDict, total=False):
     """One entry of `frames.json`; `suggested` is added by `JobStore.mark_suggested`."""
     index: int

@@ -18,7 +18,7 @@ from . import integrity
 from .config import parse_config
 from .morph import even_spacing, keyframes_of
 from .errors import SweepError
-from .layout import CONFIG_FILE as CONFIG, KEYFRAMES_DIR, MANIFEST_FILE as MANIFEST, keyframes_dir
+from .layout import CONFIG_FILE as CONFIG, KEYFRAMES_DIR, MANIFEST_FILE as MANIFEST, is_keyframes_job, keyframes_dir
 from .store import JobStore, config_hash, read_json
 from .weight_text import format_weight
 
@@ -102,7 +102,7 @@ def run_status(directory: str | Path) -> RunStatus:
                          f"replaces the run's frames")
     weights = config.content_weights()
     # spacing: even keeps its keyframes in hidden jobs of their own (sweep/spacing.py)
-    relative_dirs = _job_dirs(config) or [d for d in manifest["jobs"] if Path(d).name != KEYFRAMES_DIR]
+    relative_dirs = _job_dirs(config) or [d for d in manifest["jobs"] if not is_keyframes_job(d)]
     placed = _placed_weights(directory, config, relative_dirs) if even_spacing(config) else {}
     jobs = []
     for relative_dir in relative_dirs:

@@ -23,8 +23,8 @@ from .errors import SweepError
 from .images import read_png, save_png
 from . import motion
 from .morph import even_spacing
-from .layout import (CONFIG_FILE, FRAMES_DIR, KEYFRAMES_DIR, FrameRecord, MANIFEST_FILE, MOTION_FILE, MOVIE_KINDS,
-                     RECORDS_FILE, frame_record, is_frame_filename, load_records)
+from .layout import (CONFIG_FILE, FRAMES_DIR, FrameRecord, MANIFEST_FILE, MOTION_FILE, MOVIE_KINDS,
+                     RECORDS_FILE, frame_record, is_frame_filename, is_keyframes_job, load_records)
 
 # The sections that decide what a frame looks like; movie and runtime settings do not.
 FRAME_SECTIONS = ("content", "styles", "sweep", "image", "optimizer", "init", "keyframes", "model", "seed")
@@ -42,7 +42,7 @@ def _warn_of_dropped_jobs(manifest: dict, relative_dirs: list[str], warn: Callab
     """The same config no longer has some of the directory's jobs: a gallery glob lost a
     photo, or gained one of the same name, which renames the folder (plan.photo_names)."""
     dropped = sorted(job for job in manifest.get("jobs", {})
-                     if job not in relative_dirs and Path(job).name != KEYFRAMES_DIR)
+                     if job not in relative_dirs and not is_keyframes_job(job))
     if dropped:
         warn(f"warning: {', '.join(dropped)}: not a job of this config now (a gallery's photo gone, or renamed "
              f"by a new photo of the same name); its frames stay, and the report leaves them out")
@@ -313,7 +313,7 @@ class RunStore:
                 job["inputs_sha256"] = inputs[relative_dir]
             for problem in self.job(relative_dir).repair(frame_shapes.get(relative_dir)):
                 warn(f"warning: {relative_dir}: {problem}; that frame will be "
-                     + ("copied back from its job or optimised again" if Path(relative_dir).name == KEYFRAMES_DIR
+                     + ("copied back from its job or optimised again" if is_keyframes_job(relative_dir)
                         else "optimised again"))
             frames = job["frames"]
             done = {record["index"]: record for record in self.job(relative_dir).records()}
