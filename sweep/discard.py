@@ -49,6 +49,14 @@ def remove_emptied_folders(run_dir: Path, relative_dirs: Iterable[str]) -> None:
             parent = parent.parent
 
 
+def remove_snapshots(folder: Path) -> None:
+    """Remove the progress snapshots sweep wrote into a frame's `folder`
+    (`layout.snapshot_filename`); anything else there stays."""
+    for path in folder.iterdir() if folder.is_dir() else ():
+        if snapshot_step(path.name) is not None and not path.is_dir():
+            path.unlink()
+
+
 def _discard_job(run_dir: Path, job: Path) -> None:
     frames = job / FRAMES_DIR
     for path in frames.iterdir() if frames.is_dir() else ():
@@ -57,9 +65,7 @@ def _discard_job(run_dir: Path, job: Path) -> None:
     progress = job / PROGRESS_DIR
     for folder in progress.iterdir() if progress.is_dir() else ():
         if is_snapshot_folder(folder.name) and folder.is_dir() and not folder.is_symlink():
-            for path in folder.iterdir():
-                if snapshot_step(path.name) is not None and not path.is_dir():
-                    path.unlink()
+            remove_snapshots(folder)
             _remove_if_empty(run_dir, folder)
     for name in (RECORDS_FILE, MOTION_FILE, PROGRESS_GIF, *map(movie_file, MOVIE_KINDS), SHEET_FILE):
         (job / name).unlink(missing_ok=True)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from .records import Callback, FrameResult, StepRecord
 from .images import save_png
-from .layout import snapshot_dir, snapshot_filename, snapshot_step
+from .discard import remove_snapshots
+from .layout import snapshot_dir, snapshot_filename
 
 
 class ProgressSnapshots(Callback):
@@ -39,9 +40,7 @@ class ProgressSnapshots(Callback):
         for k, index in enumerate(record.frame_indices):
             folder = snapshot_dir(self.run_dir / record.job, index)
             if first:  # a frame optimised again starts its snapshots afresh; files of the user's stay
-                for old in folder.iterdir() if folder.is_dir() else ():
-                    if snapshot_step(old.name) is not None:
-                        old.unlink()
+                remove_snapshots(folder)
             elif not bool(record.active[k]):
                 continue  # converged or failed: it did not move this step
             save_png(folder / snapshot_filename(record.iteration), images[k])
