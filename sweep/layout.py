@@ -1,7 +1,7 @@
 """The run directory's layout: every name a run writes, and the reader of a job's records.
 
     DIR/config.yaml                     the resolved config
-    DIR/manifest.json                   config hash, weights checksum, every frame's status
+    DIR/manifest.json                   config hash, weights checksum, frame recipe, every frame's status
     DIR/index.html                      the report
     DIR/[PHOTO/]compare.{mp4,gif,png}   the artists side by side
     DIR/[PHOTO/]ARTIST/                 a job: "ARTIST" for one photo, "PHOTO/ARTIST" for a gallery

@@ -19,7 +19,7 @@ from .config import parse_config
 from .morph import even_spacing, keyframes_of
 from .errors import SweepError
 from .layout import CONFIG_FILE as CONFIG, KEYFRAMES_DIR, MANIFEST_FILE as MANIFEST, is_keyframes_job, keyframes_dir
-from .store import JobStore, config_hash, read_json
+from .store import JobStore, config_hash, read_json, recipe_differs
 from .weight_text import format_weight
 
 
@@ -46,6 +46,7 @@ class RunStatus:
     jobs: list[JobStatus]
     config_matches_manifest: bool
     movies: list[Path] = field(default_factory=list)
+    made_by_other_recipe: bool = False   # sweep/store.py FRAME_RECIPE
 
     @property
     def counts(self) -> tuple[int, int, int]:
@@ -129,7 +130,7 @@ def run_status(directory: str | Path) -> RunStatus:
                     and not p.name.startswith("."))
     return RunStatus(directory=directory, jobs=jobs,
                      config_matches_manifest=manifest.get("config_hash") == config_hash(config),
-                     movies=movies)
+                     movies=movies, made_by_other_recipe=recipe_differs(manifest))
 
 
 def _ranges(indices: list[int]) -> str:
@@ -150,6 +151,9 @@ def format_status(status: RunStatus) -> str:
     if not status.config_matches_manifest:
         lines.append("  warning: config.yaml does not match the manifest's config hash (edited since the run?): "
                      "`sweep run` refuses to resume these frames unless --force, which makes them again")
+    if status.made_by_other_recipe:
+        lines.append("  warning: made by another version of sweep, whose frames differ from this one's: "
+                     "`sweep run` refuses to resume these frames unless --force, which makes them again")
     for job in status.jobs:
         lines.append(f"  {job.relative_dir}: {len(job.done)} done, {len(job.failed)} failed, "
                      f"{len(job.missing)} missing")
@@ -166,6 +170,8 @@ def format_status(status: RunStatus) -> str:
             lines.append(f"    failed frame {index} (content weight {format_weight(job.weights[index])}): {message}")
     if status.complete:
         lines.append("complete")
+    elif status.made_by_other_recipe:
+        lines.append("incomplete: rerun with --force to start again with this version of sweep")
     elif status.config_matches_manifest:
         lines.append("incomplete: rerun the same `sweep run` command with this --out to finish it")
     else:

@@ -29,6 +29,12 @@ from .layout import (CONFIG_FILE, FRAMES_DIR, FrameRecord, MANIFEST_FILE, MOTION
 # The sections that decide what a frame looks like; movie and runtime settings do not.
 FRAME_SECTIONS = ("content", "styles", "sweep", "image", "optimizer", "init", "keyframes", "model", "seed")
 
+# What a frame looks like also depends on sweep's own code. Bump this when a change makes
+# other frames from the same config and inputs, so that a run directory made before does
+# not resume into a movie of two kinds of frames. 1: every manifest written before it was
+# recorded (2: the TV loss's floor, sweep/losses.py tv_norm).
+FRAME_RECIPE = 2
+
 
 def config_hash(config: Config) -> str:
     relevant = {key: value for key, value in config.to_dict().items() if key in FRAME_SECTIONS}
@@ -53,6 +59,21 @@ def changed_inputs(manifest: dict | None, inputs: dict[str, str]) -> list[str]:
     jobs = manifest.get("jobs", {}) if isinstance(manifest, dict) else {}
     return sorted(d for d, digest in inputs.items()
                   if jobs.get(d, {}).get("inputs_sha256") not in (None, digest))
+
+
+def recipe_differs(manifest: dict | None) -> bool:
+    """The manifest has done frames, made by a sweep whose FRAME_RECIPE was another."""
+    if manifest is None or manifest.get("frame_recipe", 1) == FRAME_RECIPE:
+        return False
+    return any(entry.get("status") == "done" for job in manifest.get("jobs", {}).values()
+               for entry in job["frames"].values())
+
+
+def _recipe_refusal(directory: Path, recipe: int) -> str:
+    which = "an earlier" if recipe < FRAME_RECIPE else "a newer"
+    return (f"{directory} holds frames made by {which} version of sweep (frame recipe {recipe}, this one makes "
+            f"{FRAME_RECIPE}), which makes other frames from the same config; choose another --out, "
+            f"or pass --force to make them again")
 
 
 def _hashed_artist(artist: dict):
@@ -241,7 +262,7 @@ class RunStore:
         digest = config_hash(config)
         self.check_writable()
         atomic.remove_stray_temporaries(self.directory)
-        if manifest is not None and (manifest.get("config_hash") != digest
+        if manifest is not None and (manifest.get("config_hash") != digest or recipe_differs(manifest)
                                      or manifest.get("weights_sha256") != weights_sha256):
             earlier_jobs = set(manifest.get("jobs", {}))
             discard.discard_frames(self.directory, earlier_jobs | set(relative_dirs))
@@ -275,6 +296,8 @@ class RunStore:
             if manifest is not None and manifest.get("config_hash") != config_hash(config):
                 raise SweepError(f"{self.directory} holds frames of a different config; choose another --out, "
                                  f"or pass --force to replace them")
+            if recipe_differs(manifest):
+                raise SweepError(_recipe_refusal(self.directory, manifest.get("frame_recipe", 1)))
             if manifest is not None and weights_sha256 is not None and \
                     manifest.get("weights_sha256") != weights_sha256:
                 raise SweepError(f"{self.directory} was rendered with other VGG16 weights; "
@@ -302,7 +325,7 @@ class RunStore:
                    changed: list[str], inputs: dict[str, str], frame_shapes: dict, warn) -> dict:
         """The manifest of this run: ownership, input digests, and every frame's status
         as the frame store says (damaged records dropped with a warning)."""
-        manifest.update(config_hash=digest, weights_sha256=weights_sha256)
+        manifest.update(config_hash=digest, weights_sha256=weights_sha256, frame_recipe=FRAME_RECIPE)
         jobs = manifest.setdefault("jobs", {})
         ownership.record(manifest, relative_dirs, self.directory)
         for relative_dir in relative_dirs:

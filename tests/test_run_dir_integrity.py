@@ -15,7 +15,7 @@ from sweep.errors import SweepError
 from sweep.pick import pick
 from sweep.plan import is_gallery, photo_names
 from sweep.status import format_status, run_status
-from sweep.store import RunStore
+from sweep.store import FRAME_RECIPE, RunStore
 from tests.test_reliability import SWEEP, _config, _frames, _result, _run, _snapshot, _store_config, _write_config
 
 W = "w" * 64
@@ -221,7 +221,8 @@ def test_run_into_the_configs_own_directory_keeps_the_config(tmp_path):
                                       {"config_hash": "x", "weights_sha256": W,
                                        "jobs": {"paint": {"frames": {"0": "done"}}}},
                                       {"config_hash": "x", "weights_sha256": W, "jobs": {}, "picks": [1, 2]},
-                                      {"config_hash": "x", "weights_sha256": W, "jobs": {}, "picks": "abc"}])
+                                      {"config_hash": "x", "weights_sha256": W, "jobs": {}, "picks": "abc"},
+                                      {"config_hash": "x", "weights_sha256": W, "jobs": {}, "frame_recipe": "2"}])
 def test_a_manifest_of_the_wrong_shape_is_refused_in_one_line_and_force_clears_it(tmp_path, manifest):
     out, config = _store_with_frames(tmp_path)
     (out / "manifest.json").write_text(json.dumps(manifest))
@@ -328,6 +329,36 @@ def test_a_rerun_removes_only_the_movies_an_earlier_run_rendered(tmp_path):
     assert _run("run", "c.yaml", "--out", "out", "--set", "movie.formats=[mp4]", cwd=tmp_path).returncode == 0
     assert (job / "movie.mp4").is_file() and not (job / "movie.gif").exists()
     assert "movie.gif" not in (tmp_path / "out" / "index.html").read_text()
+
+
+@pytest.mark.parametrize("recipe", [None, 1, FRAME_RECIPE + 1])
+def test_frames_another_version_of_sweep_made_are_not_resumed_into(tmp_path, recipe):
+    """A manifest written before frame_recipe was recorded, or of another recipe, holds frames
+    this sweep would make differently: resuming would mix two kinds in one movie."""
+    out, config = _store_with_frames(tmp_path, inputs="p")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest.pop("frame_recipe") == FRAME_RECIPE
+    if recipe is not None:
+        manifest["frame_recipe"] = recipe
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    before = _snapshot(out)
+    which = "a newer" if recipe == FRAME_RECIPE + 1 else "an earlier"
+    with pytest.raises(SweepError, match=f"made by {which} version of sweep .*--force to make them again"):
+        RunStore(out).open(config, W, ["paint"], inputs={"paint": "p"})
+    assert _snapshot(out) == before
+    text = format_status(run_status(out))
+    assert "made by another version of sweep" in text
+    assert text.splitlines()[-1] == "incomplete: rerun with --force to start again with this version of sweep"
+    fresh = RunStore(out).open(config, W, ["paint"], force=True, inputs={"paint": "p"})
+    assert fresh["frame_recipe"] == FRAME_RECIPE and _frames(out / "paint") == []
+    assert "another version" not in format_status(run_status(out))
+
+
+def test_a_run_of_another_recipe_without_a_finished_frame_resumes(tmp_path):
+    out, config = _store_with_frames(tmp_path, count=0)
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text(json.dumps({**manifest, "frame_recipe": 1}))
+    assert RunStore(out).open(config, W, ["paint"], inputs={"paint": "pixels-1"})["frame_recipe"] == FRAME_RECIPE
 
 
 def test_a_run_directory_of_an_older_version_owns_its_layout_and_picks(tmp_path):
