@@ -137,8 +137,11 @@ def pick(job_dir: str | Path, *, frame: int | None = None, weight: float | None 
     if overrides and size is None:
         raise SweepError(f"--set applies to a re-render: add --size PX (got --set {overrides[0]})")
     for override in overrides:   # the re-render starts from this run's frame of this photo and paintings
-        key = override.split("=", 1)[0].strip().split(".")
-        if key[0] == "content" or key[0] == "styles" and (len(key) < 3 or key[2] in ("painting", "paintings")):
+        key_text, assigns, _ = override.partition("=")
+        key = key_text.strip().split(".")
+        sets_inputs = key[0] == "content" or key[0] == "styles" and (len(key) < 3
+                                                                    or key[2] in ("painting", "paintings"))
+        if assigns and sets_inputs:   # without "=" the config's parser names the form
             raise SweepError(f"--set {override}: a re-render keeps the run's photo and paintings, since it starts "
                              f"from the chosen frame; run `sweep run` with the other inputs instead")
     records, damaged, malformed = load_job_records(job)

@@ -209,6 +209,7 @@ def test_pick_dry_run_names_the_tiles_and_writes_nothing(run_dir):
                                           (["--size", "96", "--set", "runtime.memry=3"], "unknown config key"),
                                           (["--size", "96", "--set", "runtime.tile_passes=0"], "at least 1"),
                                           (["--size", "96", "--set", "content=sample:rings"], "keeps the run's photo"),
+                                          (["--size", "96", "--set", "content"], "--set expects KEY=VALUE"),
                                           (["--size", "96", "--set", "styles.rings.painting=sample:rings"],
                                            "keeps the run's photo and paintings")])
 def test_pick_set_errors(run_dir, args, message):
