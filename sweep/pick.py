@@ -164,26 +164,29 @@ def pick(job_dir: str | Path, *, frame: int | None = None, weight: float | None 
         raise SweepError(f"--out must name a .png file; got {target}")
     if dry_run:
         return _dry_run(job, record, target, size, iterations, overrides)
-    if size is None:
-        with _pick_target(job, target):
-            write_bytes(target, source.read_bytes())
-        from .images import read_png
-        shape = read_png(source).shape
-        return PickResult(path=target, index=int(record["index"]), content_weight=float(record["content_weight"]),
-                          source=source, size=(shape[0], shape[1]), rerendered=False)
-    image, steps = rerender(job, record, size, iterations=iterations, progress=progress, log=log,
-                            overrides=overrides)
-    from .images import save_png
-    with _pick_target(job, target):
-        save_png(target, image)
+    with _locked_pick(job, target) as write:
+        if size is None:
+            write(lambda: write_bytes(target, source.read_bytes()))
+            from .images import read_png
+            shape = read_png(source).shape
+            return PickResult(path=target, index=int(record["index"]),
+                              content_weight=float(record["content_weight"]), source=source,
+                              size=(shape[0], shape[1]), rerendered=False)
+        image, steps = rerender(job, record, size, iterations=iterations, progress=progress, log=log,
+                                overrides=overrides)
+        from .images import save_png
+        write(lambda: save_png(target, image))
     return PickResult(path=target, index=int(record["index"]), content_weight=float(record["content_weight"]),
                       source=source, size=(image.shape[0], image.shape[1]), rerendered=True, iterations=steps)
 
 
 @contextlib.contextmanager
-def _pick_target(job_dir: Path, target: Path) -> Iterator[None]:
-    """Hold the run's lock while the pick is written; refuse a target that is one of
-    the run's own files or a file no pick wrote; note the pick in the manifest."""
+def _locked_pick(job_dir: Path, target: Path) -> Iterator[Callable[[Callable[[], None]], None]]:
+    """Hold the run's lock for the whole pick, re-render included (a `sweep run --force`
+    meanwhile would file this pick into another config's run); refuse a target that is one
+    of the run's own files or a file no pick wrote. Yields `write(save)`, which notes the
+    pick in the manifest and then calls `save`: a pick that fails or is killed in between
+    leaves a noted pick without its file, never a file the run then calls foreign."""
     run_dir = find_run_dir(job_dir)
     with run_dir_lock(run_dir, "pick"):
         manifest_path = run_dir / MANIFEST_FILE
@@ -191,10 +194,14 @@ def _pick_target(job_dir: Path, target: Path) -> Iterator[None]:
         if manifest is not None and integrity.manifest_problem(manifest):
             raise SweepError(f"{manifest_path} is damaged; `sweep run --force` replaces the run's frames")
         key = ownership.check_pick_target(run_dir, manifest, target)
-        yield
-        if manifest is not None:  # a frame store without a run around it keeps no list
-            ownership.record_pick(manifest, key)
-            atomic.write_json(manifest_path, manifest)
+
+        def write(save: Callable[[], None]) -> None:
+            if manifest is not None:  # a frame store without a run around it keeps no list
+                ownership.record_pick(manifest, key)
+                atomic.write_json(manifest_path, manifest)
+            save()
+
+        yield write
 
 
 def _dry_run(job_dir: Path, record: dict, target: Path, size: int | None, iterations: int | None,

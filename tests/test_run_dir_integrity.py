@@ -12,6 +12,7 @@ from PIL import Image
 
 from sweep.config import parse_config
 from sweep.errors import SweepError
+from sweep.lock import run_dir_lock
 from sweep.pick import pick
 from sweep.plan import is_gallery, photo_names
 from sweep.status import format_status, run_status
@@ -186,6 +187,46 @@ def test_pick_refuses_a_damaged_frame_and_writes_nothing(tmp_path, damage):
             pick(job, weight=_records_weight(job, 1))
     assert _snapshot(out) == before
     assert pick(job, frame=0).path.is_file()
+
+
+def test_a_pick_that_fails_leaves_no_file_the_run_would_call_foreign(tmp_path, monkeypatch):
+    """The manifest cannot be written (a full disk): no PNG is left. The PNG cannot be written
+    after the manifest was: the noted pick without its file blocks neither `run` nor `pick`."""
+    out, config = _store_with_frames(tmp_path)
+    job = out / "paint"
+
+    def full_disk(*args, **kwargs):
+        raise SweepError("cannot write manifest.json: No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("sweep.pick.atomic.write_json", full_disk)
+        with pytest.raises(SweepError, match="No space left"):
+            pick(job, frame=1)
+    assert not list(job.glob("pick_*"))
+    with monkeypatch.context() as patch:
+        patch.setattr("sweep.pick.write_bytes", full_disk)
+        with pytest.raises(SweepError, match="No space left"):
+            pick(job, frame=1)
+    assert not list(job.glob("pick_*"))
+    RunStore(out).open(config, W, ["paint"], inputs={"paint": "pixels-1"})
+    assert pick(job, frame=1).path.is_file()
+
+
+def test_a_re_render_holds_the_run_directory_for_its_whole_length(tmp_path, monkeypatch):
+    """A `sweep run --force` of another config during a minutes-long re-render would
+    otherwise file this pick into the new run."""
+    out, _ = _store_with_frames(tmp_path)
+    seen = []
+
+    def rerender(job_dir, record, size, **kwargs):
+        with pytest.raises(SweepError, match=f"is in use by another sweep process \\(pid {os.getpid()}\\)"):
+            with run_dir_lock(out, "sweep run"):
+                pass
+        seen.append(size)
+        return np.zeros((size, size, 3), np.uint8), 1
+
+    monkeypatch.setattr("sweep.pick.rerender", rerender)
+    assert pick(out / "paint", frame=1, size=24).path.is_file() and seen == [24]
 
 
 def test_status_into_a_closed_pipe_ends_quietly_and_into_a_full_disk_in_one_line(tmp_path):
