@@ -24,7 +24,7 @@ import yaml
 from . import limits
 from .artist import Artist
 from .errors import SweepError
-from .layout import CONFIG_FILE, RESERVED_NAMES, inside_run_dir
+from .layout import CONFIG_FILE, check_folder_names, check_safe_name, inside_run_dir
 from .samples import SAMPLE_PREFIX
 from .schema import build, check_key, field_type, unknown_key_message
 from .vgg16_layers import VGG16_FEATURE_LAYERS
@@ -34,7 +34,6 @@ MIN_IMAGE_SIDE = 16
 # are optimised in tiles (sweep/tiles.py) within runtime.memory_budget_mb; anything
 # larger is a typo, not a request.
 MAX_IMAGE_SIDE = 4096
-MAX_NAME = 100   # characters of an artist's or photo's folder name
 
 
 @dataclass
@@ -275,6 +274,7 @@ def validate(config: Config) -> None:
         raise SweepError("'styles' is empty; name at least one painting, e.g. styles: {van_gogh: starry.jpg}")
     for name in config.styles:
         check_safe_name(name, "style name")
+    check_folder_names(list(config.styles), "style names")
     cw = config.sweep.content_weight
     if cw.steps < 1:
         raise SweepError(f"'sweep.content_weight.steps' must be at least 1; got {cw.steps}")
@@ -350,17 +350,6 @@ def _validate_tiles(runtime: "RuntimeSection") -> None:
         raise SweepError(f"'runtime.tile_size' must be 0 (automatic) or between {smallest} (twice "
                          f"runtime.tile_overlap={runtime.tile_overlap}, plus {MIN_IMAGE_SIDE}) and "
                          f"{MAX_IMAGE_SIDE} pixels; got {runtime.tile_size}")
-
-
-def check_safe_name(name: str, what: str) -> None:
-    """Names become directory names under the output directory: keep them inside it."""
-    if isinstance(name, str) and name.lower() in RESERVED_NAMES:
-        raise SweepError(f"{what} {name!r} is reserved for a file that sweep writes into the output directory; "
-                         f"choose another name")
-    if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith(".") \
-            or any(ord(c) < 32 for c in name) or len(name) > MAX_NAME or name != name.strip():
-        raise SweepError(f"{what} {name!r} is not a safe directory name: use letters, digits, '-', '_' "
-                         f"and spaces, without '/', '\\', a leading '.' or a space at either end")
 
 
 # ---------------------------------------------------------------------------

@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .config import (MAX_IMAGE_SIDE, MAX_NAME, MIN_IMAGE_SIDE, VGG16_FEATURE_LAYERS, Config, check_safe_name,
-                     content_sources)
+from .config import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, VGG16_FEATURE_LAYERS, Config, content_sources
 from .costs import _WEIGHTS_BYTES, forward_bytes, frame_costs
 from .errors import SweepError
 from .images import load_image, resize_max_side
-from .layout import job_dirs
+from .layout import MAX_NAME, MAX_NAME_BYTES, check_safe_name, job_dirs, name_fits
 from .records import Style
 from .morph import even_spacing, iteration_budget, keyframes_of
 from .samples import SAMPLE_PREFIX
@@ -170,29 +169,38 @@ def photo_names(sources: Sequence[str]) -> list[str]:
     file's name collides with it: the file stem, or, where two stems collide, the stem
     with its extension, then with its parent folder too, then with a digest of its
     whole path (`a b.png` and `a_b.png` read alike). A name that still meets another
-    one's (`a_png.jpg` against the `a_png` of `a.png` beside `a.jpg`) takes the digest."""
+    one's (`a_png.jpg` against the `a_png` of `a.png` beside `a.jpg`), or is too long for a
+    folder, takes the digest. Names that differ only in case collide: on macOS and Windows
+    they are one folder."""
     def candidates(source: str) -> list[str]:
         if source.startswith(SAMPLE_PREFIX):
             return [photo_name(source)]
         path = Path(source)
         digest = hashlib.sha256(str(path).encode("utf-8", "surrogatepass")).hexdigest()[:8]
-        return [photo_name(source), photo_name(path.name.replace(".", "_")),
-                photo_name(f"{path.parent.name}_{path.name}".replace(".", "_")),
-                photo_name(str(path).replace("/", "_").replace(".", "_")),
-                f"{photo_name(source)[:MAX_NAME - 9]}_{digest}"]
+        short = photo_name(source)[:MAX_NAME - 9]
+        while len(short.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES - 9:
+            short = short[:-1]
+        with_digest = f"{short}_{digest}"
+        names = [photo_name(source), photo_name(path.name.replace(".", "_")),
+                 photo_name(f"{path.parent.name}_{path.name}".replace(".", "_")),
+                 photo_name(str(path).replace("/", "_").replace(".", "_"))]
+        return [name if name_fits(name) else with_digest for name in names] + [with_digest]
 
-    options = [candidates(source) for source in sources]
+    spelt = [candidates(source) for source in sources]
+    options = [[name.casefold() for name in own] for own in spelt]
     names = []
-    for own in options:
+    for own, spelling in zip(options, spelt):
         level = 0
         while level < len(own) - 1 and sum(own[level] == (o[level] if level < len(o) else None)
                                            for o in options) > 1:
             level += 1
-        names.append(own[level])
-    names = [own[-1] if names.count(name) > 1 else name for name, own in zip(names, options)]
+        names.append(spelling[level])
+    folded = [name.casefold() for name in names]
+    names = [spelling[-1] if folded.count(name.casefold()) > 1 else name for name, spelling in zip(names, spelt)]
+    folded = [name.casefold() for name in names]
     for name, source in zip(names, sources):
         check_safe_name(name, "photo name")
-        if names.count(name) > 1:
+        if folded.count(name.casefold()) > 1:
             raise SweepError(f"two photos would share the output folder {name!r} (one is {source}); "
                              f"list each photo once, or rename one")
     return names

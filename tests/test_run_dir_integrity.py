@@ -78,6 +78,14 @@ def test_job_names_do_not_shift_when_a_gallery_gains_a_photo(tmp_path):
     assert crossed[1] == "a_jpg" and len(set(crossed)) == 3 and crossed[0].startswith("a_")
     long = photo_names(["/p/" + "x" * 95 + " .png", "/p/" + "x" * 95 + "_.png"])
     assert len(set(long)) == 2 and all(len(name) <= 100 for name in long)
+    # over 255 bytes at the folder level, or over 100 letters at the path level: the digest, not a refusal
+    wide = photo_names(["/g/dir1/" + "東" * 83 + ".png", "/g/dir2/" + "東" * 83 + ".png"])
+    assert len(set(wide)) == 2 and all(len(name.encode()) <= 255 for name in wide)
+    deep = "/a_rather_long_folder_name_for_my_holiday_pictures_from_the_summer/photos_exported_from_camera"
+    deep_names = photo_names([f"{deep}/2024/day1/img.png", f"{deep}/2025/day1/img.png"])
+    assert [name[:4] for name in deep_names] == ["img_"] * 2 and deep_names[0] != deep_names[1]
+    # on macOS and Windows `Photo` and `photo` are one folder
+    assert photo_names(["/p/Photo.png", "/p/photo.jpg"]) == ["Photo_png", "photo_jpg"]
     one = parse_config("content: 'photos/*.png'\nstyles: {s: s.png}\n", base_dir=tmp_path)
     assert is_gallery(one)  # one match or many: the same PHOTO/ARTIST layout
 
