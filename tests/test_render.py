@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from sweep.atomic import TEMP_MARKER
 from sweep.errors import SweepError
@@ -25,7 +25,7 @@ from sweep.render.compare import (
 from sweep.balance import suggest_balanced
 from sweep.layout import load_records
 from sweep.render.frames import (
-    ACCENT, draw_label, label_font_size, load_frames, upscale_factor,
+    ACCENT, covering_font, draw_label, font, label_font_size, load_frames, title_font, upscale_factor,
 )
 from sweep.weight_text import format_weight
 from sweep.render.movie import (
@@ -153,6 +153,22 @@ def test_draw_label_keeps_the_value_on_tiny_images():
     out = draw_label(image, "content weight 3.16")
     changed = np.argwhere(np.any(out != image, axis=2))
     assert changed[:, 1].max() < 39
+
+
+def _ink(face, letter: str) -> bytes:
+    image = Image.new("L", (40, 40))
+    ImageDraw.Draw(image).text((4, 4), letter, font=face, fill=255)
+    return image.tobytes()
+
+
+@pytest.mark.parametrize("name", ["Dürer", "Мунк", "Ἀπελλῆς", "רובין"])
+def test_an_artists_name_beyond_ascii_is_drawn_in_its_letters_not_boxes(name):
+    """The built-in font has ASCII only: `Dürer` came out `D□rer` in compare.png."""
+    assert covering_font(name).endswith("DejaVuSans.ttf") and covering_font(name, bold=True).endswith("Bold.ttf")
+    for face in (font(20, name), title_font(20, name)):
+        box = _ink(face, "\ue000")   # a private-use letter no font has: the box a missing letter gets
+        assert all(_ink(face, letter) != box for letter in name if not letter.isascii())
+    assert _ink(font(20, "content weight"), "u") != _ink(font(20, "content weight"), "\ue000")
 
 
 @pytest.mark.parametrize("side", [64, 256, 1024])

@@ -131,13 +131,13 @@ def compose_grid(tiles: list[np.ndarray], names: list[str], shape: tuple[int, in
     draw = ImageDraw.Draw(image)
     for name, (top, left, h, w) in zip(names, boxes):
         text, size = _fit_text(name, m["name_size"], w - 4)
-        draw.text((left + 2, top - m["name_h"] // 2 - max(1, m["gap"] // 4)), text, font=font(size),
+        draw.text((left + 2, top - m["name_h"] // 2 - max(1, m["gap"] // 4)), text, font=font(size, text),
                   fill=(236, 236, 240), anchor="lm")
     if caption is not None:
         bar_top = height - m["caption_h"]
         draw.rectangle((0, bar_top, width, height), fill=(8, 8, 10))
         text, size = _fit_text(caption, m["caption_size"], width - 2 * m["gap"], keep_end=True)
-        draw.text((width / 2, bar_top + m["caption_h"] / 2), text, font=font(size),
+        draw.text((width / 2, bar_top + m["caption_h"] / 2), text, font=font(size, text),
                   fill=(255, 255, 255), anchor="mm")
     return np.asarray(image, dtype=np.uint8)
 
@@ -216,7 +216,7 @@ def _label_table(draw: ImageDraw.ImageDraw, boxes: list[list[Box]], names: Seque
     title_size, sub_size, corner_size = sizes["title"], sizes["sub"], sizes["corner"]
     name_w, legend_h, grid_left = sizes["name_w"], sizes["legend_h"], sizes["left"]
     n_rows, th = len(boxes), boxes[0][0][2]
-    draw.text((margin, margin), title, font=title_font(title_size), fill=INK)
+    draw.text((margin, margin), title, font=title_font(title_size, title), fill=INK)
     draw.text((margin, margin + round(title_size * 1.3)),
               f"{n_rows} artist{'s' if n_rows != 1 else ''}  |  the same photo  |  "
               f"content weight {format_weight(weights[0])} to {format_weight(weights[-1])}  |  photo -> style",
@@ -224,13 +224,13 @@ def _label_table(draw: ImageDraw.ImageDraw, boxes: list[list[Box]], names: Seque
     for c, weight in enumerate(weights):
         top, left, _, w = boxes[0][c]
         text, size = _fit_text(format_weight(weight), head_size, w, keep_end=True)
-        draw.text((left + w / 2, top - gap - 2), text, font=font(size), fill=INK, anchor="md")
+        draw.text((left + w / 2, top - gap - 2), text, font=font(size, text), fill=INK, anchor="md")
     draw.text((margin, boxes[0][0][0] - gap - 2), "content weight", font=font(corner_size), fill=MUTED,
               anchor="ld")
     for r, name in enumerate(names):
         top, _, h, _ = boxes[r][0]
         text, size = _fit_text(name, head_size, name_w)
-        draw.text((margin, top + h / 2), text, font=font(size), fill=INK, anchor="lm")
+        draw.text((margin, top + h / 2), text, font=font(size, text), fill=INK, anchor="lm")
     legend_y = boxes[-1][0][0] + th + round(legend_h * 0.55)
     swatch = round(sub_size * 0.9)
     draw.rectangle((grid_left, legend_y - swatch // 2, grid_left + swatch, legend_y + swatch // 2),

@@ -3,7 +3,10 @@
 The job directory's layout and its records are `sweep.layout`'s; renderers only read them.
 
 Text is drawn with Pillow's built-in scalable font (`ImageFont.load_default(size=...)`,
-Aileron, Pillow >= 10.1). It covers ASCII only, so every label is plain ASCII.
+Aileron, Pillow >= 10.1). It covers ASCII only, so sweep's own labels are plain ASCII;
+a user's name in other letters (`Dürer`, `Мунк`, `東京`) is drawn with the first font
+that has them all: DejaVu Sans, which matplotlib ships (Latin, Greek, Cyrillic, Hebrew,
+Arabic), then the system's fonts (`covering_font`).
 """
 from __future__ import annotations
 
@@ -70,23 +73,50 @@ def weight_label(weight: float) -> str:
     return f"content weight {format_weight(weight)}"
 
 
+@functools.lru_cache(maxsize=256)
+def font(size: int, text: str = "") -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """The labels' font at `size` pixels (cached): Pillow's built-in one, or for `text`
+    beyond ASCII a font that has its letters."""
+    if text.isascii():
+        return ImageFont.load_default(size=max(6, int(size)))
+    return ImageFont.truetype(covering_font(text), max(6, int(size)))
+
+
 @functools.lru_cache(maxsize=64)
-def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """Pillow's built-in scalable font at `size` pixels (cached)."""
-    return ImageFont.load_default(size=max(6, int(size)))
+def title_font(size: int, text: str = ""):
+    """DejaVu Sans Bold at `size` px for sheet titles (the font of the trade-off plot), or
+    a font that has every letter of `text` where DejaVu lacks some."""
+    return ImageFont.truetype(covering_font(text, bold=True), max(6, int(size)))
 
 
-@functools.lru_cache(maxsize=16)
-def title_font(size: int):
-    """DejaVu Sans Bold at `size` px for sheet titles: it ships with matplotlib and is
-    the font of the trade-off plot. Falls back to the built-in font if it is missing."""
+def covering_font(text: str, bold: bool = False) -> str:
+    """The path of DejaVu Sans (Bold) when it has every letter of `text`, else of the first
+    system font that has them (Noto Sans CJK, where installed), else of DejaVu Sans anyway:
+    its boxes for missing letters are what any font would draw."""
+    import matplotlib
+
+    own = str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" /
+              ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"))
+    letters = {ord(letter) for letter in text if not letter.isspace()}
+    return next((path for path in (own, *_system_fonts()) if letters <= _letters_of(path)), own)
+
+
+@functools.lru_cache(maxsize=None)
+def _letters_of(path: str) -> frozenset[int]:
+    from matplotlib.ft2font import FT2Font
+
     try:
-        import matplotlib
+        return frozenset(FT2Font(path).get_charmap())
+    except (OSError, RuntimeError, ValueError):   # a font FreeType cannot read has no letters
+        return frozenset()
 
-        path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans-Bold.ttf"
-        return ImageFont.truetype(str(path), max(6, int(size)))
-    except (ImportError, OSError):
-        return font(size)
+
+@functools.lru_cache(maxsize=1)
+def _system_fonts() -> tuple[str, ...]:
+    """The system's font files, sans-serif ones first."""
+    from matplotlib import font_manager
+
+    return tuple(sorted(font_manager.findSystemFonts(), key=lambda path: ("sans" not in path.lower(), path)))
 
 
 def label_font_size(height: int, width: int) -> int:
@@ -96,7 +126,7 @@ def label_font_size(height: int, width: int) -> int:
 
 def text_size(text: str, size: int) -> tuple[int, int]:
     """(width, height) in pixels of `text` at font `size` (height from ascent to descent)."""
-    face = font(size)
+    face = font(size, text)
     left, _, right, _ = face.getbbox(text)
     ascent, descent = _metrics(face)
     return right - left, ascent + descent
@@ -119,7 +149,7 @@ def fit_font_size(text: str, size: int, max_width: int, minimum: int = 8) -> int
 def draw_text(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, size: int,
               fill=INK, anchor: str = "la") -> None:
     """Draw `text` with the shared font; `anchor` as in Pillow ("la", "mm", "rs", ...)."""
-    draw.text(xy, text, font=font(size), fill=fill, anchor=anchor)
+    draw.text(xy, text, font=font(size, text), fill=fill, anchor=anchor)
 
 
 def draw_label(image: np.ndarray, text: str, corner: str = "bottom-left", *,
@@ -151,7 +181,7 @@ def draw_label(image: np.ndarray, text: str, corner: str = "bottom-left", *,
         words = words[1:]  # too narrow even at the smallest size: keep the end (the value)
     text = " ".join(words) if text_size(text, size)[0] > room else text
     pad = max(3, round(size * 0.45))
-    face = font(size)
+    face = font(size, text)
     left, _, right, _ = face.getbbox(text)
     ascent, descent = _metrics(face)
     box_w = (right - left) + 2 * pad

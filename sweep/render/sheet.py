@@ -219,9 +219,9 @@ def compose_sheet(frames: Sequence[np.ndarray], records: Sequence[dict], suggest
     text_left = min(grid_left, margin)
     title = title or "Content weight sweep"
     shown_size = title_size  # a long title (a blend's paintings) shrinks to fit the sheet
-    while shown_size > 10 and title_font(shown_size).getlength(title) > sheet_w - 2 * text_left:
+    while shown_size > 10 and title_font(shown_size, title).getlength(title) > sheet_w - 2 * text_left:
         shown_size = max(10, int(shown_size * 0.9))
-    draw.text((text_left, margin), title, font=title_font(shown_size), fill=INK)
+    draw.text((text_left, margin), title, font=title_font(shown_size, title), fill=INK)
     weights = [float(r["content_weight"]) for r in records]
     subtitle = (f"{n} frame{'s' if n != 1 else ''}  |  content weight {format_weight(weights[0])}"
                 f" to {format_weight(weights[-1])}  |  photo -> style")
