@@ -45,6 +45,29 @@ def run_dir_lock(directory: str | os.PathLike, command: str = "sweep") -> Iterat
         os.close(fd)
 
 
+def holder(directory: str | os.PathLike) -> str | None:
+    """Who holds the lock of `directory` now ("pid N"), or None; writes nothing, so that
+    `sweep status` can ask."""
+    try:
+        fd = os.open(Path(directory) / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)   # dropped when fd closes
+        return None
+    except BlockingIOError:
+        return _who(fd)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _who(fd: int) -> str:
+    pid = _read_pid(fd)
+    return f"pid {pid}" if pid else "a process whose pid is not yet written"
+
+
 def _acquire(path: Path, command: str) -> int:
     while True:
         try:
@@ -54,9 +77,8 @@ def _acquire(path: Path, command: str) -> int:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _read_pid(fd)
+            who = _who(fd)
             os.close(fd)
-            who = f"pid {holder}" if holder else "a process whose pid is not yet written"
             raise SweepError(f"{path.parent} is in use by another sweep process ({who}); wait for it "
                              f"to finish, or stop it, then run again (or choose another --out)") from None
         except OSError as exc:

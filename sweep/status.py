@@ -5,7 +5,8 @@ Reads only what a run wrote (`config.yaml`, `manifest.json`, each job's
 it answers in well under a second, also while a run is writing into DIR.
 A frame is *done* when its PNG and its `frames.json` record both exist (the
 store's own rule), *failed* when the manifest says so and it is not done, and
-*missing* otherwise.
+*missing* otherwise. A run whose frames are all done is *complete* once its movies,
+sheets and report are there too; one whose lock a process holds is *in progress*.
 """
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from . import integrity
 from .config import parse_config
 from .morph import even_spacing, keyframes_of
 from .errors import SweepError
-from .layout import CONFIG_FILE as CONFIG, KEYFRAMES_DIR, MANIFEST_FILE as MANIFEST, is_keyframes_job, keyframes_dir
+from .layout import (CONFIG_FILE as CONFIG, KEYFRAMES_DIR, MANIFEST_FILE as MANIFEST, REPORT_FILE, SHEET_FILE,
+                     is_keyframes_job, keyframes_dir, movie_file)
+from .lock import holder
 from .store import JobStore, config_hash, read_json, recipe_differs
 from .weight_text import format_weight
 
@@ -47,6 +50,8 @@ class RunStatus:
     config_matches_manifest: bool
     movies: list[Path] = field(default_factory=list)
     made_by_other_recipe: bool = False   # sweep/store.py FRAME_RECIPE
+    unrendered: list[str] = field(default_factory=list)   # of a complete run: movies, sheets, report not there
+    in_use_by: str | None = None   # "pid N" of the `sweep run` or `pick` writing into it now (sweep/lock.py)
 
     @property
     def counts(self) -> tuple[int, int, int]:
@@ -128,9 +133,19 @@ def run_status(directory: str | Path) -> RunStatus:
         jobs.append(status)
     movies = sorted(p for p in directory.rglob("*") if p.suffix in (".mp4", ".gif") and p.is_file()
                     and not p.name.startswith("."))
-    return RunStatus(directory=directory, jobs=jobs,
-                     config_matches_manifest=manifest.get("config_hash") == config_hash(config),
-                     movies=movies, made_by_other_recipe=recipe_differs(manifest))
+    status = RunStatus(directory=directory, jobs=jobs,
+                       config_matches_manifest=manifest.get("config_hash") == config_hash(config),
+                       movies=movies, made_by_other_recipe=recipe_differs(manifest), in_use_by=holder(directory))
+    if status.complete:
+        status.unrendered = _unrendered(directory, config.movie.formats, relative_dirs)
+    return status
+
+
+def _unrendered(directory: Path, formats: list[str], relative_dirs: list[str]) -> list[str]:
+    """What the run renders once its frames are done and is not there: a run stopped while
+    rendering (a full disk, a kill) leaves frames without their movies."""
+    expected = [f"{job}/{name}" for job in relative_dirs for name in (*map(movie_file, formats), SHEET_FILE)]
+    return [path for path in [*expected, REPORT_FILE] if not (directory / path).is_file()]
 
 
 def _ranges(indices: list[int]) -> str:
@@ -168,7 +183,12 @@ def format_status(status: RunStatus) -> str:
             lines.append(f"    damaged: {problem} (the next run {remedy})")
         for index, message in sorted(job.failed.items()):
             lines.append(f"    failed frame {index} (content weight {format_weight(job.weights[index])}): {message}")
-    if status.complete:
+    if status.in_use_by:
+        lines.append(f"in progress: a `sweep run` or `sweep pick` is writing into it ({status.in_use_by})")
+    elif status.complete and status.unrendered:
+        lines.append(f"frames complete, but not rendered: {', '.join(status.unrendered)}; rerun the same "
+                     f"`sweep run` command with this --out to render them")
+    elif status.complete:
         lines.append("complete")
     elif status.made_by_other_recipe:
         lines.append("incomplete: rerun with --force to start again with this version of sweep")

@@ -284,6 +284,22 @@ def test_a_manifest_of_the_wrong_shape_is_refused_in_one_line_and_force_clears_i
     assert run_status(out).counts == (0, 0, 4)
 
 
+def test_status_of_a_run_stopped_while_rendering_or_still_running_says_so(tmp_path):
+    """Every frame done is not the whole run: a full disk at the movie left no movie,
+    sheet or report, and status called it complete; so it did while a run was writing."""
+    out, _ = _store_with_frames(tmp_path, count=4)
+    text = format_status(run_status(out))
+    assert text.splitlines()[-1] == ("frames complete, but not rendered: paint/movie.gif, paint/sheet.png, "
+                                     "index.html; rerun the same `sweep run` command with this --out to render them")
+    for name in ("paint/movie.gif", "paint/sheet.png", "index.html"):
+        (out / name).write_bytes(b"rendered")
+    assert format_status(run_status(out)).splitlines()[-1] == "complete"
+    with run_dir_lock(out, "sweep run"):
+        text = format_status(run_status(out))
+    assert text.splitlines()[-1] == f"in progress: a `sweep run` or `sweep pick` is writing into it (pid {os.getpid()})"
+    assert format_status(run_status(out)).splitlines()[-1] == "complete"
+
+
 def test_status_of_a_run_whose_config_was_edited_says_how_to_go_on(tmp_path):
     """Rerunning `the same command` would be refused: the config no longer matches."""
     out, _ = _store_with_frames(tmp_path)
