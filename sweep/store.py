@@ -217,6 +217,14 @@ class RunStore:
         formats = movie.get("formats") if isinstance(movie, dict) else None
         return [kind for kind in formats if kind in MOVIE_KINDS] if isinstance(formats, list) else []
 
+    def _check_not_inside_a_run(self) -> None:
+        """A run inside another run's folder would be files that run did not write: it
+        would refuse to resume from then on."""
+        for parent in self.directory.resolve().parents:
+            if (parent / MANIFEST_FILE).is_file() and (parent / CONFIG_FILE).is_file():
+                raise SweepError(f"{self.directory} is inside the run directory {parent}, which would then refuse "
+                                 f"to resume; choose an --out outside it")
+
     def check_writable(self) -> None:
         """Refuse an output directory we cannot write, without creating it.
 
@@ -226,6 +234,7 @@ class RunStore:
         removed at once.
         """
         target = self.directory
+        self._check_not_inside_a_run()
         try:
             if target.exists():
                 if not target.is_dir():

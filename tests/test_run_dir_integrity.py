@@ -262,6 +262,22 @@ def test_run_into_the_configs_own_directory_keeps_the_config(tmp_path):
     assert _snapshot(tmp_path) == before
 
 
+def test_a_run_inside_another_run_or_into_an_empty_out_is_refused(tmp_path):
+    """`--out RUN/sub` made files RUN had not written, and RUN refused to resume from then
+    on; `--out ""` quietly took the default folder."""
+    out, config = _store_with_frames(tmp_path)
+    before = _snapshot(out)
+    with pytest.raises(SweepError, match="is inside the run directory .*out, which would then refuse to resume"):
+        RunStore(out / "paint" / "again").open(config, W, ["paint"])
+    _write_config(tmp_path, _config(tmp_path, steps=2, iterations=2))
+    folders = sorted(tmp_path.iterdir())
+    for target in (str(out / "sub"), ""):
+        result = _run("run", "c.yaml", "--out", target, "--dry-run", cwd=tmp_path)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+        assert ("inside the run directory" if target else "--out is empty") in result.stderr
+    assert _snapshot(out) == before and sorted(tmp_path.iterdir()) == folders
+
+
 # --------------------------------------------------------------------------- class 8: damaged records
 
 
