@@ -8,10 +8,13 @@ Every image leaves this module as a C-contiguous `numpy.uint8` array of shape
   entry, ...) is composited over **white**: a painting scanned or exported with a
   transparent margin should read as paper, not as black, which would otherwise
   pull dark tones into the style statistics;
-- 16-bit and 32-bit integer grayscale (`I;16`, `I;16B`, `I;16L`, `I`) is scaled
-  from the 16-bit range 0..65535 to 0..255 with rounding (65535 -> 255,
-  32768 -> 128), not clipped as Pillow's own `convert` does; 16-bit RGB(A) PNGs
-  are already reduced to 8 bits per channel by Pillow (the high byte);
+- 16-bit integer grayscale (`I;16`, `I;16B`, `I;16L`) is scaled from the 16-bit
+  range 0..65535 to 0..255 with rounding (65535 -> 255, 32768 -> 128), not clipped
+  as Pillow's own `convert` does; 16-bit RGB(A) PNGs are already reduced to 8 bits
+  per channel by Pillow (the high byte);
+- 32-bit integer grayscale (`I`, a TIFF's) carries no bit depth of its own, so its
+  range is read from its values, as for `F` below: 0..255 when its maximum is at
+  most 255, else 0..65535 when at most 65535, else 0..2^31-1 (a signed 32-bit range);
 - 32-bit float (`F`) is read as 0..1 when its maximum is at most 1, else 0..255;
 - CMYK JPEGs (including Adobe's inverted CMYK, which Pillow undoes when it sees
   the Adobe APP14 marker) are converted through their embedded ICC profile when
@@ -143,9 +146,11 @@ def _to_rgb(pil: Image.Image, path: Path) -> np.ndarray:
     mode = pil.mode
 
     if mode in _SIXTEEN_BIT_MODES:
-        values = np.asarray(pil).astype(np.int64)
-        values = np.clip(values, 0, 65535)
-        gray = ((values * 255 + 32767) // 65535).astype(np.uint8)
+        values = np.clip(np.asarray(pil).astype(np.int64), 0, None)
+        top = 65535 if mode != "I" or not values.size else next(
+            limit for limit in (255, 65535, 2 ** 31 - 1) if values.max() <= limit)
+        values = np.clip(values, 0, top)
+        gray = ((values * 255 + top // 2) // top).astype(np.uint8)
         return _gray_to_rgb(gray)
     if mode == "F":
         values = np.nan_to_num(np.asarray(pil, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
