@@ -56,7 +56,7 @@ MAX_INPUT_PIXELS = 100_000_000
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # length 0, type, CRC
 _PNG_TAIL_WINDOW = 1 << 20
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
-_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
+_INTEGER_GRAY_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
 
 
 def _fail(path: Path, reason: str) -> SweepError:
@@ -145,7 +145,7 @@ def _to_rgb(pil: Image.Image, path: Path) -> np.ndarray:
         pil = oriented
     mode = pil.mode
 
-    if mode in _SIXTEEN_BIT_MODES:
+    if mode in _INTEGER_GRAY_MODES:
         values = np.clip(np.asarray(pil).astype(np.int64), 0, None)
         top = 65535 if mode != "I" or not values.size else next(
             limit for limit in (255, 65535, 2 ** 31 - 1) if values.max() <= limit)
