@@ -74,20 +74,12 @@ def load_job_records(job_dir: Path) -> tuple[list[dict], dict[int, str], list[st
                          f"such as outputs/quickstart/rings")
     # The rule `run` and `status` apply: a record of the wrong shape, naming a file other
     # than its own frame, or whose PNG is missing or does not decode is never picked.
-    store = JobStore(job_dir)
-    usable, problems = store.check()
-    records, malformed = integrity.usable_records(integrity.read_json_or_problem(store.records_path, [])[0])
-    good = {record["index"] for record in usable}
-    damaged = {record["index"]: _problem_of(record, problems) for record in records if record["index"] not in good}
-    if not usable:
-        raise SweepError(f"{job_dir} has no stored frames yet" + (f" (damaged: {problems[0]})" if problems else ""))
-    return records, damaged, malformed
-
-
-def _problem_of(record: dict, problems: list[str]) -> str:
-    """What JobStore.check found wrong with the frame of `record` (its PNG)."""
-    prefix = f"frame {record['index']}: "
-    return next((p[len(prefix):] for p in problems if p.startswith(prefix)), f"{record['file']} is missing")
+    found = JobStore(job_dir).inspect()
+    if not found.usable:
+        raise SweepError(f"{job_dir} has no stored frames yet"
+                         + (f" (damaged: {found.problems[0]})" if found.problems else ""))
+    damaged = {**{r["index"]: f"{r['file']} is missing" for r in found.absent}, **found.damaged}
+    return found.well_formed, damaged, found.malformed
 
 
 def choose(records: list[dict], *, frame: int | None = None, weight: float | None = None,

@@ -95,6 +95,21 @@ def read_json(path: Path, default):
 
 
 @dataclass
+class Inspection:
+    """A job's frame records, frame by frame (`JobStore.inspect`)."""
+    well_formed: list[FrameRecord]   # in sweep order
+    usable: list[FrameRecord]        # whose PNG is there, decodes and has the job's size
+    damaged: dict[int, str]          # index -> why its PNG cannot be used
+    absent: list[FrameRecord]        # whose PNG is gone: a missing frame, not a damaged one
+    malformed: list[str]             # what is wrong with frames.json or its other records
+
+    @property
+    def problems(self) -> list[str]:
+        """Every problem, one line each, as `JobStore.check` gives them."""
+        return self.malformed + [f"frame {index}: {problem}" for index, problem in self.damaged.items()]
+
+
+@dataclass
 class JobStore:
     directory: Path
     artist: dict | None = None   # Job.artist_record(), written into every frame record
@@ -110,9 +125,13 @@ class JobStore:
     def load(self) -> tuple[list[FrameRecord], list[str]]:
         """Well-formed records of frames whose PNG exists, in sweep order, and what
         was wrong with the others (sweep/integrity.py)."""
+        well_formed, problems = self._well_formed()
+        return [r for r in well_formed if (self.directory / r["file"]).is_file()], problems
+
+    def _well_formed(self) -> tuple[list[FrameRecord], list[str]]:
         payload, problem = integrity.read_json_or_problem(self.records_path, [])
         records, problems = integrity.usable_records(payload)
-        return [r for r in records if (self.directory / r["file"]).is_file()], [problem] * bool(problem) + problems
+        return records, [problem] * bool(problem) + problems
 
     def records(self) -> list[FrameRecord]:
         """Records of frames whose PNG exists, in sweep order (damaged ones left out)."""
@@ -121,21 +140,26 @@ class JobStore:
     def check(self, shape: tuple[int, int] | None = None) -> tuple[list[FrameRecord], list[str]]:
         """`load`, with every PNG decoded and compared with the job's frame `shape`
         (by default the size most of its frames have)."""
-        records, problems = self.load()
-        shapes, good = {}, []
-        for record in records:
+        found = self.inspect(shape)
+        return found.usable, found.problems
+
+    def inspect(self, shape: tuple[int, int] | None = None) -> Inspection:
+        """`check`, frame by frame."""
+        well_formed, malformed = self._well_formed()
+        on_disk = [r for r in well_formed if (self.directory / r["file"]).is_file()]
+        shapes, damaged = {}, {}
+        for record in on_disk:
             shapes[record["index"]], problem = integrity.frame_shape(self.directory / record["file"])
             if problem:
-                problems.append(f"frame {record['index']}: {problem}")
+                damaged[record["index"]] = problem
         expected = shape or max(set(shapes.values()) - {None}, key=list(shapes.values()).count, default=None)
-        for record in records:
+        for record in on_disk:
             found = shapes[record["index"]]
             if found is not None and tuple(found) != tuple(expected):
-                problems.append(f"frame {record['index']}: {Path(record['file']).name} is {found[1]}x{found[0]}, "
-                                f"the job's frames are {expected[1]}x{expected[0]}")
-            elif found is not None:
-                good.append(record)
-        return good, problems
+                damaged[record["index"]] = (f"{Path(record['file']).name} is {found[1]}x{found[0]}, "
+                                            f"the job's frames are {expected[1]}x{expected[0]}")
+        return Inspection(well_formed=well_formed, usable=[r for r in on_disk if r["index"] not in damaged],
+                          damaged=damaged, absent=[r for r in well_formed if r not in on_disk], malformed=malformed)
 
     def repair(self, shape: tuple[int, int] | None = None) -> list[str]:
         """Drop damaged records from frames.json, so that their frames count as missing."""
