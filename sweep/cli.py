@@ -194,7 +194,7 @@ def _interrupted_message(args, code: int) -> str:
 
 
 def _out_dir(args):
-    if args.out is not None and not args.out.strip():
+    if isinstance(args.out, str) and not args.out.strip():
         raise SweepError("--out is empty: name the output folder, or leave --out out for the default")
     if args.out:
         return args.out
