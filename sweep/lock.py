@@ -2,8 +2,8 @@
 
 Two processes writing one run directory would mix frames of two configs and delete
 each other's temporaries. The lock is an exclusive `fcntl.flock` on DIR/.sweep.lock,
-held for as long as the process writes there; the file holds the holder's pid so
-that a refused process can name it. The kernel drops a flock when its holder dies
+held for the whole of a `run` or a `pick` (a re-render included); the file holds the
+holder's pid and command so that a refused process and `sweep status` can name it. The kernel drops a flock when its holder dies
 (even under kill -9), so a lock file left by a dead process is simply taken over;
 the pid in it is only a name for the message, never a test of liveness. The holder
 removes the file when it lets go.
@@ -16,16 +16,19 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from pathlib import Path
 from typing import Iterator
 
 from .errors import SweepError
 
 LOCK_FILE = ".sweep.lock"
+# How long a process taking the lock waits out another's shared lock: `holder`'s glance.
+STATUS_GLANCE_S = 0.5
 
 
 @contextlib.contextmanager
-def run_dir_lock(directory: str | os.PathLike, command: str = "sweep") -> Iterator[Path]:
+def run_dir_lock(directory: str | os.PathLike, command: str = "run") -> Iterator[Path]:
     """Hold the lock of `directory` (created if missing) for the duration of the block;
     a `SweepError` naming the holder's pid when another process holds it."""
     directory = Path(directory)
@@ -46,8 +49,9 @@ def run_dir_lock(directory: str | os.PathLike, command: str = "sweep") -> Iterat
 
 
 def holder(directory: str | os.PathLike) -> str | None:
-    """Who holds the lock of `directory` now ("pid N"), or None; writes nothing, so that
-    `sweep status` can ask."""
+    """Who holds the lock of `directory` now ("`sweep run` (pid N)"), or None. It writes
+    nothing, so that `sweep status` can ask; its shared lock lasts a moment, which a
+    process taking the lock then waits out (`_acquire`)."""
     try:
         fd = os.open(Path(directory) / LOCK_FILE, os.O_RDONLY)
     except OSError:
@@ -56,7 +60,8 @@ def holder(directory: str | os.PathLike) -> str | None:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)   # dropped when fd closes
         return None
     except BlockingIOError:
-        return _who(fd)
+        pid, command = _read_holder(fd)
+        return f"`sweep {command}` (pid {pid})" if pid else _who(fd)
     except OSError:
         return None
     finally:
@@ -64,11 +69,12 @@ def holder(directory: str | os.PathLike) -> str | None:
 
 
 def _who(fd: int) -> str:
-    pid = _read_pid(fd)
+    pid = _read_holder(fd)[0]
     return f"pid {pid}" if pid else "a process whose pid is not yet written"
 
 
 def _acquire(path: Path, command: str) -> int:
+    patience = time.monotonic() + STATUS_GLANCE_S
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -79,6 +85,9 @@ def _acquire(path: Path, command: str) -> int:
         except BlockingIOError:
             who = _who(fd)
             os.close(fd)
+            if time.monotonic() < patience:   # perhaps `sweep status` glancing at it
+                time.sleep(0.01)
+                continue
             raise SweepError(f"{path.parent} is in use by another sweep process ({who}); wait for it "
                              f"to finish, or stop it, then run again (or choose another --out)") from None
         except OSError as exc:
@@ -105,10 +114,10 @@ def _write_pid(fd: int, command: str) -> None:
         pass  # a full disk: the lock holds all the same, only the pid goes unnamed
 
 
-def _read_pid(fd: int) -> int | None:
+def _read_holder(fd: int) -> tuple[int | None, str]:
+    """(pid, command) as the holder wrote them; (None, "") when not yet written."""
     try:
-        fields = os.pread(fd, 64, 0).split()
-        return int(fields[0]) if fields else None
+        fields = os.pread(fd, 200, 0).decode("utf-8", "replace").split()
+        return (int(fields[0]), " ".join(fields[1:]) or "run") if fields else (None, "")
     except (OSError, ValueError):
-        return None
-
+        return None, ""

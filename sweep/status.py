@@ -51,7 +51,7 @@ class RunStatus:
     movies: list[Path] = field(default_factory=list)
     made_by_other_recipe: bool = False   # sweep/store.py FRAME_RECIPE
     unrendered: list[str] = field(default_factory=list)   # of a complete run: movies, sheets, report not there
-    in_use_by: str | None = None   # "pid N" of the `sweep run` or `pick` writing into it now (sweep/lock.py)
+    in_use_by: str | None = None   # "`sweep run` (pid N)" writing into it now (sweep/lock.py)
 
     @property
     def counts(self) -> tuple[int, int, int]:
@@ -184,7 +184,7 @@ def format_status(status: RunStatus) -> str:
         for index, message in sorted(job.failed.items()):
             lines.append(f"    failed frame {index} (content weight {format_weight(job.weights[index])}): {message}")
     if status.in_use_by:
-        lines.append(f"in progress: a `sweep run` or `sweep pick` is writing into it ({status.in_use_by})")
+        lines.append(f"in progress: {status.in_use_by} is writing into it")
     elif status.complete and status.unrendered:
         lines.append(f"frames complete, but not rendered: {', '.join(status.unrendered)}; rerun the same "
                      f"`sweep run` command with this --out to render them")

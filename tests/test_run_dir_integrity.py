@@ -228,7 +228,7 @@ def test_a_re_render_holds_the_run_directory_for_its_whole_length(tmp_path, monk
 
     def rerender(job_dir, record, size, **kwargs):
         with pytest.raises(SweepError, match=f"is in use by another sweep process \\(pid {os.getpid()}\\)"):
-            with run_dir_lock(out, "sweep run"):
+            with run_dir_lock(out, "run"):
                 pass
         seen.append(size)
         return np.zeros((size, size, 3), np.uint8), 1
@@ -310,9 +310,9 @@ def test_status_of_a_run_stopped_while_rendering_or_still_running_says_so(tmp_pa
     for name in ("paint/movie.gif", "paint/sheet.png", "index.html"):
         (out / name).write_bytes(b"rendered")
     assert format_status(run_status(out)).splitlines()[-1] == "complete"
-    with run_dir_lock(out, "sweep run"):
+    with run_dir_lock(out, "pick"):
         text = format_status(run_status(out))
-    assert text.splitlines()[-1] == f"in progress: a `sweep run` or `sweep pick` is writing into it (pid {os.getpid()})"
+    assert text.splitlines()[-1] == f"in progress: `sweep pick` (pid {os.getpid()}) is writing into it"
     assert format_status(run_status(out)).splitlines()[-1] == "complete"
 
 
