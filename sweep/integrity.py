@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SweepError
-from .layout import frame_file
+from .layout import CONFIG_FILE, MANIFEST_FILE, frame_file
 
 FRAME_FILE = re.compile(r"frames/f\d{3,}_cw-\d+\.\d{3}\.png")
 FRAME_STATUSES = ("done", "failed")
@@ -118,4 +118,15 @@ def manifest_problem(manifest: Any) -> str | None:
         paths = manifest.get(key, [])
         if not isinstance(paths, list) or not all(isinstance(path, str) for path in paths):
             return f"its {key} are not a list of paths"
+    return None
+
+
+def run_dir_around(path: Path) -> Path | None:
+    """The nearest folder above `path` that is a run directory: its config.yaml beside a
+    manifest.json of the shape `sweep run` writes (a web app's manifest.json is not one)."""
+    for parent in Path(path).resolve().parents:
+        if (parent / CONFIG_FILE).is_file() and (parent / MANIFEST_FILE).is_file():
+            manifest, problem = read_json_or_problem(parent / MANIFEST_FILE, None)
+            if problem is None and manifest_problem(manifest) is None:
+                return parent
     return None

@@ -185,6 +185,10 @@ def _locked_pick(job_dir: Path, target: Path) -> Iterator[Callable[[Callable[[],
         manifest = read_json(manifest_path, None)
         if manifest is not None and integrity.manifest_problem(manifest):
             raise SweepError(f"{manifest_path} is damaged; `sweep run --force` replaces the run's frames")
+        around = integrity.run_dir_around(target)
+        if around is not None and around != run_dir.resolve():
+            raise SweepError(f"--out {target} is inside another run directory, {around}, which would then refuse "
+                             f"to resume; choose a path outside it")
         key = ownership.check_pick_target(run_dir, manifest, target)
 
         def write(save: Callable[[], None]) -> None:

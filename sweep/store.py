@@ -244,10 +244,10 @@ class RunStore:
     def _check_not_inside_a_run(self) -> None:
         """A run inside another run's folder would be files that run did not write: it
         would refuse to resume from then on."""
-        for parent in self.directory.resolve().parents:
-            if (parent / MANIFEST_FILE).is_file() and (parent / CONFIG_FILE).is_file():
-                raise SweepError(f"{self.directory} is inside the run directory {parent}, which would then refuse "
-                                 f"to resume; choose an --out outside it")
+        around = integrity.run_dir_around(self.directory)
+        if around is not None:
+            raise SweepError(f"{self.directory} is inside the run directory {around}, which would then refuse "
+                             f"to resume; choose an --out outside it")
 
     def check_writable(self) -> None:
         """Refuse an output directory we cannot write, without creating it.

@@ -276,6 +276,16 @@ def test_a_run_inside_another_run_or_into_an_empty_out_is_refused(tmp_path):
         assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
         assert ("inside the run directory" if target else "--out is empty") in result.stderr
     assert _snapshot(out) == before and sorted(tmp_path.iterdir()) == folders
+    (tmp_path / "other").mkdir()
+    other, _ = _store_with_frames(tmp_path / "other")
+    with pytest.raises(SweepError, match="is inside another run directory"):
+        pick(other / "paint", frame=0, out=out / "mine.png")
+    assert _snapshot(out) == before and pick(out / "paint", frame=0, out=out / "mine.png").path.is_file()
+    # a folder that merely has files of those names (a web app's) is no run
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "config.yaml").write_text("debug: true\n")
+    (tmp_path / "app" / "manifest.json").write_text('{"name": "my web app"}')
+    RunStore(tmp_path / "app" / "renders").check_writable()
 
 
 # --------------------------------------------------------------------------- class 8: damaged records
