@@ -98,7 +98,7 @@ def manifest_problem(manifest: Any) -> str | None:
     for key in ("config_hash", "weights_sha256"):
         if not isinstance(manifest.get(key), str):
             return f"its {key} is {manifest.get(key)!r}, not a string"
-    recipe = manifest.get("frame_recipe", 1)   # sweep/store.py FRAME_RECIPE
+    recipe = manifest.get("frame_recipe", 1)   # sweep/identity.py FRAME_RECIPE; absent: trusted
     if isinstance(recipe, bool) or not isinstance(recipe, int) or recipe < 1:
         return f"its frame_recipe is {recipe!r}, not a positive integer"
     jobs = manifest.get("jobs")

@@ -35,7 +35,8 @@ from .config import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, load_config
 from .errors import SweepError
 from .layout import CONFIG_FILE as CONFIG, MANIFEST_FILE, RECORDS_FILE as RECORDS, frame_filename
 from .lock import run_dir_lock
-from .store import JobStore, changed_inputs, read_json
+from .identity import changed_inputs
+from .store import JobStore, read_json
 from .weight_text import format_weight
 # How far up from a job directory config.yaml may be: RUN/ARTIST or RUN/PHOTO/ARTIST.
 MAX_DEPTH = 2

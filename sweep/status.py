@@ -22,7 +22,8 @@ from .errors import SweepError
 from .layout import (CONFIG_FILE as CONFIG, KEYFRAMES_DIR, MANIFEST_FILE as MANIFEST, REPORT_FILE, SHEET_FILE,
                      is_keyframes_job, keyframes_dir, movie_file)
 from .lock import holder
-from .store import JobStore, config_hash, read_json, recipe_differs
+from .identity import config_hash, recipe_differs
+from .store import JobStore, read_json
 from .weight_text import format_weight
 
 
@@ -49,7 +50,7 @@ class RunStatus:
     jobs: list[JobStatus]
     config_matches_manifest: bool
     movies: list[Path] = field(default_factory=list)
-    made_by_other_recipe: bool = False   # sweep/store.py FRAME_RECIPE
+    made_by_other_recipe: bool = False   # sweep/identity.py FRAME_RECIPE
     unrendered: list[str] = field(default_factory=list)   # of a complete run: movies, sheets, report not there
     in_use_by: str | None = None   # "`sweep run` (pid N)" writing into it now (sweep/lock.py)
 
@@ -135,7 +136,8 @@ def run_status(directory: str | Path) -> RunStatus:
                     and not p.name.startswith("."))
     status = RunStatus(directory=directory, jobs=jobs,
                        config_matches_manifest=manifest.get("config_hash") == config_hash(config),
-                       movies=movies, made_by_other_recipe=recipe_differs(manifest), in_use_by=holder(directory))
+                       movies=movies, in_use_by=holder(directory),
+                       made_by_other_recipe=recipe_differs(manifest, any(job.done for job in jobs)))
     if status.complete:
         status.unrendered = _unrendered(directory, config.movie.formats, relative_dirs)
     return status

@@ -6,7 +6,6 @@ same config into the same directory optimises only the frames that are missing.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -17,32 +16,15 @@ from typing import Callable
 
 from . import atomic, discard, integrity, ownership
 from .balance import suggest_balanced
+from . import identity
+from .identity import changed_inputs, config_hash, recipe_differs, recipe_of, recipe_refusal
 from .config import Config
 from .records import FrameResult
 from .errors import SweepError
 from .images import read_png, save_png
 from . import motion
-from .morph import even_spacing
 from .layout import (CONFIG_FILE, FRAMES_DIR, FrameRecord, MANIFEST_FILE, MOTION_FILE, MOVIE_KINDS,
                      RECORDS_FILE, frame_record, is_frame_filename, is_keyframes_job, load_records)
-
-# The sections that decide what a frame looks like; movie and runtime settings do not.
-FRAME_SECTIONS = ("content", "styles", "sweep", "image", "optimizer", "init", "keyframes", "model", "seed")
-
-# What a frame looks like also depends on sweep's own code. Bump this when a change makes
-# other frames from the same config and inputs, so that a run directory made before does
-# not resume into a movie of two kinds of frames. 1: every manifest written before it was
-# recorded (2: the TV loss's floor, sweep/losses.py tv_norm).
-FRAME_RECIPE = 2
-
-
-def config_hash(config: Config) -> str:
-    relevant = {key: value for key, value in config.to_dict().items() if key in FRAME_SECTIONS}
-    if relevant["sweep"]["content_weight"]["spacing"] == "even" and not even_spacing(config):
-        relevant["sweep"]["content_weight"]["spacing"] = "log"   # the same frames: runs made before even resume
-    relevant["styles"] = {name: _hashed_artist(artist) for name, artist in relevant["styles"].items()}
-    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
-
 
 def _warn_of_dropped_jobs(manifest: dict, relative_dirs: list[str], warn: Callable[[str], None]) -> None:
     """The same config no longer has some of the directory's jobs: a gallery glob lost a
@@ -52,36 +34,6 @@ def _warn_of_dropped_jobs(manifest: dict, relative_dirs: list[str], warn: Callab
     if dropped:
         warn(f"warning: {', '.join(dropped)}: not a job of this config now (a gallery's photo gone, or renamed "
              f"by a new photo of the same name); its frames stay, and the report leaves them out")
-
-
-def changed_inputs(manifest: dict | None, inputs: dict[str, str]) -> list[str]:
-    """Jobs whose stored input digest differs from this run's (a manifest without one is trusted)."""
-    jobs = manifest.get("jobs", {}) if isinstance(manifest, dict) else {}
-    return sorted(d for d, digest in inputs.items()
-                  if jobs.get(d, {}).get("inputs_sha256") not in (None, digest))
-
-
-def recipe_differs(manifest: dict | None) -> bool:
-    """The manifest has done frames, made by a sweep whose FRAME_RECIPE was another."""
-    if manifest is None or manifest.get("frame_recipe", 1) == FRAME_RECIPE:
-        return False
-    return any(entry.get("status") == "done" for job in manifest.get("jobs", {}).values()
-               for entry in job["frames"].values())
-
-
-def _recipe_refusal(directory: Path, recipe: int) -> str:
-    which = "an earlier" if recipe < FRAME_RECIPE else "a newer"
-    return (f"{directory} holds frames made by {which} version of sweep (frame recipe {recipe}, this one makes "
-            f"{FRAME_RECIPE}), which makes other frames from the same config; choose another --out, "
-            f"or pass --force to make them again")
-
-
-def _hashed_artist(artist: dict):
-    """An artist as the hash sees it: one painting in its own colours hashes as the bare
-    path it was before artists became mappings, so run directories made then still resume."""
-    if len(artist["paintings"]) == 1 and artist["colors"] == "style":
-        return artist["paintings"][0]
-    return artist
 
 
 def read_json(path: Path, default):
@@ -295,7 +247,8 @@ class RunStore:
         digest = config_hash(config)
         self.check_writable()
         atomic.remove_stray_temporaries(self.directory)
-        if manifest is not None and (manifest.get("config_hash") != digest or recipe_differs(manifest)
+        if manifest is not None and (manifest.get("config_hash") != digest
+                                     or recipe_differs(manifest, self._has_frames(relative_dirs))
                                      or manifest.get("weights_sha256") != weights_sha256):
             earlier_jobs = set(manifest.get("jobs", {}))
             discard.discard_frames(self.directory, earlier_jobs | set(relative_dirs))
@@ -329,8 +282,8 @@ class RunStore:
             if manifest is not None and manifest.get("config_hash") != config_hash(config):
                 raise SweepError(f"{self.directory} holds frames of a different config; choose another --out, "
                                  f"or pass --force to replace them")
-            if recipe_differs(manifest):
-                raise SweepError(_recipe_refusal(self.directory, manifest.get("frame_recipe", 1)))
+            if recipe_differs(manifest, self._has_frames(relative_dirs)):
+                raise SweepError(recipe_refusal(self.directory, recipe_of(manifest)))
             if manifest is not None and weights_sha256 is not None and \
                     manifest.get("weights_sha256") != weights_sha256:
                 raise SweepError(f"{self.directory} was rendered with other VGG16 weights; "
@@ -358,7 +311,7 @@ class RunStore:
                    changed: list[str], inputs: dict[str, str], frame_shapes: dict, warn) -> dict:
         """The manifest of this run: ownership, input digests, and every frame's status
         as the frame store says (damaged records dropped with a warning)."""
-        manifest.update(config_hash=digest, weights_sha256=weights_sha256, frame_recipe=FRAME_RECIPE)
+        manifest.update(config_hash=digest, weights_sha256=weights_sha256, frame_recipe=identity.FRAME_RECIPE)
         jobs = manifest.setdefault("jobs", {})
         ownership.record(manifest, relative_dirs, self.directory)
         for relative_dir in relative_dirs:

@@ -15,7 +15,7 @@ from sweep.artist import Artist
 from sweep.config import parse_config
 from sweep.errors import SweepError
 from sweep.images import load_image, resize_max_side, resize_to
-from sweep.store import FRAME_SECTIONS, config_hash
+from sweep.identity import FRAME_SECTIONS, config_hash
 
 from .test_losses import as_np, finite_difference, gradient
 

@@ -31,7 +31,8 @@ from sweep.layout import snapshot_dir
 from sweep.records import FrameResult, StepRecord
 from sweep.snapshots import ProgressSnapshots
 from sweep.status import format_status, run_status
-from sweep.store import JobStore, RunStore, config_hash
+from sweep.identity import config_hash
+from sweep.store import JobStore, RunStore
 
 SWEEP = [sys.executable, "-m", "sweep.cli"]
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0

@@ -16,7 +16,8 @@ from sweep.lock import run_dir_lock
 from sweep.pick import pick
 from sweep.plan import is_gallery, photo_names
 from sweep.status import format_status, run_status
-from sweep.store import FRAME_RECIPE, RunStore
+from sweep import identity
+from sweep.store import RunStore
 from tests.test_reliability import SWEEP, _config, _frames, _result, _run, _snapshot, _store_config, _write_config
 
 W = "w" * 64
@@ -422,18 +423,24 @@ def test_a_rerun_removes_only_the_movies_an_earlier_run_rendered(tmp_path):
     assert "movie.gif" not in (tmp_path / "out" / "index.html").read_text()
 
 
-@pytest.mark.parametrize("recipe", [None, 1, FRAME_RECIPE + 1])
-def test_frames_another_version_of_sweep_made_are_not_resumed_into(tmp_path, recipe):
-    """A manifest written before frame_recipe was recorded, or of another recipe, holds frames
-    this sweep would make differently: resuming would mix two kinds in one movie."""
+@pytest.mark.parametrize("upgrade", ["to a newer recipe", "back to an older one"])
+@pytest.mark.parametrize("noted", ["noted as done", "only in the frame store"])
+def test_frames_another_version_of_sweep_made_are_not_resumed_into(tmp_path, monkeypatch, upgrade, noted):
+    """Frames a sweep of another FRAME_RECIPE made would be mixed into one movie with this
+    one's: refused, whether the manifest notes them as done or only the frame store has
+    them (`run` trusts the store); status says why; --force makes them again."""
     out, config = _store_with_frames(tmp_path, inputs="p")
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest.pop("frame_recipe") == FRAME_RECIPE
-    if recipe is not None:
-        manifest["frame_recipe"] = recipe
+    assert manifest["frame_recipe"] == identity.FRAME_RECIPE
+    if noted == "only in the frame store":
+        manifest["jobs"]["paint"]["frames"] = {}
+    if upgrade == "back to an older one":
+        manifest["frame_recipe"] = identity.FRAME_RECIPE + 1
     (out / "manifest.json").write_text(json.dumps(manifest))
+    now = identity.FRAME_RECIPE + (upgrade == "to a newer recipe")
+    monkeypatch.setattr(identity, "FRAME_RECIPE", now)
     before = _snapshot(out)
-    which = "a newer" if recipe == FRAME_RECIPE + 1 else "an earlier"
+    which = "an earlier" if upgrade == "to a newer recipe" else "a newer"
     with pytest.raises(SweepError, match=f"made by {which} version of sweep .*--force to make them again"):
         RunStore(out).open(config, W, ["paint"], inputs={"paint": "p"})
     assert _snapshot(out) == before
@@ -441,15 +448,22 @@ def test_frames_another_version_of_sweep_made_are_not_resumed_into(tmp_path, rec
     assert "made by another version of sweep" in text
     assert text.splitlines()[-1] == "incomplete: rerun with --force to start again with this version of sweep"
     fresh = RunStore(out).open(config, W, ["paint"], force=True, inputs={"paint": "p"})
-    assert fresh["frame_recipe"] == FRAME_RECIPE and _frames(out / "paint") == []
+    assert fresh["frame_recipe"] == now and _frames(out / "paint") == []
     assert "another version" not in format_status(run_status(out))
 
 
-def test_a_run_of_another_recipe_without_a_finished_frame_resumes(tmp_path):
-    out, config = _store_with_frames(tmp_path, count=0)
+def test_a_manifest_without_a_recipe_is_trusted_and_one_without_frames_resumes(tmp_path, monkeypatch):
+    """Written before the recipe was recorded, as the input digest's absence is trusted."""
+    out, config = _store_with_frames(tmp_path)
     manifest = json.loads((out / "manifest.json").read_text())
-    (out / "manifest.json").write_text(json.dumps({**manifest, "frame_recipe": 1}))
-    assert RunStore(out).open(config, W, ["paint"], inputs={"paint": "pixels-1"})["frame_recipe"] == FRAME_RECIPE
+    del manifest["frame_recipe"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert RunStore(out).open(config, W, ["paint"], inputs={"paint": "pixels-1"})["frame_recipe"] == 1
+    assert len(_frames(out / "paint")) == 2
+    (tmp_path / "empty").mkdir()
+    out, config = _store_with_frames(tmp_path / "empty", count=0)
+    monkeypatch.setattr(identity, "FRAME_RECIPE", 2)
+    assert RunStore(out).open(config, W, ["paint"], inputs={"paint": "pixels-1"})["frame_recipe"] == 2
 
 
 def test_a_run_directory_of_an_older_version_owns_its_layout_and_picks(tmp_path):

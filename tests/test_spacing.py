@@ -38,7 +38,7 @@ def test_even_spacing_without_keyframes_is_log_spacing():
         assert config.content_weights() == pytest.approx(list(np.logspace(2, -1, 9)))
     assert morph.even_spacing(parse_config(CONFIG))
     # so its frames are those of log spacing, and a run made before even was the default resumes
-    from sweep.store import config_hash
+    from sweep.identity import config_hash
 
     log = CONFIG.replace("spacing: even", "spacing: log")
     assert config_hash(parse_config(CONFIG + "init: content\n")) == config_hash(parse_config(log + "init: content\n"))
