@@ -276,8 +276,6 @@ CASES: list[Case] = [
     Case("style name 200 chars", {"styles": {"x" * 200: "paint.png"}},
          expect="too long for a folder name: 200 characters"),
     Case("style name 90 CJK letters", {"styles": {"東" * 90: "paint.png"}}, expect="270 bytes in UTF-8"),
-    Case("style names differ in case", {"styles": {"Monet": "paint.png", "monet": "paint.png"}},
-         expect="differ only in case"),
     Case("unknown optimizer", {"optimizer": {"name": "sgd"}}, expect="one of lbfgs, adam"),
     Case("unknown layer", {"model": {"content_layers": ["block6_conv1"]}}, expect="unknown VGG16 layer"),
     Case("scales not ending at 1", {"optimizer": {"scales": [0.5, 0.75]}}, expect="rise strictly to 1.0"),

@@ -24,7 +24,7 @@ import yaml
 from . import limits
 from .artist import Artist
 from .errors import SweepError
-from .layout import CONFIG_FILE, check_folder_names, check_safe_name, inside_run_dir
+from .layout import CONFIG_FILE, check_safe_name, inside_run_dir
 from .samples import SAMPLE_PREFIX
 from .schema import build, check_key, field_type, unknown_key_message
 from .vgg16_layers import VGG16_FEATURE_LAYERS
@@ -274,7 +274,6 @@ def validate(config: Config) -> None:
         raise SweepError("'styles' is empty; name at least one painting, e.g. styles: {van_gogh: starry.jpg}")
     for name in config.styles:
         check_safe_name(name, "style name")
-    check_folder_names(list(config.styles), "style names")
     cw = config.sweep.content_weight
     if cw.steps < 1:
         raise SweepError(f"'sweep.content_weight.steps' must be at least 1; got {cw.steps}")

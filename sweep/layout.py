@@ -56,8 +56,12 @@ MAX_NAME = 100   # characters of an artist's or photo's folder name
 MAX_NAME_BYTES = 255   # and its bytes in UTF-8: a folder name's limit on common file systems
 
 
+def name_bytes(name: str) -> int:
+    return len(name.encode("utf-8", "surrogatepass"))
+
+
 def name_fits(name: str) -> bool:
-    return len(name) <= MAX_NAME and len(name.encode("utf-8", "surrogatepass")) <= MAX_NAME_BYTES
+    return len(name) <= MAX_NAME and name_bytes(name) <= MAX_NAME_BYTES
 
 
 def check_safe_name(name: str, what: str) -> None:
@@ -71,19 +75,8 @@ def check_safe_name(name: str, what: str) -> None:
                          f"and spaces, without '/', '\\', a leading '.' or a space at either end")
     if not name_fits(name):
         raise SweepError(f"{what} {name[:40]!r}... is too long for a folder name: {len(name)} characters, "
-                         f"{len(name.encode('utf-8', 'surrogatepass'))} bytes in UTF-8 (at most {MAX_NAME} "
+                         f"{name_bytes(name)} bytes in UTF-8 (at most {MAX_NAME} "
                          f"and {MAX_NAME_BYTES}); shorten it")
-
-
-def check_folder_names(names: Sequence[str], what: str) -> None:
-    """Folder names side by side must differ in more than case: on macOS's and Windows'
-    file systems `Monet` and `monet` are one folder, and their frames would mix."""
-    seen: dict[str, str] = {}
-    for name in names:
-        if name.casefold() in seen and seen[name.casefold()] != name:
-            raise SweepError(f"{what} {seen[name.casefold()]!r} and {name!r} differ only in case: they would share "
-                             f"one folder on macOS and Windows; rename one")
-        seen.setdefault(name.casefold(), name)
 
 
 _SNAPSHOT = re.compile(r"^s(\d{4,})\.png$")

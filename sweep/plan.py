@@ -19,7 +19,7 @@ from .config import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, VGG16_FEATURE_LAYERS, Config
 from .costs import _WEIGHTS_BYTES, forward_bytes, frame_costs
 from .errors import SweepError
 from .images import load_image, resize_max_side
-from .layout import MAX_NAME, MAX_NAME_BYTES, check_safe_name, job_dirs, name_fits
+from .layout import MAX_NAME, MAX_NAME_BYTES, check_safe_name, job_dirs, name_bytes, name_fits
 from .records import Style
 from .morph import even_spacing, iteration_budget, keyframes_of
 from .samples import SAMPLE_PREFIX
@@ -170,15 +170,15 @@ def photo_names(sources: Sequence[str]) -> list[str]:
     with its extension, then with its parent folder too, then with a digest of its
     whole path (`a b.png` and `a_b.png` read alike). A name that still meets another
     one's (`a_png.jpg` against the `a_png` of `a.png` beside `a.jpg`), or is too long for a
-    folder, takes the digest. Names that differ only in case collide: on macOS and Windows
-    they are one folder."""
+    folder, takes the digest. Names that differ only in case are two folders, except on a
+    file system that ignores case, where the run refuses them (`RunStore.check_resume`)."""
     def candidates(source: str) -> list[str]:
         if source.startswith(SAMPLE_PREFIX):
             return [photo_name(source)]
         path = Path(source)
         digest = hashlib.sha256(str(path).encode("utf-8", "surrogatepass")).hexdigest()[:8]
         short = photo_name(source)[:MAX_NAME - 9]
-        while len(short.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES - 9:
+        while name_bytes(short) > MAX_NAME_BYTES - 9:
             short = short[:-1]
         with_digest = f"{short}_{digest}"
         names = [photo_name(source), photo_name(path.name.replace(".", "_")),
@@ -186,21 +186,18 @@ def photo_names(sources: Sequence[str]) -> list[str]:
                  photo_name(str(path).replace("/", "_").replace(".", "_"))]
         return [name if name_fits(name) else with_digest for name in names] + [with_digest]
 
-    spelt = [candidates(source) for source in sources]
-    options = [[name.casefold() for name in own] for own in spelt]
+    options = [candidates(source) for source in sources]
     names = []
-    for own, spelling in zip(options, spelt):
+    for own in options:
         level = 0
         while level < len(own) - 1 and sum(own[level] == (o[level] if level < len(o) else None)
                                            for o in options) > 1:
             level += 1
-        names.append(spelling[level])
-    folded = [name.casefold() for name in names]
-    names = [spelling[-1] if folded.count(name.casefold()) > 1 else name for name, spelling in zip(names, spelt)]
-    folded = [name.casefold() for name in names]
+        names.append(own[level])
+    names = [own[-1] if names.count(name) > 1 else name for name, own in zip(names, options)]
     for name, source in zip(names, sources):
         check_safe_name(name, "photo name")
-        if folded.count(name.casefold()) > 1:
+        if names.count(name) > 1:
             raise SweepError(f"two photos would share the output folder {name!r} (one is {source}); "
                              f"list each photo once, or rename one")
     return names

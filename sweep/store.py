@@ -292,8 +292,38 @@ class RunStore:
                 raise SweepError(f"the photo or painting of {self.directory / changed[0]} has other pixels than "
                                  f"when its frames were rendered (same file name, new image); choose another "
                                  f"--out, or pass --force to replace its frames")
+        self._check_case_collisions(relative_dirs)
         ownership.check(self.directory, manifest, relative_dirs, force)
         return manifest, orphans, changed
+
+    def _check_case_collisions(self, relative_dirs: list[str]) -> None:
+        """Jobs whose folders differ only in case (artists `Monet` and `monet`, photos
+        `Photo.png` and `photo.jpg`) are one folder where the file system ignores case
+        (macOS's and Windows' by default), and their frames would mix."""
+        seen: dict[str, str] = {}
+        for relative_dir in relative_dirs:
+            other = seen.setdefault(relative_dir.lower(), relative_dir)
+            if other != relative_dir and self._ignores_case():
+                raise SweepError(f"the jobs {other!r} and {relative_dir!r} differ only in case, and the file system "
+                                 f"of {self.directory} ignores case: they would share one folder; rename an artist "
+                                 f"or a photo")
+
+    def _ignores_case(self) -> bool:
+        """Whether the file system this run writes to ignores case: a probe file in the
+        directory (or the nearest folder above it that exists), looked up in upper case."""
+        folder = self.directory.absolute()
+        while not folder.is_dir():
+            folder = folder.parent
+        try:
+            with atomic.signals_deferred():   # a signal must not leave the probe behind
+                fd, probe = tempfile.mkstemp(prefix=atomic.TEMP_MARKER + "case-probe-", dir=folder)
+                os.close(fd)
+                try:
+                    return os.path.exists(os.path.join(folder, os.path.basename(probe).upper()))
+                finally:
+                    os.unlink(probe)
+        except OSError:
+            return False   # a folder it cannot write: the run is refused for that, by name
 
     def _read_manifest(self, force: bool) -> dict | None:
         """The manifest, None when absent; a damaged one is refused, or with `force` replaced."""

@@ -85,10 +85,22 @@ def test_job_names_do_not_shift_when_a_gallery_gains_a_photo(tmp_path):
     deep = "/a_rather_long_folder_name_for_my_holiday_pictures_from_the_summer/photos_exported_from_camera"
     deep_names = photo_names([f"{deep}/2024/day1/img.png", f"{deep}/2025/day1/img.png"])
     assert [name[:4] for name in deep_names] == ["img_"] * 2 and deep_names[0] != deep_names[1]
-    # on macOS and Windows `Photo` and `photo` are one folder
-    assert photo_names(["/p/Photo.png", "/p/photo.jpg"]) == ["Photo_png", "photo_jpg"]
+    assert photo_names(["/p/Photo.png", "/p/photo.jpg"]) == ["Photo", "photo"]   # see the next test
     one = parse_config("content: 'photos/*.png'\nstyles: {s: s.png}\n", base_dir=tmp_path)
     assert is_gallery(one)  # one match or many: the same PHOTO/ARTIST layout
+
+
+def test_jobs_that_differ_only_in_case_are_refused_where_the_file_system_ignores_case(tmp_path, monkeypatch):
+    """`Monet` and `monet` are two folders here, and one on macOS's and Windows' file systems."""
+    config = _store_config(tmp_path)
+    jobs = ["Photo/Monet", "photo/monet", "photo/.keyframes"]
+    assert not RunStore(tmp_path / "out")._ignores_case()   # this one keeps case, and the probe is gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["paint.png", "photo.png"]
+    RunStore(tmp_path / "out").open(config, W, jobs)
+    monkeypatch.setattr(RunStore, "_ignores_case", lambda self: True)
+    with pytest.raises(SweepError, match="'Photo/Monet' and 'photo/monet' differ only in case, and the file system"):
+        RunStore(tmp_path / "other").open(config, W, jobs)
+    assert not (tmp_path / "other").exists()
 
 
 def test_a_job_the_config_no_longer_has_is_named_in_a_warning_and_kept(tmp_path):
