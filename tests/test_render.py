@@ -25,7 +25,7 @@ from sweep.render.compare import (
 from sweep.balance import suggest_balanced
 from sweep.layout import load_records
 from sweep.render.frames import (
-    ACCENT, covering_font, draw_label, font, label_font_size, load_frames, title_font, upscale_factor,
+    ACCENT, covering_fonts, draw_label, font, label_font_size, load_frames, title_font, upscale_factor,
 )
 from sweep.weight_text import format_weight
 from sweep.render.movie import (
@@ -164,11 +164,26 @@ def _ink(face, letter: str) -> bytes:
 @pytest.mark.parametrize("name", ["Dürer", "Мунк", "Ἀπελλῆς", "רובין"])
 def test_an_artists_name_beyond_ascii_is_drawn_in_its_letters_not_boxes(name):
     """The built-in font has ASCII only: `Dürer` came out `D□rer` in compare.png."""
-    assert covering_font(name).endswith("DejaVuSans.ttf") and covering_font(name, bold=True).endswith("Bold.ttf")
+    assert covering_fonts(name)[0].endswith("DejaVuSans.ttf") and covering_fonts(name, True)[0].endswith("Bold.ttf")
     for face in (font(20, name), title_font(20, name)):
         box = _ink(face, "\ue000")   # a private-use letter no font has: the box a missing letter gets
         assert all(_ink(face, letter) != box for letter in name if not letter.isascii())
     assert _ink(font(20, "content weight"), "u") != _ink(font(20, "content weight"), "\ue000")
+
+
+def test_a_font_that_will_not_open_at_a_size_is_passed_over(monkeypatch, tmp_path):
+    """A colour-emoji font has every emoji but opens at its bitmap sizes only ("invalid pixel
+    size"): the name is drawn with the next font that has its letters, or DejaVu's boxes."""
+    import sweep.render.frames as frames
+
+    bitmap_only = tmp_path / "ColorEmoji.ttf"
+    bitmap_only.write_bytes(b"not a font FreeType opens at 20 px")
+    monkeypatch.setattr(frames, "covering_fonts", lambda text, bold=False: [str(bitmap_only)])
+    frames._covering_face.cache_clear()
+    try:
+        assert frames.font(20, "🎨 Monet").path.endswith("DejaVuSans.ttf")
+    finally:
+        frames._covering_face.cache_clear()
 
 
 @pytest.mark.parametrize("side", [64, 256, 1024])

@@ -6,7 +6,7 @@ Text is drawn with Pillow's built-in scalable font (`ImageFont.load_default(size
 Aileron, Pillow >= 10.1). It covers ASCII only, so sweep's own labels are plain ASCII;
 a user's name in other letters (`Dürer`, `Мунк`, `東京`) is drawn with the first font
 that has them all: DejaVu Sans, which matplotlib ships (Latin, Greek, Cyrillic, Hebrew,
-Arabic), then the system's fonts (`covering_font`).
+Arabic), then the system's fonts (`covering_fonts`).
 """
 from __future__ import annotations
 
@@ -73,32 +73,49 @@ def weight_label(weight: float) -> str:
     return f"content weight {format_weight(weight)}"
 
 
-@functools.lru_cache(maxsize=256)
 def font(size: int, text: str = "") -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """The labels' font at `size` pixels (cached): Pillow's built-in one, or for `text`
-    beyond ASCII a font that has its letters."""
-    if text.isascii():
-        return ImageFont.load_default(size=max(6, int(size)))
-    return ImageFont.truetype(covering_font(text), max(6, int(size)))
+    """The labels' font at `size` pixels: Pillow's built-in one, or for `text` beyond
+    ASCII a font that has its letters."""
+    return _builtin_font(max(6, int(size))) if text.isascii() else _covering_face(max(6, int(size)), text, False)
+
+
+def title_font(size: int, text: str = "") -> ImageFont.FreeTypeFont:
+    """DejaVu Sans Bold at `size` px for sheet titles (the font of the trade-off plot), or
+    a font that has every letter of `text` where DejaVu lacks some."""
+    return _covering_face(max(6, int(size)), text, True)
 
 
 @functools.lru_cache(maxsize=64)
-def title_font(size: int, text: str = ""):
-    """DejaVu Sans Bold at `size` px for sheet titles (the font of the trade-off plot), or
-    a font that has every letter of `text` where DejaVu lacks some."""
-    return ImageFont.truetype(covering_font(text, bold=True), max(6, int(size)))
+def _builtin_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
 
 
-def covering_font(text: str, bold: bool = False) -> str:
-    """The path of DejaVu Sans (Bold) when it has every letter of `text`, else of the first
-    system font that has them (Noto Sans CJK, where installed), else of DejaVu Sans anyway:
-    its boxes for missing letters are what any font would draw."""
+@functools.lru_cache(maxsize=256)
+def _covering_face(size: int, text: str, bold: bool) -> ImageFont.FreeTypeFont:
+    """The first of `covering_fonts` that opens at `size`: a colour-emoji font, say, has
+    bitmaps of a few sizes only, and FreeType refuses the others."""
+    for path in covering_fonts(text, bold):
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            continue
+    return ImageFont.truetype(_dejavu(bold), size)
+
+
+def covering_fonts(text: str, bold: bool = False) -> list[str]:
+    """The paths of the fonts that have every letter of `text`: DejaVu Sans (Bold) first,
+    then the system's (Noto Sans CJK, where installed)."""
+    letters = {ord(letter) for letter in text if not letter.isspace()}
+    return [path for path in (_dejavu(bold), *_system_fonts(bold)) if letters <= _letters_of(path)]
+
+
+def _dejavu(bold: bool) -> str:
+    """DejaVu Sans, which matplotlib ships; for the letters no font has, its boxes are what
+    any font would draw."""
     import matplotlib
 
-    own = str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" /
-              ("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"))
-    letters = {ord(letter) for letter in text if not letter.isspace()}
-    return next((path for path in (own, *_system_fonts()) if letters <= _letters_of(path)), own)
+    name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
+    return str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name)
 
 
 @functools.lru_cache(maxsize=None)
@@ -111,12 +128,21 @@ def _letters_of(path: str) -> frozenset[int]:
         return frozenset()
 
 
-@functools.lru_cache(maxsize=1)
-def _system_fonts() -> tuple[str, ...]:
-    """The system's font files, sans-serif ones first."""
+_OTHER_STYLES = ("black", "heavy", "light", "thin", "medium", "semibold", "italic", "oblique", "condensed")
+
+
+@functools.lru_cache(maxsize=2)
+def _system_fonts(bold: bool) -> tuple[str, ...]:
+    """The system's font files: sans-serif ones first, then those of the weight asked for
+    (a CJK family's Regular, not its Black, which sorts first by name)."""
     from matplotlib import font_manager
 
-    return tuple(sorted(font_manager.findSystemFonts(), key=lambda path: ("sans" not in path.lower(), path)))
+    def rank(path: str) -> tuple:
+        name = Path(path).stem.lower()
+        weight_matches = ("bold" in name) == bold and not any(style in name for style in _OTHER_STYLES)
+        return "sans" not in name, not weight_matches, path
+
+    return tuple(sorted(font_manager.findSystemFonts(), key=rank))
 
 
 def label_font_size(height: int, width: int) -> int:
