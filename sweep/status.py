@@ -20,7 +20,7 @@ from .config import parse_config
 from .morph import even_spacing, keyframes_of
 from .errors import SweepError
 from .layout import (CONFIG_FILE as CONFIG, KEYFRAMES_DIR, MANIFEST_FILE as MANIFEST, REPORT_FILE, SHEET_FILE,
-                     is_keyframes_job, keyframes_dir, movie_file)
+                     compare_file, is_keyframes_job, keyframes_dir, movie_file)
 from .lock import holder
 from .identity import config_hash, recipe_differs
 from .store import JobStore, read_json
@@ -145,8 +145,12 @@ def run_status(directory: str | Path) -> RunStatus:
 
 def _unrendered(directory: Path, formats: list[str], relative_dirs: list[str]) -> list[str]:
     """What the run renders once its frames are done and is not there: a run stopped while
-    rendering (a full disk, a kill) leaves frames without their movies."""
+    rendering (a full disk, a kill) leaves frames without their movies. Artists of one
+    photo are compared beside their jobs, where the photo has two or more."""
     expected = [f"{job}/{name}" for job in relative_dirs for name in (*map(movie_file, formats), SHEET_FILE)]
+    parents = [Path(job).parent for job in relative_dirs]
+    for parent in dict.fromkeys(p for p in parents if parents.count(p) > 1):
+        expected += [(parent / compare_file(kind)).as_posix() for kind in (*formats, "png")]
     return [path for path in [*expected, REPORT_FILE] if not (directory / path).is_file()]
 
 

@@ -15,7 +15,7 @@ from sweep.errors import SweepError
 from sweep.lock import run_dir_lock
 from sweep.pick import pick
 from sweep.plan import is_gallery, photo_names
-from sweep.status import format_status, run_status
+from sweep.status import _unrendered, format_status, run_status
 from sweep import identity
 from sweep.store import RunStore
 from tests.test_reliability import SWEEP, _config, _frames, _result, _run, _snapshot, _store_config, _write_config
@@ -333,6 +333,9 @@ def test_status_of_a_run_stopped_while_rendering_or_still_running_says_so(tmp_pa
     for name in ("paint/movie.gif", "paint/sheet.png", "index.html"):
         (out / name).write_bytes(b"rendered")
     assert format_status(run_status(out)).splitlines()[-1] == "complete"
+    assert _unrendered(out, ["mp4"], ["a/x", "a/y", "b/x", "z"]) == [
+        "a/x/movie.mp4", "a/x/sheet.png", "a/y/movie.mp4", "a/y/sheet.png", "b/x/movie.mp4", "b/x/sheet.png",
+        "z/movie.mp4", "z/sheet.png", "a/compare.mp4", "a/compare.png"]   # b has one artist: nothing to compare
     with run_dir_lock(out, "pick"):
         text = format_status(run_status(out))
     assert text.splitlines()[-1] == f"in progress: `sweep pick` (pid {os.getpid()}) is writing into it"
