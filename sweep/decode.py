@@ -13,8 +13,8 @@ Every image leaves this module as a C-contiguous `numpy.uint8` array of shape
   as Pillow's own `convert` does; 16-bit RGB(A) PNGs are already reduced to 8 bits
   per channel by Pillow (the high byte);
 - 32-bit integer grayscale (`I`, a TIFF's) carries no bit depth of its own, so its
-  range is read from its values, as for `F` below: 0..255 when its maximum is at
-  most 255, else 0..65535 when at most 65535, else 0..2^31-1 (a signed 32-bit range);
+  range is read from its values, as for `F` below: 0..2^n-1 for the fewest bits n (at
+  least 8) that hold its largest value (255: 8 bits; 256: 9; 4095: 12, a 12-bit camera's);
 - 32-bit float (`F`) is read as 0..1 when its maximum is at most 1, else 0..255;
 - CMYK JPEGs (including Adobe's inverted CMYK, which Pillow undoes when it sees
   the Adobe APP14 marker) are converted through their embedded ICC profile when
@@ -147,8 +147,8 @@ def _to_rgb(pil: Image.Image, path: Path) -> np.ndarray:
 
     if mode in _INTEGER_GRAY_MODES:
         values = np.clip(np.asarray(pil).astype(np.int64), 0, None)
-        top = 65535 if mode != "I" or not values.size else next(
-            limit for limit in (255, 65535, 2 ** 31 - 1) if values.max() <= limit)
+        # mode I has no bit depth: the fewest bits (at least 8) that hold its largest value
+        top = 65535 if mode != "I" or not values.size else 2 ** max(8, int(values.max()).bit_length()) - 1
         values = np.clip(values, 0, top)
         gray = ((values * 255 + top // 2) // top).astype(np.uint8)
         return _gray_to_rgb(gray)

@@ -327,14 +327,16 @@ def test_sixteen_bit_big_endian_tiff(tmp_path):
 
 
 def test_int32_mode_i_takes_its_range_from_its_values(tmp_path):
-    """Mode I has no bit depth: values up to 65535 are 16-bit ones, up to 255 8-bit ones
-    (Pillow's `convert("I")` of an 8-bit image read nearly black), beyond them 32-bit."""
+    """Mode I has no bit depth: its range is that of the fewest bits, at least 8, that hold
+    its largest value (Pillow's `convert("I")` of an 8-bit image was read nearly black)."""
     pil = Image.fromarray(SIXTEEN.astype(np.int32))
     assert pil.mode == "I"
     _assert_gray(_load_saved(tmp_path, pil, "i32.tif"), EIGHT)
     _assert_gray(_load_saved(tmp_path, Image.fromarray(EIGHT).convert("I"), "i8.tif"), EIGHT)
     wide = np.array([[0, 2 ** 24, 2 ** 31 - 1]], np.int32)
     _assert_gray(_load_saved(tmp_path, Image.fromarray(wide), "i31.tif"), np.array([[0, 2, 255]]))
+    twelve_bit = np.array([[0, 256, 4095]], np.int32)   # a 12-bit camera's range
+    _assert_gray(_load_saved(tmp_path, Image.fromarray(twelve_bit), "i12.tif"), np.array([[0, 16, 255]]))
 
 
 def test_float_mode_f(tmp_path):
