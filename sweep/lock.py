@@ -3,7 +3,8 @@
 Two processes writing one run directory would mix frames of two configs and delete
 each other's temporaries. The lock is an exclusive `fcntl.flock` on DIR/.sweep.lock,
 held for the whole of a `run` or a `pick` (a re-render included); the file holds the
-holder's pid and command so that a refused process and `sweep status` can name it. The kernel drops a flock when its holder dies
+holder's pid and command so that a refused process and `sweep status` can name it.
+The kernel drops a flock when its holder dies
 (even under kill -9), so a lock file left by a dead process is simply taken over;
 the pid in it is only a name for the message, never a test of liveness. The holder
 removes the file when it lets go.

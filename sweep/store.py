@@ -1,8 +1,9 @@
 """The frame store: where finished frames live, written atomically, and how a run resumes.
 
-The layout of a run directory is `sweep.layout`'s. A frame is done when its PNG and
-its frames.json record both exist; both are written with a rename, so a killed run leaves only whole files behind. Running the
-same config into the same directory optimises only the frames that are missing.
+The layout of a run directory is `sweep.layout`'s; what its frames were made from,
+`sweep.identity`'s. A frame is done when its PNG and its frames.json record both exist;
+both are written with a rename, so a killed run leaves only whole files behind. Running
+the same config into the same directory optimises only the frames that are missing.
 """
 from __future__ import annotations
 
@@ -14,9 +15,8 @@ from pathlib import Path
 from typing import Callable
 
 
-from . import atomic, discard, integrity, ownership
+from . import atomic, discard, identity, integrity, ownership
 from .balance import suggest_balanced
-from . import identity
 from .identity import changed_inputs, config_hash, recipe_differs, recipe_of, recipe_refusal
 from .config import Config
 from .records import FrameResult
