@@ -109,6 +109,7 @@ def run(config: Config | str | Path, out: str | Path | None = None, *, overrides
     store = RunStore(out)
     store.check_writable()
     plan = make_plan(config)
+    store.check_case_collisions([job.relative_dir for job in plan.jobs])
     resolved = weights_module.resolve_weights(config.model.weights)
     with run_dir_lock(store.directory, "run"):
         return _run_locked(config, store, plan, resolved, executor, force=force, progress=progress,
@@ -122,6 +123,7 @@ def check_out_dir(plan: Plan, out: str | Path, force: bool = False) -> None:
     resolved, so a folder made with other weights is only refused by the run itself."""
     store = RunStore(out)
     store.check_writable()
+    store.check_case_collisions([job.relative_dir for job in plan.jobs])
     if store.directory.is_dir():
         every_job = _every_job(plan, _hidden_keyframes(plan))
         store.check_resume(plan.config, [job.relative_dir for job in every_job], force,

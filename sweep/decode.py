@@ -12,9 +12,10 @@ Every image leaves this module as a C-contiguous `numpy.uint8` array of shape
   range 0..65535 to 0..255 with rounding (65535 -> 255, 32768 -> 128), not clipped
   as Pillow's own `convert` does; 16-bit RGB(A) PNGs are already reduced to 8 bits
   per channel by Pillow (the high byte);
-- 32-bit integer grayscale (`I`, a TIFF's) carries no bit depth of its own, so its
+- 32-bit integer grayscale (`I`) in a TIFF carries no bit depth of its own, so its
   range is read from its values, as for `F` below: 0..2^n-1 for the fewest bits n (at
   least 8) that hold its largest value (255: 8 bits; 256: 9; 4095: 12, a 12-bit camera's);
+  a 16-bit PGM, which Pillow also opens as `I`, is already scaled to 0..65535 by its maxval;
 - 32-bit float (`F`) is read as 0..1 when its maximum is at most 1, else 0..255;
 - CMYK JPEGs (including Adobe's inverted CMYK, which Pillow undoes when it sees
   the Adobe APP14 marker) are converted through their embedded ICC profile when
@@ -137,6 +138,7 @@ def _png_has_end(handle, size: int) -> bool:
 
 def _to_rgb(pil: Image.Image, path: Path) -> np.ndarray:
     """Convert a loaded Pillow image of any mode to uint8 (H, W, 3) RGB."""
+    source_format = pil.format   # exif_transpose's copy has none
     try:
         oriented = ImageOps.exif_transpose(pil)
     except Exception:  # a damaged EXIF block must not lose an otherwise good image
@@ -147,8 +149,9 @@ def _to_rgb(pil: Image.Image, path: Path) -> np.ndarray:
 
     if mode in _INTEGER_GRAY_MODES:
         values = np.clip(np.asarray(pil).astype(np.int64), 0, None)
-        # mode I has no bit depth: the fewest bits (at least 8) that hold its largest value
-        top = 65535 if mode != "I" or not values.size else 2 ** max(8, int(values.max()).bit_length()) - 1
+        # a TIFF's mode I has no bit depth: the fewest bits (at least 8) that hold its largest value
+        by_values = mode == "I" and source_format == "TIFF" and values.size
+        top = 2 ** max(8, int(values.max()).bit_length()) - 1 if by_values else 65535
         values = np.clip(values, 0, top)
         gray = ((values * 255 + top // 2) // top).astype(np.uint8)
         return _gray_to_rgb(gray)

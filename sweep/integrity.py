@@ -121,12 +121,20 @@ def manifest_problem(manifest: Any) -> str | None:
     return None
 
 
+# Keys only a run's manifest.json has; one with none of them is another program's.
+RUN_MANIFEST_KEYS = ("config_hash", "weights_sha256", "jobs", "frame_recipe")
+
+
 def run_dir_around(path: Path) -> Path | None:
     """The nearest folder above `path` that is a run directory: its config.yaml beside a
-    manifest.json of the shape `sweep run` writes (a web app's manifest.json is not one)."""
-    for parent in Path(path).resolve().parents:
+    manifest.json that is a run's, damaged or not (a web app's manifest.json is not one)."""
+    try:
+        parents = Path(path).resolve().parents
+    except (OSError, RuntimeError) as exc:   # a symbolic link that leads to itself
+        raise SweepError(f"cannot follow {path}: {exc}") from None
+    for parent in parents:
         if (parent / CONFIG_FILE).is_file() and (parent / MANIFEST_FILE).is_file():
-            manifest, problem = read_json_or_problem(parent / MANIFEST_FILE, None)
-            if problem is None and manifest_problem(manifest) is None:
+            manifest, _ = read_json_or_problem(parent / MANIFEST_FILE, None)
+            if not isinstance(manifest, dict) or any(key in manifest for key in RUN_MANIFEST_KEYS):
                 return parent
     return None

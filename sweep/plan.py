@@ -171,7 +171,7 @@ def photo_names(sources: Sequence[str]) -> list[str]:
     whole path (`a b.png` and `a_b.png` read alike). A name that still meets another
     one's (`a_png.jpg` against the `a_png` of `a.png` beside `a.jpg`), or is too long for a
     folder, takes the digest. Names that differ only in case are two folders, except on a
-    file system that ignores case, where the run refuses them (`RunStore.check_resume`)."""
+    file system that ignores case, where the run refuses them (`RunStore.check_case_collisions`)."""
     def candidates(source: str) -> list[str]:
         if source.startswith(SAMPLE_PREFIX):
             return [photo_name(source)]

@@ -192,8 +192,10 @@ def format_status(status: RunStatus) -> str:
     if status.in_use_by:
         lines.append(f"in progress: {status.in_use_by} is writing into it")
     elif status.complete and status.unrendered:
-        lines.append(f"frames complete, but not rendered: {', '.join(status.unrendered)}; rerun the same "
-                     f"`sweep run` command with this --out to render them")
+        resumable = status.config_matches_manifest and not status.made_by_other_recipe
+        lines.append(f"frames complete, but not rendered: {', '.join(status.unrendered)}; "
+                     + ("rerun the same `sweep run` command with this --out to render them" if resumable else
+                        "a rerun takes --force (see the warning above), which makes the frames again"))
     elif status.complete:
         lines.append("complete")
     elif status.made_by_other_recipe:

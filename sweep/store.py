@@ -292,21 +292,21 @@ class RunStore:
                 raise SweepError(f"the photo or painting of {self.directory / changed[0]} has other pixels than "
                                  f"when its frames were rendered (same file name, new image); choose another "
                                  f"--out, or pass --force to replace its frames")
-        self._check_case_collisions(relative_dirs)
         ownership.check(self.directory, manifest, relative_dirs, force)
         return manifest, orphans, changed
 
-    def _check_case_collisions(self, relative_dirs: list[str]) -> None:
+    def check_case_collisions(self, relative_dirs: list[str]) -> None:
         """Jobs whose folders differ only in case (artists `Monet` and `monet`, photos
         `Photo.png` and `photo.jpg`) are one folder where the file system ignores case
-        (macOS's and Windows' by default), and their frames would mix."""
+        (macOS's and Windows' by default), and their frames would mix. Checked before the
+        run makes its folder (`api.run`, `api.check_out_dir`)."""
         seen: dict[str, str] = {}
-        for relative_dir in relative_dirs:
+        for relative_dir in (d for d in relative_dirs if not is_keyframes_job(d)):
             other = seen.setdefault(relative_dir.lower(), relative_dir)
             if other != relative_dir and self._ignores_case():
                 raise SweepError(f"the jobs {other!r} and {relative_dir!r} differ only in case, and the file system "
-                                 f"of {self.directory} ignores case: they would share one folder; rename an artist "
-                                 f"or a photo")
+                                 f"of {self.directory} ignores case: they would share one folder; rename one of "
+                                 f"the artists, or one of the photos (or move it to a folder of its own)")
 
     def _ignores_case(self) -> bool:
         """Whether the file system this run writes to ignores case: a probe file in the

@@ -337,6 +337,10 @@ def test_int32_mode_i_takes_its_range_from_its_values(tmp_path):
     _assert_gray(_load_saved(tmp_path, Image.fromarray(wide), "i31.tif"), np.array([[0, 2, 255]]))
     twelve_bit = np.array([[0, 256, 4095]], np.int32)   # a 12-bit camera's range
     _assert_gray(_load_saved(tmp_path, Image.fromarray(twelve_bit), "i12.tif"), np.array([[0, 16, 255]]))
+    # a 16-bit PGM opens as mode I too, scaled to 0..65535 by its maxval: its dark pixels stay dark
+    (tmp_path / "dark.pgm").write_bytes(b"P5\n3 1\n65535\n" + np.array([0, 1000, 2000], ">u2").tobytes())
+    assert Image.open(tmp_path / "dark.pgm").mode == "I"
+    _assert_gray(load_image(tmp_path / "dark.pgm"), np.array([[0, 4, 8]]))
 
 
 def test_float_mode_f(tmp_path):

@@ -178,10 +178,14 @@ def test_a_font_that_will_not_open_at_a_size_is_passed_over(monkeypatch, tmp_pat
 
     bitmap_only = tmp_path / "ColorEmoji.ttf"
     bitmap_only.write_bytes(b"not a font FreeType opens at 20 px")
-    monkeypatch.setattr(frames, "covering_fonts", lambda text, bold=False: [str(bitmap_only)])
+    candidates = [str(bitmap_only), frames._dejavu(bold=True)]
+    monkeypatch.setattr(frames, "covering_fonts", lambda text, bold=False: candidates)
     frames._covering_face.cache_clear()
     try:
-        assert frames.font(20, "🎨 Monet").path.endswith("DejaVuSans.ttf")
+        assert frames.font(20, "🎨 Monet").path.endswith("DejaVuSans-Bold.ttf")   # the next candidate
+        candidates.pop()
+        frames._covering_face.cache_clear()
+        assert frames.font(20, "🎨 Monet").path.endswith("DejaVuSans.ttf")   # none left: DejaVu's boxes
     finally:
         frames._covering_face.cache_clear()
 

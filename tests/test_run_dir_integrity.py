@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sweep import api
 from sweep.config import parse_config
 from sweep.errors import SweepError
 from sweep.lock import run_dir_lock
 from sweep.pick import pick
-from sweep.plan import is_gallery, photo_names
+from sweep.plan import is_gallery, make_plan, photo_names
 from sweep.status import _unrendered, format_status, run_status
 from sweep import identity
 from sweep.store import RunStore
@@ -91,16 +92,22 @@ def test_job_names_do_not_shift_when_a_gallery_gains_a_photo(tmp_path):
 
 
 def test_jobs_that_differ_only_in_case_are_refused_where_the_file_system_ignores_case(tmp_path, monkeypatch):
-    """`Monet` and `monet` are two folders here, and one on macOS's and Windows' file systems."""
-    config = _store_config(tmp_path)
-    jobs = ["Photo/Monet", "photo/monet", "photo/.keyframes"]
+    """`Monet` and `monet` are two folders here, and one on macOS's and Windows' file systems:
+    there the run, and its dry run, refuse them before making any folder."""
+    path = _write_config(tmp_path, _config(tmp_path, steps=2, iterations=2,
+                                           styles={"Monet": "paint.png", "monet": "paint.png"}))
+    config = api.resolve(str(path), [])
     assert not RunStore(tmp_path / "out")._ignores_case()   # this one keeps case, and the probe is gone
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["paint.png", "photo.png"]
-    RunStore(tmp_path / "out").open(config, W, jobs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "paint.png", "photo.png"]
+    api.check_out_dir(make_plan(config), tmp_path / "out")
     monkeypatch.setattr(RunStore, "_ignores_case", lambda self: True)
-    with pytest.raises(SweepError, match="'Photo/Monet' and 'photo/monet' differ only in case, and the file system"):
-        RunStore(tmp_path / "other").open(config, W, jobs)
-    assert not (tmp_path / "other").exists()
+    refusal = "the jobs 'Monet' and 'monet' differ only in case, and the file system"
+    with pytest.raises(SweepError, match=refusal):
+        api.check_out_dir(make_plan(config), tmp_path / "out")
+    with pytest.raises(SweepError, match=refusal):
+        api.run(str(path), tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+    RunStore(tmp_path / "x").check_case_collisions(["a/.keyframes", "A/.keyframes", "a/x"])   # the user's jobs only
 
 
 def test_a_job_the_config_no_longer_has_is_named_in_a_warning_and_kept(tmp_path):
@@ -294,11 +301,18 @@ def test_a_run_inside_another_run_or_into_an_empty_out_is_refused(tmp_path):
     with pytest.raises(SweepError, match="is inside another run directory"):
         pick(other / "paint", frame=0, out=out / "mine.png")
     assert _snapshot(out) == before and pick(out / "paint", frame=0, out=out / "mine.png").path.is_file()
-    # a folder that merely has files of those names (a web app's) is no run
+    # a folder that merely has files of those names (a web app's) is no run; a damaged run still is one
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "config.yaml").write_text("debug: true\n")
     (tmp_path / "app" / "manifest.json").write_text('{"name": "my web app"}')
     RunStore(tmp_path / "app" / "renders").check_writable()
+    for damage in ('{"config_hash": "x", "jobs": {"a": {"frames": {"0": {"status": "running"}}}}}', '{"config_'):
+        (other / "manifest.json").write_text(damage)
+        with pytest.raises(SweepError, match="is inside the run directory"):
+            RunStore(other / "sub").check_writable()
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(SweepError, match="cannot follow .*loop"):
+        RunStore(tmp_path / "loop" / "run").check_writable()
 
 
 # --------------------------------------------------------------------------- class 8: damaged records
@@ -330,6 +344,11 @@ def test_status_of_a_run_stopped_while_rendering_or_still_running_says_so(tmp_pa
     text = format_status(run_status(out))
     assert text.splitlines()[-1] == ("frames complete, but not rendered: paint/movie.gif, paint/sheet.png, "
                                      "index.html; rerun the same `sweep run` command with this --out to render them")
+    config_path = out / "config.yaml"
+    config_path.write_text(config_path.read_text().replace("seed: 0", "seed: 1"))   # a rerun is refused now
+    assert format_status(run_status(out)).splitlines()[-1].endswith(
+        "; a rerun takes --force (see the warning above), which makes the frames again")
+    config_path.write_text(config_path.read_text().replace("seed: 1", "seed: 0"))
     for name in ("paint/movie.gif", "paint/sheet.png", "index.html"):
         (out / name).write_bytes(b"rendered")
     assert format_status(run_status(out)).splitlines()[-1] == "complete"
