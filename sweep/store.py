@@ -306,7 +306,7 @@ class RunStore:
             if other != relative_dir and self._ignores_case():
                 raise SweepError(f"the jobs {other!r} and {relative_dir!r} differ only in case, and the file system "
                                  f"of {self.directory} ignores case: they would share one folder; rename one of "
-                                 f"the artists, or one of the photos (or move it to a folder of its own)")
+                                 f"the artists, or one of the photos")
 
     def _ignores_case(self) -> bool:
         """Whether the file system this run writes to ignores case: a probe file in the
