@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Callable
 
 from .config import Config
 from .morph import even_spacing
@@ -42,13 +43,14 @@ def recipe_of(manifest: dict) -> int:
     return manifest.get("frame_recipe", FRAME_RECIPE)
 
 
-def recipe_differs(manifest: dict | None, has_frames: bool) -> bool:
-    """The run directory has frames (noted as done in the manifest, or in its frame store:
-    `has_frames`) that a sweep of another FRAME_RECIPE made."""
+def recipe_differs(manifest: dict | None, has_frames: Callable[[], bool]) -> bool:
+    """The run directory has frames (noted as done in the manifest, or in its frame store,
+    which `has_frames` looks at only when the recipes differ) that a sweep of another
+    FRAME_RECIPE made."""
     if manifest is None or recipe_of(manifest) == FRAME_RECIPE:
         return False
-    return has_frames or any(entry.get("status") == "done" for job in manifest.get("jobs", {}).values()
-                             for entry in job["frames"].values())
+    return has_frames() or any(entry.get("status") == "done" for job in manifest.get("jobs", {}).values()
+                               for entry in job["frames"].values())
 
 
 def recipe_refusal(directory: Path, recipe: int) -> str:

@@ -137,7 +137,7 @@ def run_status(directory: str | Path) -> RunStatus:
     status = RunStatus(directory=directory, jobs=jobs,
                        config_matches_manifest=manifest.get("config_hash") == config_hash(config),
                        movies=movies, in_use_by=holder(directory),
-                       made_by_other_recipe=recipe_differs(manifest, any(job.done for job in jobs)))
+                       made_by_other_recipe=recipe_differs(manifest, lambda: any(job.done for job in jobs)))
     if status.complete:
         status.unrendered = _unrendered(directory, config.movie.formats, relative_dirs)
     return status

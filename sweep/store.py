@@ -248,7 +248,7 @@ class RunStore:
         self.check_writable()
         atomic.remove_stray_temporaries(self.directory)
         if manifest is not None and (manifest.get("config_hash") != digest
-                                     or recipe_differs(manifest, self._has_frames(relative_dirs))
+                                     or recipe_differs(manifest, lambda: self._has_frames(relative_dirs))
                                      or manifest.get("weights_sha256") != weights_sha256):
             earlier_jobs = set(manifest.get("jobs", {}))
             discard.discard_frames(self.directory, earlier_jobs | set(relative_dirs))
@@ -282,7 +282,7 @@ class RunStore:
             if manifest is not None and manifest.get("config_hash") != config_hash(config):
                 raise SweepError(f"{self.directory} holds frames of a different config; choose another --out, "
                                  f"or pass --force to replace them")
-            if recipe_differs(manifest, self._has_frames(relative_dirs)):
+            if recipe_differs(manifest, lambda: self._has_frames(relative_dirs)):
                 raise SweepError(recipe_refusal(self.directory, recipe_of(manifest)))
             if manifest is not None and weights_sha256 is not None and \
                     manifest.get("weights_sha256") != weights_sha256:
