@@ -61,17 +61,19 @@ def holder(directory: str | os.PathLike) -> str | None:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)   # dropped when fd closes
         return None
     except BlockingIOError:
-        pid, command = _read_holder(fd)
-        return f"`sweep {command}` (pid {pid})" if pid else _who(fd)
+        return _who(fd, command_too=True)
     except OSError:
         return None
     finally:
         os.close(fd)
 
 
-def _who(fd: int) -> str:
-    pid = _read_holder(fd)[0]
-    return f"pid {pid}" if pid else "a process whose pid is not yet written"
+def _who(fd: int, command_too: bool = False) -> str:
+    """The lock's holder as its file names it: "pid N", or "`sweep CMD` (pid N)"."""
+    pid, command = _read_holder(fd)
+    if not pid:
+        return "a process whose pid is not yet written"
+    return f"`sweep {command}` (pid {pid})" if command_too else f"pid {pid}"
 
 
 def _acquire(path: Path, command: str) -> int:
