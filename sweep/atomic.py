@@ -61,6 +61,19 @@ def signals_deferred() -> Iterator[None]:
             raise exc
 
 
+@contextlib.contextmanager
+def probe_file(folder: str | os.PathLike, label: str = "") -> Iterator[str]:
+    """A temporary empty file in `folder` (whether we may write there, and how its file
+    system behaves), removed when the block ends; a signal cannot leave it behind."""
+    with signals_deferred():
+        fd, probe = tempfile.mkstemp(prefix=TEMP_MARKER + label, dir=folder)
+        os.close(fd)
+        try:
+            yield probe
+        finally:
+            os.unlink(probe)
+
+
 def interrupt(exc: BaseException) -> None:
     """Raise `exc` now, or at the end of the current signals_deferred block."""
     global _pending

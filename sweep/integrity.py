@@ -46,9 +46,9 @@ def record_problem(record: Any) -> str | None:
     """Why a frames.json record is unusable, or None."""
     if not isinstance(record, dict):
         return f"a record is a {type(record).__name__}, not an object"
-    index = record.get("index")
-    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-        return f"a record has index {index!r}, not a frame index"
+    index = record_index(record)
+    if index is None:
+        return f"a record has index {record.get('index')!r}, not a frame index"
     weight = record.get("content_weight")
     if not is_number(weight) or weight <= 0:
         return f"frame {index}'s record has content_weight {weight!r}, not a positive number"
@@ -65,17 +65,23 @@ def record_problem(record: Any) -> str | None:
     return None
 
 
-def usable_records(payload: Any) -> tuple[list[dict], list[str]]:
+def record_index(record: Any) -> int | None:
+    """The frame index a record claims, if it claims one."""
+    index = record.get("index") if isinstance(record, dict) else None
+    return index if isinstance(index, int) and not isinstance(index, bool) and index >= 0 else None
+
+
+def usable_records(payload: Any) -> tuple[list[dict], list[tuple[int | None, str]]]:
     """The well-formed records of a frames.json payload (the last one per index wins),
-    and what was wrong with the others."""
+    and what was wrong with the others, each with the frame index it claims (or None)."""
     if not isinstance(payload, list):
-        return [], [f"frames.json holds a {type(payload).__name__}, not a list of records"]
+        return [], [(None, f"frames.json holds a {type(payload).__name__}, not a list of records")]
     by_index: dict[int, dict] = {}
     problems = []
     for record in payload:
         problem = record_problem(record)
         if problem:
-            problems.append(problem)
+            problems.append((record_index(record), problem))
         else:
             by_index[record["index"]] = record
     return [by_index[i] for i in sorted(by_index)], problems

@@ -63,9 +63,10 @@ def find_run_dir(job_dir: Path) -> Path:
                      f"such as outputs/quickstart/rings or outputs/gallery/PHOTO/ARTIST")
 
 
-def load_job_records(job_dir: Path) -> tuple[list[dict], dict[int, str], list[str]]:
+def load_job_records(job_dir: Path) -> tuple[list[dict], dict[int, str], list[tuple[int | None, str]]]:
     """(the job's well-formed frame records; why the frame of each that cannot be picked,
-    by index, is damaged; what is wrong with the records that are not even well-formed)."""
+    by index, is damaged; what is wrong with the records that are not even well-formed,
+    each with the frame index it claims or None)."""
     if not job_dir.exists():
         raise SweepError(f"job directory not found: {job_dir}")
     if not job_dir.is_dir():
@@ -143,8 +144,8 @@ def pick(job_dir: str | Path, *, frame: int | None = None, weight: float | None 
     except SweepError as exc:
         if not malformed:
             raise
-        own = [problem for problem in malformed if problem.startswith(f"frame {frame}'s record ")]
-        prefix = f"frame {frame} is damaged: {own[0]}" if own else f"{exc}; damaged: {malformed[0]}"
+        own = [problem for index, problem in malformed if index is not None and index == frame]
+        prefix = f"frame {frame} is damaged: {own[0]}" if own else f"{exc}; damaged: {malformed[0][1]}"
         raise SweepError(f"{prefix} (the next `sweep run` of this run makes it again)") from None
     if record["index"] in damaged:
         raise SweepError(f"frame {record['index']} (content weight {format_weight(record['content_weight'])}) is "

@@ -53,12 +53,14 @@ class Inspection:
     usable: list[FrameRecord]        # whose PNG is there, decodes and has the job's size
     damaged: dict[int, str]          # index -> why its PNG cannot be used
     absent: list[FrameRecord]        # whose PNG is gone: a missing frame, not a damaged one
-    malformed: list[str]             # what is wrong with frames.json or its other records
+    malformed: list[tuple[int | None, str]]   # what is wrong with frames.json or its other
+                                              # records, each with the frame index it claims
 
     @property
     def problems(self) -> list[str]:
         """Every problem, one line each, as `JobStore.check` gives them."""
-        return self.malformed + [f"frame {index}: {problem}" for index, problem in self.damaged.items()]
+        return ([problem for _, problem in self.malformed]
+                + [f"frame {index}: {problem}" for index, problem in self.damaged.items()])
 
 
 @dataclass
@@ -78,12 +80,12 @@ class JobStore:
         """Well-formed records of frames whose PNG exists, in sweep order, and what
         was wrong with the others (sweep/integrity.py)."""
         well_formed, problems = self._well_formed()
-        return [r for r in well_formed if (self.directory / r["file"]).is_file()], problems
+        return [r for r in well_formed if (self.directory / r["file"]).is_file()], [p for _, p in problems]
 
-    def _well_formed(self) -> tuple[list[FrameRecord], list[str]]:
+    def _well_formed(self) -> tuple[list[FrameRecord], list[tuple[int | None, str]]]:
         payload, problem = integrity.read_json_or_problem(self.records_path, [])
         records, problems = integrity.usable_records(payload)
-        return records, [problem] * bool(problem) + problems
+        return records, [(None, problem)] * bool(problem) + problems
 
     def records(self) -> list[FrameRecord]:
         """Records of frames whose PNG exists, in sweep order (damaged ones left out)."""
@@ -215,11 +217,8 @@ class RunStore:
             if target.exists():
                 if not target.is_dir():
                     raise SweepError(f"cannot write to output directory {target}: it exists and is not a directory")
-                with atomic.signals_deferred():  # a signal must not leave the probe behind
-                    fd, probe = tempfile.mkstemp(prefix=atomic.TEMP_MARKER, dir=target)
-                    os.close(fd)
-                    os.unlink(probe)
-                return
+                with atomic.probe_file(target):
+                    return
             ancestor = target.absolute().parent
             while not ancestor.exists():
                 ancestor = ancestor.parent
@@ -315,13 +314,8 @@ class RunStore:
         while not folder.is_dir():
             folder = folder.parent
         try:
-            with atomic.signals_deferred():   # a signal must not leave the probe behind
-                fd, probe = tempfile.mkstemp(prefix=atomic.TEMP_MARKER + "case-probe-", dir=folder)
-                os.close(fd)
-                try:
-                    return os.path.exists(os.path.join(folder, os.path.basename(probe).upper()))
-                finally:
-                    os.unlink(probe)
+            with atomic.probe_file(folder, "case-probe-") as probe:
+                return os.path.exists(os.path.join(folder, os.path.basename(probe).upper()))
         except OSError:
             return False   # a folder it cannot write: the run is refused for that, by name
 
