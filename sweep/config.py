@@ -34,6 +34,14 @@ MIN_IMAGE_SIDE = 16
 # are optimised in tiles (sweep/tiles.py) within runtime.memory_budget_mb; anything
 # larger is a typo, not a request.
 MAX_IMAGE_SIDE = 4096
+# Tile windows start on a grid of TILE_GRID px, and a window is trimmed by up to
+# TILE_GRID - 1 px to fit it; its core (the window less twice the overlap) must keep at
+# least one grid step, so the least runtime.tile_size is this (sweep/tiles.py).
+TILE_GRID = 16
+
+
+def smallest_tile(overlap: int) -> int:
+    return 2 * overlap + 2 * TILE_GRID
 
 
 @dataclass
@@ -344,10 +352,10 @@ def _validate_tiles(runtime: "RuntimeSection") -> None:
         raise SweepError(f"'runtime.tile_overlap' must be >= 0 pixels; got {runtime.tile_overlap}")
     if runtime.tile_passes < 1:
         raise SweepError(f"'runtime.tile_passes' must be at least 1; got {runtime.tile_passes}")
-    smallest = 2 * runtime.tile_overlap + MIN_IMAGE_SIDE
+    smallest = smallest_tile(runtime.tile_overlap)
     if runtime.tile_size and not smallest <= runtime.tile_size <= MAX_IMAGE_SIDE:
         raise SweepError(f"'runtime.tile_size' must be 0 (automatic) or between {smallest} (twice "
-                         f"runtime.tile_overlap={runtime.tile_overlap}, plus {MIN_IMAGE_SIDE}) and "
+                         f"runtime.tile_overlap={runtime.tile_overlap}, plus {2 * TILE_GRID}) and "
                          f"{MAX_IMAGE_SIDE} pixels; got {runtime.tile_size}")
 
 

@@ -23,11 +23,12 @@ import numpy as np
 
 from .vgg16_layers import VGG16_FEATURE_LAYERS
 from .costs import _WEIGHTS_BYTES as WEIGHTS_BYTES, activation_bytes, forward_bytes, frame_costs, optimiser_bytes
+from .config import TILE_GRID, smallest_tile
 from .errors import SweepError
 
 # VGG16 halves the frame four times before block5: automatic tile sizes and the
 # shifts between passes are multiples of 16, so feature grids line up between windows.
-ALIGN = 16
+ALIGN = TILE_GRID
 # Bytes held per frame pixel besides the optimiser's state while a tiled frame is
 # optimised: the photo, the iterate's copies (engine, objective), the assembled
 # gradient and the total variation's differences, all float32 RGB (12 B each), and the
@@ -181,13 +182,12 @@ def tile_grid(config, height: int, width: int, style_shape: tuple[int, int], bud
         return None
     chosen = runtime.tile_size
     if not chosen:
-        smallest = math.ceil((2 * runtime.tile_overlap + 2 * ALIGN) / ALIGN) * ALIGN
+        smallest = math.ceil(smallest_tile(runtime.tile_overlap) / ALIGN) * ALIGN
         fitting = [t for t in [*range(smallest, side, ALIGN), side] if cost(t) <= budget]
         chosen = fitting[-1] if fitting else min(smallest, side)
     if cost(chosen) > budget:
         size = "as one tile" if chosen >= side else f"in {chosen} px tiles"
-        # the least tile_size the config takes is twice the overlap plus 16
-        smaller = runtime.tile_size > 2 * runtime.tile_overlap + ALIGN
+        smaller = runtime.tile_size > smallest_tile(runtime.tile_overlap)
         fixes = (("lower runtime.tile_size, set it to 0 (automatic), " if smaller else "")
                  + "raise runtime.memory_budget_mb, or lower image.max_size or image.style_scale")
         raise SweepError(f"a {width}x{height} frame does not fit the {budget / 2**20:.0f} MB memory budget even "

@@ -97,15 +97,32 @@ def test_an_explicit_tile_size_is_refused_when_it_does_not_fit_the_budget():
     with pytest.raises(SweepError, match="1536x2048 frame does not fit the 2000 MB memory budget even as one tile"):
         tile_grid(_config(tile_size=4096), 2048, 1536, (2048, 2048), budget)
     assert tile_grid(_config(tile_size=4096), 256, 256, (256, 256), budget) is None
-    with pytest.raises(SweepError, match="even in 144 px tiles.*needs about .* MB; raise runtime.memory_budget_mb"):
-        tile_grid(_config(tile_size=144), 2048, 1536, (2048, 2048), 150 * 2**20)   # 144: the smallest it takes
+    with pytest.raises(SweepError, match="even in 160 px tiles.*needs about .* MB; raise runtime.memory_budget_mb"):
+        tile_grid(_config(tile_size=160), 2048, 1536, (2048, 2048), 150 * 2**20)   # 160: the smallest it takes
 
 
-@pytest.mark.parametrize("runtime,message", [({"tile_size": 100}, "between 144"), ({"tile_overlap": -1}, ">= 0"),
+@pytest.mark.parametrize("runtime,message", [({"tile_size": 159}, "between 160"), ({"tile_overlap": -1}, ">= 0"),
                                              ({"tile_passes": 0}, "at least 1")])
 def test_tile_settings_are_checked(runtime, message):
     with pytest.raises(SweepError, match=message):
         _config(**runtime)
+
+
+@pytest.mark.parametrize("overlap", [0, 12, 16, 32, 64])
+def test_the_smallest_tile_size_cuts_every_frame_into_cores(overlap):
+    """At the least runtime.tile_size the config takes, the window trimmed to the grid
+    still has a core: every pass's cores cover each axis once, in order (a core of 0 px
+    made range() fail at 2 x overlap + 16)."""
+    from sweep.config import smallest_tile
+
+    tile = _config(tile_size=smallest_tile(overlap), tile_overlap=overlap).runtime.tile_size   # the config takes it
+    for length in range(tile + 1, 1100, 13):
+        grid = TileGrid(length, length, tile, overlap, 3)
+        for pass_index in range(3):
+            spans = grid.axis(length, pass_index)
+            assert [core for _, core, _ in spans][0] == 0 and spans[-1][2] == length
+            assert all(stop == next_core for (_, _, stop), (_, next_core, _) in zip(spans, spans[1:]))
+            assert all(0 <= start <= core < stop <= start + grid.window_side(length) for start, core, stop in spans)
 
 
 def test_seam_ratio_sees_a_seam_and_not_a_smooth_image():
