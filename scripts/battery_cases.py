@@ -294,7 +294,7 @@ CASES: list[Case] = [
          expect="'sweep.content_weight.stop' must be between"),
     Case("linear start negative", {"sweep": {"content_weight": {"start": -1, "spacing": "linear"}}},
          expect="must be >= 0"),
-    Case("log start 0", {"sweep": {"content_weight": {"start": 0}}}, expect="needs start and stop > 0 (a log scale has no 0)"),
+    Case("log start 0", {"sweep": {"content_weight": {"start": 0}}}, expect="'sweep.content_weight.start' and 'stop' must be > 0"),
     Case("negative seed with noise", {"seed": -1, "init": "noise"}, expect="'seed' must be between 0"),
     Case("seed 2^64", {"seed": 2**64}, expect="numbers must be below 2^63"),
     Case("hold 10^9 s", {"movie": {"hold": 1e9}}, expect="'movie.hold' must be at most 60"),

@@ -177,8 +177,9 @@ class Config:
     sweep: SweepSection = field(default_factory=SweepSection)
     image: ImageSection = field(default_factory=ImageSection)
     optimizer: OptimizerSection = field(default_factory=OptimizerSection)
-    # Where frames start: (keyframes) keyframes from the photo, then the frames between them
-    # from a blend of their two keyframes (sweep/morph.py); the photo; seeded noise; or (chain)
+    # Where frames start: (keyframes) keyframes, the first from the photo and each next from the
+    # one before, then the frames between them from a blend of their two keyframes
+    # (sweep/morph.py); (content) the photo; (noise) seeded noise; or (chain)
     # the neighbouring frame of the previous chunk, done (the first chunk: from the photo).
     init: Literal["keyframes", "content", "noise", "chain"] = "keyframes"
     keyframes: KeyframeSection = field(default_factory=KeyframeSection)
@@ -285,11 +286,9 @@ def validate(config: Config) -> None:
     cw = config.sweep.content_weight
     if cw.steps < 1:
         raise SweepError(f"'sweep.content_weight.steps' must be at least 1; got {cw.steps}")
-    if cw.spacing != "linear" and (cw.start <= 0 or cw.stop <= 0):
-        raise SweepError(f"spacing: {cw.spacing} needs start and stop > 0 (a log scale has no 0); "
-                         f"got start={cw.start:g}, stop={cw.stop:g}")
-    if cw.start < 0 or cw.stop < 0:
-        raise SweepError(f"content weights must be >= 0; got start={cw.start:g}, stop={cw.stop:g}")
+    if cw.start <= 0 or cw.stop <= 0:   # weight 0 is a frame without the photo; a log scale has no 0 either
+        raise SweepError(f"'sweep.content_weight.start' and 'stop' must be > 0 (for a frame that is nearly all "
+                         f"style, use a small weight such as 0.001); got start={cw.start:g}, stop={cw.stop:g}")
     if config.sweep.detail_full_at <= 0:
         raise SweepError(f"'sweep.detail_full_at' must be > 0; got {config.sweep.detail_full_at:g}")
     for key in ("style_weight", "tv_weight"):
@@ -307,8 +306,10 @@ def validate(config: Config) -> None:
         raise SweepError(f"'optimizer.learning_rate' must be > 0; got {opt.learning_rate:g}")
     if opt.history < 1:
         raise SweepError(f"'optimizer.history' must be at least 1; got {opt.history}")
-    if opt.tolerance < 0 or opt.patience < 1:
-        raise SweepError("'optimizer.tolerance' must be >= 0 and 'optimizer.patience' >= 1")
+    if opt.tolerance < 0:
+        raise SweepError(f"'optimizer.tolerance' must be >= 0 (0 = never stop early); got {opt.tolerance:g}")
+    if opt.patience < 1:
+        raise SweepError(f"'optimizer.patience' must be at least 1; got {opt.patience}")
     if not opt.scales or opt.scales[-1] != 1.0 or any(not 0.05 <= v <= 1.0 for v in opt.scales) \
             or any(a >= b for a, b in zip(opt.scales, opt.scales[1:])):
         raise SweepError(f"'optimizer.scales' must rise strictly to 1.0, each between 0.05 and 1, "
@@ -326,13 +327,15 @@ def validate(config: Config) -> None:
     movie = config.movie
     if not 1 <= movie.fps <= 120:
         raise SweepError(f"'movie.fps' must be between 1 and 120; got {movie.fps}")
-    if movie.hold < 0 or movie.crossfade < 0:
-        raise SweepError("'movie.hold' and 'movie.crossfade' must be >= 0")
+    for key in ("hold", "crossfade"):
+        if getattr(movie, key) < 0:
+            raise SweepError(f"'movie.{key}' must be >= 0; got {getattr(movie, key):g}")
     if movie.progress_every < 0:
         raise SweepError(f"'movie.progress_every' must be >= 0 (0 = off); got {movie.progress_every}")
     _validate_keyframes(config.keyframes)
-    if config.runtime.chunk_size < 0 or config.runtime.memory_budget_mb < 0:
-        raise SweepError("'runtime.chunk_size' and 'runtime.memory_budget_mb' must be >= 0 (0 = automatic)")
+    for key in ("chunk_size", "memory_budget_mb"):
+        if getattr(config.runtime, key) < 0:
+            raise SweepError(f"'runtime.{key}' must be >= 0 (0 = automatic); got {getattr(config.runtime, key)}")
     _validate_tiles(config.runtime)
 
 
@@ -342,7 +345,7 @@ def _validate_keyframes(keyframes: "KeyframeSection") -> None:
     if not 0 < keyframes.in_between_fraction <= 1:
         raise SweepError(f"'keyframes.in_between_fraction' must be > 0 and <= 1; "
                          f"got {keyframes.in_between_fraction:g}")
-    for key in ("coupling", "tolerance"):
+    for key in ("coupling", "tolerance", "noise_below"):
         if getattr(keyframes, key) < 0:
             raise SweepError(f"'keyframes.{key}' must be >= 0; got {getattr(keyframes, key):g}")
 

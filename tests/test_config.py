@@ -13,9 +13,16 @@ MINIMAL = "content: photo.jpg\nstyles: {van_gogh: starry.jpg}\n"
     ("keyframes.in_between_fraction=0", "'keyframes.in_between_fraction' must be > 0 and <= 1; got 0"),
     ("keyframes.coupling=-1", "'keyframes.coupling' must be >= 0; got -1"),
     ("keyframes.tolerance=-0.001", "'keyframes.tolerance' must be >= 0; got -0.001"),
+    ("keyframes.noise_below=-1", "'keyframes.noise_below' must be >= 0; got -1"),
+    ("optimizer.tolerance=-1", "'optimizer.tolerance' must be >= 0 (0 = never stop early); got -1"),
+    ("optimizer.patience=0", "'optimizer.patience' must be at least 1; got 0"),
+    ("movie.crossfade=-1", "'movie.crossfade' must be >= 0; got -1"),
+    ("runtime.memory_budget_mb=-5", "'runtime.memory_budget_mb' must be >= 0 (0 = automatic); got -5"),
+    ("sweep.content_weight.stop=0", "'sweep.content_weight.start' and 'stop' must be > 0 (for a frame that is "
+                                    "nearly all style, use a small weight such as 0.001); got start=100, stop=0"),
     ("init=blend", "'init' must be one of keyframes, content, noise, chain; got 'blend'"),
 ])
-def test_bad_keyframe_settings_are_refused(tmp_path, override, message):
+def test_bad_settings_are_refused_naming_the_value(tmp_path, override, message):
     with pytest.raises(SweepError) as error:
         parse_config(MINIMAL, base_dir=tmp_path, overrides=[override])
     assert str(error.value) == message
@@ -71,7 +78,7 @@ def test_resolved_config_round_trips(tmp_path):
     ("content: a.jpg\nstyles: {}\n", "'styles' is empty"),
     (MINIMAL + "optimizer: {name: sgd}\n", "must be one of lbfgs, adam; got 'sgd'"),
     (MINIMAL + "model: {precision: half}\n", "must be one of float32, bfloat16, auto; got 'half'"),
-    (MINIMAL + "sweep: {content_weight: {start: 0}}\n", "needs start and stop > 0"),
+    (MINIMAL + "sweep: {content_weight: {start: 0}}\n", "and 'stop' must be > 0"),
     (MINIMAL + "sweep: {content_weight: {steps: 0}}\n", "steps' must be at least 1"),
     (MINIMAL + "optimizer: {iterations: 0}\n", "iterations' must be at least 1"),
     (MINIMAL + "image: {max_size: 8}\n", "between 16 and"),
