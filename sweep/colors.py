@@ -24,6 +24,9 @@ _YCBCR_TO_RGB = np.linalg.inv(_RGB_TO_YCBCR)
 _CHROMA_OFFSET = np.array([0.0, 0.5, 0.5])  # Cb and Cr are centred on mid-grey
 # Keeps the matrix square roots finite for a flat (single-colour) image.
 _COVARIANCE_FLOOR = 1e-6
+# A photo whose Cb and Cr vary by less than this (standard deviation, 0-255 levels: a JPEG's
+# rounding in a grey or toned photo) has one colour: `effective_colors`.
+_ONE_CHROMA_STD = 1.5
 
 
 def to_ycbcr(rgb01: np.ndarray) -> np.ndarray:
@@ -62,6 +65,18 @@ def network_projection(colors: str) -> np.ndarray:
     if colors == "photo":
         return np.repeat(_RGB_TO_YCBCR[:1], 3, axis=0).astype(np.float32)
     return np.eye(3, dtype=np.float32)
+
+
+def effective_colors(colors: str, photo01: np.ndarray) -> str:
+    """`match` on a photo of one chroma (grey, or toned in one colour) is `photo`: the
+    painting matched to that photo's colour covariance has its luminance matched and the
+    photo's one colour, as under `photo`, but the optimisation would be free to draw
+    colours along the directions the photo has none, and drew specks of colour along the
+    edges of a grey photo. Under `photo` the frames keep the photo's chroma exactly."""
+    if colors != "match":
+        return colors
+    chroma = to_ycbcr(np.asarray(photo01, np.float64).reshape(-1, 3))[:, 1:] * 255.0
+    return "photo" if chroma.std(axis=0).max() < _ONE_CHROMA_STD else colors
 
 
 def optimisation_inputs(photo01: np.ndarray, paintings01: list[np.ndarray], colors: str):

@@ -127,7 +127,7 @@ class SweepEngine:
         (`spacing: even` places them after the keyframes: plan.Job).
         """
         cfg = self.config
-        style = Style.of(style)
+        style = Style.of(style).for_photo(photo_uint8)
         photo01 = to_float_images(photo_uint8)
         stages = self._stages(photo_uint8, style, cfg.optimizer.iterations)
         finish = _finisher(style.colors, photo_uint8)
@@ -243,7 +243,7 @@ class SweepEngine:
               content_weights: Sequence[float]) -> dict[str, np.ndarray]:
         """Per-frame content, style and TV losses of finished frames (uint8 (B, H, W, 3)
         at the photo's size) against `style`: e.g. a blend's frame against one of its paintings."""
-        style = Style.of(style)
+        style = Style.of(style).for_photo(photo_uint8)
         evaluate = self._evaluator(np.asarray(content_weights, np.float32),
                                    self.style_targets(photo_uint8, style.paintings, style))
         _, content, style_value, tv, _ = evaluate(ops.convert_to_tensor(np.asarray(images_uint8, np.float32) / 255.0))

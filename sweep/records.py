@@ -6,10 +6,13 @@ can refuse a config or an image before TensorFlow is imported.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+
+from .colors import effective_colors
 
 
 @dataclass
@@ -42,6 +45,10 @@ class Style:
     def of(cls, style: "Style | np.ndarray") -> "Style":
         """A Style as it is; a lone uint8 painting as a one-painting style."""
         return style if isinstance(style, Style) else cls(paintings=[style], weights=[1.0])
+
+    def for_photo(self, photo_uint8: np.ndarray) -> "Style":
+        """The style as the optimisation applies it to this photo (colors.effective_colors)."""
+        return dataclasses.replace(self, colors=effective_colors(self.colors, np.asarray(photo_uint8) / 255.0))
 
 
 @dataclass

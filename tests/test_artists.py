@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from sweep.colors import color_statistics, match_colors, to_ycbcr, with_photo_chroma
+from sweep.colors import color_statistics, effective_colors, match_colors, to_ycbcr, with_photo_chroma
 from sweep.artist import Artist
 from sweep.config import parse_config
 from sweep.errors import SweepError
@@ -293,3 +293,31 @@ def test_a_plain_artist_hashes_as_before_artists_were_mappings():
     before["styles"] = {"a": "/b.jpg"}
     import hashlib
     assert config_hash(plain) == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()
+
+
+def test_match_on_a_photo_of_one_chroma_is_photo():
+    photo, _ = _photo_and_painting()
+    grey = np.repeat(to_ycbcr(photo / 255.0)[..., :1], 3, axis=-1)   # Y in every channel: grey
+    toned = grey * 0.8 + np.array([0.12, 0.08, 0.0])                 # one warm tone everywhere
+    assert effective_colors("match", grey) == "photo"
+    assert np.abs(to_ycbcr(toned)[..., 1:] - 0.5).min() * 255 > 5 and effective_colors("match", toned) == "photo"
+    assert effective_colors("match", photo / 255.0) == "match"
+    assert effective_colors("style", grey) == "style"
+
+
+@pytest.mark.slow
+def test_match_keeps_a_grey_photos_frames_grey(real_weights):
+    """Matched to a grey photo, the painting is grey, but the optimisation was free to
+    draw colour where the photo has none: specks of up to 155 levels of chroma along the
+    edges. Its frames are now as grey as under `photo`."""
+    from sweep.engine import build_engine
+    from sweep.records import Style
+
+    photo, painting = _photo_and_painting(48)
+    grey = np.repeat(to_ycbcr(photo / 255.0)[..., :1] * 255, 3, axis=-1).round().astype(np.uint8)
+    config = parse_config(f"content: x.png\nstyles: {{a: {A}}}\noptimizer: {{iterations: 30}}\n")
+    engine = build_engine(config, real_weights)
+    frame = engine.optimise("grey", grey, Style([painting], [1.0], colors="match"), [(0, 0.01)], 1)[0].image
+    chroma = to_ycbcr(frame / 255.0)[..., 1:] * 255 - 127.5
+    assert np.abs(chroma).max() <= 1.0
+    assert np.abs(frame.astype(float) - grey).mean() > 5.0   # it did take the style
