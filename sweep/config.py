@@ -34,14 +34,6 @@ MIN_IMAGE_SIDE = 16
 # are optimised in tiles (sweep/tiles.py) within runtime.memory_budget_mb; anything
 # larger is a typo, not a request.
 MAX_IMAGE_SIDE = 4096
-# Tile windows start on a grid of TILE_GRID px, and a window is trimmed by up to
-# TILE_GRID - 1 px to fit it; its core (the window less twice the overlap) must keep at
-# least one grid step, so the least runtime.tile_size is this (sweep/tiles.py).
-TILE_GRID = 16
-
-
-def smallest_tile(overlap: int) -> int:
-    return 2 * overlap + 2 * TILE_GRID
 
 
 @dataclass
@@ -324,7 +316,15 @@ def validate(config: Config) -> None:
             if layer not in VGG16_FEATURE_LAYERS:
                 raise SweepError(f"unknown VGG16 layer '{layer}' in model.{key}; "
                                  f"valid layers: {', '.join(VGG16_FEATURE_LAYERS)}")
-    movie = config.movie
+    _validate_movie(config.movie)
+    _validate_keyframes(config.keyframes)
+    for key in ("chunk_size", "memory_budget_mb"):
+        if getattr(config.runtime, key) < 0:
+            raise SweepError(f"'runtime.{key}' must be >= 0 (0 = automatic); got {getattr(config.runtime, key)}")
+    _validate_tiles(config.runtime)
+
+
+def _validate_movie(movie: "MovieSection") -> None:
     if not 1 <= movie.fps <= 120:
         raise SweepError(f"'movie.fps' must be between 1 and 120; got {movie.fps}")
     for key in ("hold", "crossfade"):
@@ -332,11 +332,6 @@ def validate(config: Config) -> None:
             raise SweepError(f"'movie.{key}' must be >= 0; got {getattr(movie, key):g}")
     if movie.progress_every < 0:
         raise SweepError(f"'movie.progress_every' must be >= 0 (0 = off); got {movie.progress_every}")
-    _validate_keyframes(config.keyframes)
-    for key in ("chunk_size", "memory_budget_mb"):
-        if getattr(config.runtime, key) < 0:
-            raise SweepError(f"'runtime.{key}' must be >= 0 (0 = automatic); got {getattr(config.runtime, key)}")
-    _validate_tiles(config.runtime)
 
 
 def _validate_keyframes(keyframes: "KeyframeSection") -> None:
@@ -355,10 +350,10 @@ def _validate_tiles(runtime: "RuntimeSection") -> None:
         raise SweepError(f"'runtime.tile_overlap' must be >= 0 pixels; got {runtime.tile_overlap}")
     if runtime.tile_passes < 1:
         raise SweepError(f"'runtime.tile_passes' must be at least 1; got {runtime.tile_passes}")
-    smallest = smallest_tile(runtime.tile_overlap)
+    smallest = limits.smallest_tile(runtime.tile_overlap)
     if runtime.tile_size and not smallest <= runtime.tile_size <= MAX_IMAGE_SIDE:
         raise SweepError(f"'runtime.tile_size' must be 0 (automatic) or between {smallest} (twice "
-                         f"runtime.tile_overlap={runtime.tile_overlap}, plus {2 * TILE_GRID}) and "
+                         f"runtime.tile_overlap={runtime.tile_overlap}, plus {2 * limits.TILE_GRID}) and "
                          f"{MAX_IMAGE_SIDE} pixels; got {runtime.tile_size}")
 
 

@@ -31,6 +31,14 @@ MAX_MOVIE_FRAMES = 20_000      # GIF and comparison frames are held in memory wh
 MAX_CONTENT_WEIGHT = 1e9
 MIN_CONTENT_WEIGHT = 1e-6      # 0 would be a frame without content: see check_bounds
 MAX_SEED = 2**63 - 1
+# Tile windows start on a grid of TILE_GRID px, and a window is trimmed by up to
+# TILE_GRID - 1 px to fit it; its core (the window less twice the overlap) must keep at
+# least one grid step, so the least runtime.tile_size is this (sweep/tiles.py).
+TILE_GRID = 16
+
+
+def smallest_tile(overlap: int) -> int:
+    return 2 * overlap + 2 * TILE_GRID
 
 
 def check_document(raw: Any, source: str) -> None:

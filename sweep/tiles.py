@@ -23,7 +23,7 @@ import numpy as np
 
 from .vgg16_layers import VGG16_FEATURE_LAYERS
 from .costs import _WEIGHTS_BYTES as WEIGHTS_BYTES, activation_bytes, forward_bytes, frame_costs, optimiser_bytes
-from .config import TILE_GRID, smallest_tile
+from .limits import TILE_GRID, smallest_tile
 from .errors import SweepError
 
 # VGG16 halves the frame four times before block5: automatic tile sizes and the

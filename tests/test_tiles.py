@@ -113,7 +113,7 @@ def test_the_smallest_tile_size_cuts_every_frame_into_cores(overlap):
     """At the least runtime.tile_size the config takes, the window trimmed to the grid
     still has a core: every pass's cores cover each axis once, in order (a core of 0 px
     made range() fail at 2 x overlap + 16)."""
-    from sweep.config import smallest_tile
+    from sweep.limits import smallest_tile
 
     tile = _config(tile_size=smallest_tile(overlap), tile_overlap=overlap).runtime.tile_size   # the config takes it
     for length in range(tile + 1, 1100, 13):
