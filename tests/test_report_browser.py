@@ -6,10 +6,15 @@ test-artifacts/report.png.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
+
+from sweep.render.report import write_report
 
 from ._tiny_run import ARTISTS, FRAMES, NASTY, tiny_run
 
@@ -27,22 +32,44 @@ except ImportError:  # pragma: no cover - depends on the machine
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
+def browser():
     if sync_playwright is None:
         pytest.skip("playwright is not installed (pip install playwright)")
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    run_dir = tiny_run(tmp_path_factory)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto((run_dir / "index.html").as_uri())
-        page.wait_for_load_state("load")
-        page.errors = errors
-        yield page
+        yield browser
         browser.close()
+
+
+def open_report(browser, report: Path, viewport: dict):
+    """A page showing `report` from file://; its `errors` collects the script's exceptions."""
+    page = browser.new_page(viewport=viewport)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(report.as_uri())
+    page.wait_for_load_state("load")
+    page.errors = errors
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser, tmp_path_factory):
+    return open_report(browser, tiny_run(tmp_path_factory) / "index.html", {"width": 1280, "height": 900})
+
+
+def write_tall_job(job: Path, frames: int = 4, size: tuple[int, int] = (64, 16)) -> Path:
+    """A stored job of `frames` grey frames of `size` (height, width) px, without optimising anything."""
+    (job / "frames").mkdir(parents=True)
+    records = []
+    for i, weight in enumerate(np.geomspace(100, 0.1, frames)):
+        name = f"frames/f{i:03d}_cw-{weight:.3f}.png"
+        Image.fromarray(np.full((*size, 3), 40 + 50 * i, np.uint8)).save(job / name)
+        records.append({"index": i, "content_weight": float(weight), "content_loss": 0.1 * i,
+                        "style_loss": 1 - 0.3 * i, "file": name})
+    (job / "frames.json").write_text(json.dumps(records))
+    return job
 
 
 def set_slider(slider, value: int) -> None:
@@ -112,3 +139,24 @@ def test_names_render_escaped_and_screenshot(page):
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 10_000
     assert NASTY in page.locator("[data-compare] figcaption a").all_inner_texts()
+
+
+def test_a_tall_frame_and_its_slider_fit_the_window_together(browser, tmp_path):
+    """16x64 px frames (1:4) at the column's full width would be over 2000 px tall, the slider far below them."""
+    run = tmp_path / "tall"
+    jobs = {name: write_tall_job(run / name) for name in ("one", "two")}
+    report = write_report(run, {"": jobs})
+    height = 800
+    page = open_report(browser, report, {"width": 1280, "height": height})
+    for box, image_selector in ((page.locator(".viewer").first, "img.frame"),
+                                (page.locator("[data-compare]"), "img[data-job]")):
+        image, slider = box.locator(image_selector).first, box.locator("input.scrub")
+        image.evaluate("(img) => img.scrollIntoView({block: 'start'})")
+        shown, bar = image.bounding_box(), slider.bounding_box()
+        assert shown["y"] >= -1 and shown["y"] + shown["height"] <= bar["y"]
+        assert bar["y"] + bar["height"] <= height  # the frame and its slider on one screen
+        assert shown["height"] == pytest.approx(0.75 * height, abs=1)  # still scaled up as far as it may go
+        fitted = image.evaluate("(img) => getComputedStyle(img).objectFit")
+        assert fitted == "contain"  # letterboxed with its shape kept, not stretched to the box
+    assert not page.errors
+    page.close()
