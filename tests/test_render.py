@@ -20,12 +20,13 @@ from sweep.atomic import TEMP_MARKER
 from sweep.errors import SweepError
 from sweep.render import render_job
 from sweep.render.compare import (
-    _grid_metrics, compose_grid, compose_table, grid_boxes, grid_shape, movie_tile_size, write_compare,
+    TABLE_MAX_WIDTH, _grid_metrics, compose_grid, compose_table, grid_boxes, grid_shape, movie_tile_size,
+    write_compare,
 )
 from sweep.balance import suggest_balanced
 from sweep.layout import load_records
 from sweep.render.frames import (
-    ACCENT, covering_fonts, draw_label, font, label_font_size, load_frames, title_font, upscale_factor,
+    ACCENT, covering_fonts, draw_label, fit_tile, font, label_font_size, load_frames, title_font, upscale_factor,
 )
 from sweep.weight_text import format_weight
 from sweep.render.movie import (
@@ -566,6 +567,22 @@ def test_compare_table_outlines_each_suggestion_and_grows_with_weights(tmp_path)
     assert wide.shape[1] > image.shape[1] and wide.shape[0] == image.shape[0]
     tall, _ = compose_table(frames * 2, ["a", "b", "c", "d"], [10, 1, 0.1, 0.01], [1, 2, 0, None])
     assert tall.shape[0] > image.shape[0]
+
+
+@pytest.mark.parametrize("size", [(128, 512), (512, 512), (64, 16)])
+def test_a_table_of_many_weights_stays_within_its_width_and_keeps_the_frames_shape(size):
+    """A 512x128 panorama at the default 30 weights gave 96x24 tiles in a table 3255 px wide."""
+    weights = list(np.geomspace(100, 0.1, 30))
+    frames = [[solid(GREY, size)] * len(weights)] * 2
+    image, cells = compose_table(frames, ["brushstrokes", "stained glass"], weights, [3, 20])
+    th, tw = cells[0][0][2:]
+    assert image.shape[1] <= TABLE_MAX_WIDTH
+    assert abs(th / tw - size[0] / size[1]) <= 2 / min(th, tw)  # the shape, up to rounding
+    assert tw >= 70   # as large as the width allows: 30 tiles and their gaps fill most of it
+    right = cells[0][-1][1] + tw
+    assert right < image.shape[1] and tuple(image[cells[1][-1][0], right - 1]) == GREY
+    _, few_cells = compose_table([f[:3] for f in frames], ["a", "b"], weights[:3], [0, 1])
+    assert few_cells[0][0][2:] == fit_tile(*size, min_short=120, max_long=220)   # a few weights: not shrunk
 
 
 def test_compare_refuses_different_weights_before_writing(tmp_path):

@@ -38,7 +38,7 @@ from sweep.render.movie import (FORMATS, blend, movie_frame_count, remove_stale_
 MOVIE_BACKGROUND = (18, 18, 21)
 MOVIE_MIN_SHORT = 256           # tiles are upscaled (integer, nearest) to at least this
 MOVIE_MAX_SIZE = (1440, 1920)   # the whole grid is shrunk to fit (height, width)
-TABLE_MAX_GRID_WIDTH = 2800     # compare.png: tiles shrink (to >= 96 px) to keep the grid this wide
+TABLE_MAX_WIDTH = 2800          # compare.png: tiles shrink as far as it takes to keep the table this wide
 
 Box = tuple[int, int, int, int]  # (top, left, height, width)
 
@@ -156,37 +156,64 @@ def movie_tile_size(height: int, width: int, shape: tuple[int, int]) -> tuple[in
 
 # --------------------------------------------------------------------------- the table
 
+def _table_sizes(th: int, tw: int, names: Sequence[str]) -> dict[str, int]:
+    """The table's gaps, margins, font sizes and header sizes around tiles of th x tw."""
+    gap = max(8, round(min(th, tw) * 0.06))
+    head_size = max(12, round(min(th, tw) * 0.085))
+    title_size = max(18, round(head_size * 1.45))
+    sub_size = max(12, round(title_size * 0.62))
+    corner_size = max(11, round(head_size * 0.8))
+    name_w = min(max(text_size(name, head_size)[0] for name in names), int(2.2 * tw))
+    return {"gap": gap, "border": max(3, round(gap * 0.4)), "margin": max(24, 3 * gap), "head": head_size,
+            "title": title_size, "sub": sub_size, "corner": corner_size, "name_w": name_w,
+            "header_w": max(name_w, text_size("content weight", corner_size)[0]) + 2 * gap}
+
+
+def _table_width(sizes: dict[str, int], n_cols: int, tw: int) -> int:
+    return 2 * sizes["margin"] + sizes["header_w"] + n_cols * tw + (n_cols - 1) * sizes["gap"]
+
+
+def table_tile_size(height: int, width: int, n_cols: int, names: Sequence[str]) -> tuple[int, int]:
+    """(height, width) of a tile of `compose_table`: small frames upscaled (integer, nearest)
+    to >= 120 px on the short side, large ones shrunk to <= 220 px on the long side; then, with
+    many weights, as much smaller as keeps the whole table within TABLE_MAX_WIDTH, the shape kept.
+    The limit wins over any floor: at the default 30 weights the tiles come out about 80 px wide,
+    where a floor of 96 px on the short side would make a 4:1 panorama's table (384x96 tiles)
+    four times too wide."""
+    th, tw = fit_tile(height, width, min_short=120, max_long=220)
+
+    def shrunk(new_tw: int) -> tuple[int, int]:
+        return max(2, round(th * new_tw / tw)), new_tw
+
+    def fits(new_tw: int) -> bool:
+        return _table_width(_table_sizes(*shrunk(new_tw), names), n_cols, new_tw) <= TABLE_MAX_WIDTH
+
+    # the table's width grows with the tiles' (their gaps and headers with them): bisect for the widest that fits
+    narrow, wide = 2, tw
+    while narrow < wide:
+        middle = (narrow + wide + 1) // 2
+        narrow, wide = (middle, wide) if fits(middle) else (narrow, middle - 1)
+    return shrunk(narrow)
+
+
 def compose_table(frames_by_artist: Sequence[Sequence[np.ndarray]], names: Sequence[str],
                   weights: Sequence[float], suggested: Sequence[int | None], *,
                   title: str = "Artist comparison") -> tuple[np.ndarray, list[list[Box]]]:
     """The comparison table image and its tile boxes, boxes[artist][weight] =
     (top, left, height, width). Rows: artists (headers on the left); columns: content
     weights (headers on top); `suggested[r]` is the column outlined in row r (None:
-    no outline). Tiles: small frames upscaled (integer, nearest) to >= 120 px, large
-    ones shrunk to <= 220 px, and smaller (>= 96 px) when there are many weights."""
+    no outline). Tiles: `table_tile_size`."""
     n_rows, n_cols = len(frames_by_artist), len(weights)
-    height, width = frames_by_artist[0][0].shape[:2]
-    th, tw = fit_tile(height, width, min_short=120, max_long=220)
-    if n_cols * tw > TABLE_MAX_GRID_WIDTH:  # many weights: smaller tiles, down to ~96 px
-        scale = max(TABLE_MAX_GRID_WIDTH / (n_cols * tw), 96 / max(th, tw))
-        if scale < 1:
-            th, tw = max(2, round(th * scale)), max(2, round(tw * scale))
-    gap = max(8, round(min(th, tw) * 0.06))
-    border = max(3, round(gap * 0.4))
-    margin = max(24, 3 * gap)
-    head_size = max(12, round(min(th, tw) * 0.085))
-    title_size = max(18, round(head_size * 1.45))
-    sub_size = max(12, round(title_size * 0.62))
-    corner_size = max(11, round(head_size * 0.8))
-    name_w = min(max(text_size(name, head_size)[0] for name in names), int(2.2 * tw))
-    header_w = max(name_w, text_size("content weight", corner_size)[0]) + 2 * gap
+    th, tw = table_tile_size(*frames_by_artist[0][0].shape[:2], n_cols, names)
+    sizes = _table_sizes(th, tw, names)
+    gap, margin, head_size = sizes["gap"], sizes["margin"], sizes["head"]
     header_h = round(head_size * 2.0)
-    title_h = round(title_size * 1.3) + round(sub_size * 1.5) + round(gap * 2.0)
-    legend_h = round(sub_size * 2.6)
-    grid_left = margin + header_w
+    title_h = round(sizes["title"] * 1.3) + round(sizes["sub"] * 1.5) + round(gap * 2.0)
+    sizes["legend_h"] = round(sizes["sub"] * 2.6)
+    grid_left = sizes["left"] = margin + sizes["header_w"]
     grid_top = margin + title_h + header_h
-    width_px = grid_left + n_cols * tw + (n_cols - 1) * gap + margin
-    height_px = grid_top + n_rows * th + (n_rows - 1) * gap + legend_h + margin // 2
+    width_px = _table_width(sizes, n_cols, tw)
+    height_px = grid_top + n_rows * th + (n_rows - 1) * gap + sizes["legend_h"] + margin // 2
 
     canvas = np.empty((height_px, width_px, 3), dtype=np.uint8)
     canvas[:] = PAPER
@@ -200,11 +227,9 @@ def compose_table(frames_by_artist: Sequence[Sequence[np.ndarray]], names: Seque
         boxes.append(row)
     for r, column in enumerate(suggested):
         if column is not None:
-            outline(canvas, boxes[r][column], border, ACCENT)
+            outline(canvas, boxes[r][column], sizes["border"], ACCENT)
 
     image = Image.fromarray(canvas)
-    sizes = {"margin": margin, "gap": gap, "border": border, "head": head_size, "title": title_size,
-             "sub": sub_size, "corner": corner_size, "name_w": name_w, "legend_h": legend_h, "left": grid_left}
     _label_table(ImageDraw.Draw(image), boxes, names, weights, title, sizes)
     return np.asarray(image, dtype=np.uint8), boxes
 
