@@ -3,16 +3,19 @@
 The job directory's layout and its records are `sweep.layout`'s; renderers only read them.
 
 Text is drawn with Pillow's built-in scalable font (`ImageFont.load_default(size=...)`,
-Aileron, Pillow >= 10.1). It covers ASCII only, so sweep's own labels are plain ASCII;
-a user's name in other letters (`Dürer`, `Мунк`, `東京`) is drawn with the first font
+Aileron, Pillow >= 10.1), its lone spaces set double (`word_spaced`: its own space is as
+narrow as the gaps between its letters). It covers ASCII only, so sweep's own labels are
+plain ASCII; a user's name in other letters (`Dürer`, `Мунк`, `東京`) is drawn with the first font
 that has them all: DejaVu Sans, which matplotlib ships (Latin, Greek, Cyrillic, Hebrew,
 Arabic), then the system's fonts (`covering_fonts`).
 """
 from __future__ import annotations
 
 import functools
+import io
 import math
 import os
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -87,7 +90,34 @@ def title_font(size: int, text: str = "") -> ImageFont.FreeTypeFont:
 
 @functools.lru_cache(maxsize=64)
 def _builtin_font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
+    builtin = ImageFont.load_default(size=size)
+    if not isinstance(builtin, ImageFont.FreeTypeFont):  # pragma: no cover - Pillow without FreeType
+        return builtin
+    return _WordSpacedFont(io.BytesIO(builtin.font_bytes), size, layout_engine=builtin.layout_engine)
+
+
+_LONE_SPACE = re.compile(r"(?<! ) (?! )")
+
+
+def word_spaced(text: str) -> str:
+    """`text` as the labels' font sets it: every lone space doubled; runs of spaces, a
+    label's deliberately wide gaps ("#07  cw 3.16"), stay as they are."""
+    return _LONE_SPACE.sub("  ", text)
+
+
+class _WordSpacedFont(ImageFont.FreeTypeFont):
+    """Pillow's built-in font with `word_spaced` text. Its space, 0.2 em, comes out no wider
+    than the gaps between its letters at label sizes: at 11 px compare.png's "content weight"
+    read "contentweight". Measuring and drawing both go through these three methods."""
+
+    def getbbox(self, text, *args, **kwargs):
+        return super().getbbox(word_spaced(text) if isinstance(text, str) else text, *args, **kwargs)
+
+    def getlength(self, text, *args, **kwargs):
+        return super().getlength(word_spaced(text) if isinstance(text, str) else text, *args, **kwargs)
+
+    def getmask2(self, text, *args, **kwargs):
+        return super().getmask2(word_spaced(text) if isinstance(text, str) else text, *args, **kwargs)
 
 
 @functools.lru_cache(maxsize=256)
