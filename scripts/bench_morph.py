@@ -10,9 +10,10 @@ and scale. Pairs: the built-in photo (or `--photo`) with `sample:brushstrokes`, 
 the two public-domain paintings of ../shared/data/ when that folder is there. Per pair
 and setup it prints the movie's jitter and pace (sweep/motion.py; under `init: keyframes`
 also `jitter_floor`, the jitter of the 8-bit crossfade through the run's own keyframes,
-which no movie through them goes much below), the first frame's PSNR to the photo, the
-last frame's normalised content loss, the wall and CPU time (the process's, steadier
-than wall time on a shared machine) and the optimiser's total frame-iterations.
+which no movie through them goes much below; each null for a still movie), the first
+frame's PSNR to the photo, the last frame's normalised content loss, the wall and CPU time
+(the process's, steadier than wall time on a shared machine) and the optimiser's total
+frame-iterations.
 With the `reference` setup in the run, every frame's loss is compared with that
 independent `init: content` run to convergence (L-BFGS history 20, up to 600 iterations,
 tolerance 1e-5). The last line printed is one JSON object.
@@ -111,6 +112,11 @@ def extractor_for(bench: Bench, config):
     return EXTRACTORS[key]
 
 
+def measured(value: float) -> float | None:
+    """A movie measure for the JSON: None where sweep.motion gives NaN (a still movie, too few frames)."""
+    return round(value, 3) if np.isfinite(value) else None
+
+
 def run_setup(bench: Bench, config, photo, painting) -> tuple[dict, list]:
     engine = SweepEngine(config, extractor_for(bench, config))
     frames = list(enumerate(config.content_weights()))
@@ -125,9 +131,8 @@ def run_setup(bench: Bench, config, photo, painting) -> tuple[dict, list]:
     images = [r.image for r in results]
     row = dict(seconds=round(seconds, 1), cpu_seconds=round(cpu_seconds, 1),
                frame_iterations=int(sum(r.iterations for r in results)),
-               jitter=round(motion.jitter(images), 3), pace=round(motion.pace(images), 3),
-               jitter_floor=None if keyframes is None else round(
-                   motion.jitter(motion.crossfade(images, keyframes)), 3),
+               jitter=measured(motion.jitter(images)), pace=measured(motion.pace(images)),
+               jitter_floor=None if keyframes is None else measured(motion.jitter(motion.crossfade(images, keyframes))),
                first_psnr_db=round(psnr(images[0], photo), 2),
                last_content_loss=round(results[-1].content_loss, 4),
                losses=[round(frame_objective(r, config.sweep), 5) for r in results],

@@ -11,6 +11,9 @@ Pure numpy on uint8 frames (N, H, W, 3), all of one size, in sweep order:
 - pace: max step / median step. An evenly paced movie is close to 1; a movie that
   stands still and then jumps scores high.
 
+A movie whose mean step is under STILL_STEP is "still": it has no jitter or pace (NaN,
+null in `motion.json`), since what changes between its frames is rounding, not motion.
+
 `crossfade` gives the floor of the jitter for a sweep's keyframes: per pixel, no path
 through them has a smaller sum of |second differences| than the straight crossfade from
 keyframe to keyframe, and its 8-bit frames are what a movie of stored frames can reach
@@ -25,6 +28,15 @@ from typing import Sequence
 
 import numpy as np
 
+# A tenth of a grey level per frame: on average one pixel value in ten moves by one level,
+# invisible in the movie. Below a whole level per frame the steps are 8-bit rounding flips,
+# and a flip's second difference is twice the flip: a perfectly smooth fade of s < 0.5 levels
+# per frame, rounded, scores jitter 2 whatever the motion, and pace divides one count of
+# flips by another. `colors: match` on a one-colour photo gave a mean step of 0.0008 with
+# jitter 2.40; the real sweeps measured (docs/morph.md) step 2-20 levels, 20x and more above.
+STILL_STEP = 0.1
+
+
 def _stack(frames: Sequence[np.ndarray]) -> np.ndarray:
     stacked = np.stack([np.asarray(frame) for frame in frames]).astype(np.float64)
     if stacked.ndim != 4:
@@ -38,23 +50,32 @@ def steps(frames: Sequence[np.ndarray]) -> np.ndarray:
     return np.abs(np.diff(stacked, axis=0)).mean(axis=(1, 2, 3))
 
 
+def is_still(frames: Sequence[np.ndarray]) -> bool:
+    """Whether the movie's mean step is under STILL_STEP (a movie of one frame is not still:
+    it has no steps at all)."""
+    return len(frames) >= 2 and float(steps(frames).mean()) < STILL_STEP
+
+
 def jitter(frames: Sequence[np.ndarray]) -> float:
-    """Mean second difference over the mean step; NaN with fewer than 3 frames or
-    frames that never change."""
+    """Mean second difference over the mean step; NaN with fewer than 3 frames or a
+    still movie (`is_still`)."""
     stacked = _stack(frames)
     if len(stacked) < 3:
         return float("nan")
     mean_step = np.abs(np.diff(stacked, axis=0)).mean()
-    if mean_step == 0:
+    if mean_step < STILL_STEP:
         return float("nan")
     return float(np.abs(np.diff(stacked, n=2, axis=0)).mean() / mean_step)
 
 
 def pace(frames: Sequence[np.ndarray]) -> float:
-    """Largest step over the median step; NaN with fewer than 2 frames or a zero median."""
+    """Largest step over the median step; NaN with fewer than 2 frames, a still movie
+    (`is_still`) or a zero median."""
     if len(frames) < 2:
         return float("nan")
     values = steps(frames)
+    if values.mean() < STILL_STEP:
+        return float("nan")
     median = float(np.median(values))
     return float(values.max() / median) if median > 0 else float("nan")
 
@@ -77,12 +98,13 @@ def crossfade(frames: Sequence[np.ndarray], keyframes: Sequence[int]) -> np.ndar
 
 
 def summary(frames: Sequence[np.ndarray]) -> dict:
-    """The three measures, as written to `JOB/motion.json` (NaN is written as null)."""
+    """The three measures, as written to `JOB/motion.json` (NaN is written as null), and
+    `still` (`is_still`), which says why a movie of two or more frames has none."""
     values = steps(frames) if len(frames) >= 2 else np.zeros(0)
 
     def finite(value):
         return round(float(value), 4) if np.isfinite(value) else None
 
     return {"frames": len(frames), "jitter": finite(jitter(frames)), "pace": finite(pace(frames)),
-            "mean_step": finite(values.mean()) if values.size else None,
+            "still": is_still(frames), "mean_step": finite(values.mean()) if values.size else None,
             "steps": [round(float(v), 3) for v in values]}

@@ -45,6 +45,7 @@ def test_degenerate_movies_give_none_in_the_summary():
     assert motion.summary([still])["jitter"] is None
     summary = motion.summary([still, still, still])
     assert summary["jitter"] is None and summary["pace"] is None and summary["steps"] == [0.0, 0.0]
+    assert summary["still"] and not motion.summary([still])["still"]
     faded = motion.summary(fade(5))
     assert faded["frames"] == 5 and faded["jitter"] == pytest.approx(0.0, abs=1e-4) and len(faded["steps"]) == 4
 
@@ -62,6 +63,55 @@ def test_the_store_writes_the_jobs_motion_next_to_its_frames(tmp_path):
     written = store.write_motion()
     assert json.loads((tmp_path / "job" / "motion.json").read_text()) == written
     assert written["frames"] == 4 and written["jitter"] < 0.05 and written["pace"] == pytest.approx(1.0, abs=0.05)
+
+
+def barely_changing(count=12, size=32, flips=3):
+    """One grey picture, `flips` of whose pixel values go one level up or down from frame to
+    frame: what `colors: match` made of a one-colour photo (mean step 0.0008 levels)."""
+    rng = np.random.default_rng(5)
+    frames = [np.full((size, size, 3), 128, np.int16)]
+    for _ in range(count - 1):
+        frame = frames[-1].copy()
+        frame.reshape(-1)[rng.choice(frame.size, flips, replace=False)] += rng.choice([-1, 1], flips)
+        frames.append(frame)
+    return [frame.astype(np.uint8) for frame in frames]
+
+
+def test_a_movie_that_barely_changes_is_still_with_no_jitter_or_pace():
+    frames = barely_changing()
+    assert 0 < motion.steps(frames).mean() < motion.STILL_STEP
+    # its second differences are as large as its steps: the ratio would read as boiling
+    second = np.abs(np.diff(np.asarray(frames, np.float64), n=2, axis=0)).mean()
+    assert second / motion.steps(frames).mean() > 1.3
+    assert np.isnan(motion.jitter(frames)) and np.isnan(motion.pace(frames))
+    summary = motion.summary(frames)
+    assert summary["still"] and summary["jitter"] is None and summary["pace"] is None
+    assert summary["mean_step"] == pytest.approx(motion.steps(frames).mean(), abs=1e-4) and len(summary["steps"]) == 11
+
+
+def test_a_slow_movie_above_the_threshold_is_measured():
+    """A fade by a fifth of a level per frame, rounded to 8 bits: slow, but seen."""
+    rng = np.random.default_rng(6)
+    start = rng.uniform(20, 200, (16, 16, 3))
+    frames = [np.round(start + 0.2 * k).astype(np.uint8) for k in range(12)]
+    assert motion.STILL_STEP < motion.steps(frames).mean() < 1
+    summary = motion.summary(frames)
+    assert not summary["still"] and summary["jitter"] is not None and summary["pace"] is not None
+
+
+def test_the_store_records_a_still_movie_as_null(tmp_path):
+    import json
+
+    from sweep.records import FrameResult
+    from sweep.store import JobStore
+
+    store = JobStore(tmp_path / "job")
+    for index, frame in enumerate(barely_changing(5)):
+        store.save(FrameResult(index=index, content_weight=10.0 ** -index, image=frame,
+                               content_loss=0.1, style_loss=0.2, tv_loss=0.3, iterations=1))
+    store.write_motion()
+    written = json.loads((tmp_path / "job" / "motion.json").read_text())
+    assert written["still"] is True and written["jitter"] is None and written["pace"] is None
 
 
 def test_frames_of_another_shape_are_refused():

@@ -23,6 +23,7 @@ from sweep.render.compare import (
     TABLE_MAX_WIDTH, _grid_metrics, compose_grid, compose_table, grid_boxes, grid_shape, movie_tile_size,
     write_compare,
 )
+from sweep import motion
 from sweep.balance import suggest_balanced
 from sweep.layout import load_records
 from sweep.render.frames import (
@@ -33,7 +34,7 @@ from sweep.weight_text import format_weight
 from sweep.render.movie import (
     gif_durations, iter_movie_frames, movie_frame_count, movie_plan, step_label, write_movie,
 )
-from sweep.render.sheet import compose_sheet, sheet_columns, write_sheet
+from sweep.render.sheet import compose_sheet, motion_text, sheet_columns, tradeoff_plot, write_sheet
 from sweep.store import JobStore
 
 H, W = 24, 32
@@ -492,6 +493,22 @@ def test_sheet_with_one_frame_and_no_losses(tmp_path):
     job = write_job(tmp_path / "job", [RED], losses=[(float("nan"), None)])
     path = write_sheet(job)
     assert Image.open(path).size[0] >= 700
+
+
+def test_the_sheet_says_a_still_movie_is_still_instead_of_its_jitter(tmp_path):
+    """Frames that look alike (`colors: match` on a one-colour photo) had jitter 2.40 printed,
+    and their losses' rounding noise, each curve divided by its peak, filled the plot."""
+    noise = [(1e-9 * (k % 2), 1e-9 * (1 + k % 3)) for k in range(5)]
+    job = write_job(tmp_path / "job", [GREY] * 5, losses=noise)
+    still = motion.summary(load_frames(job))
+    assert motion_text(still) == "movie: still (mean step 0 grey levels)"
+    assert motion_text({"jitter": 0.42, "pace": 1.3, "still": False}) == "movie: jitter 0.42, pace 1.30"
+    records = load_records(job)
+    with_note = tradeoff_plot(records, None, 800, motion=still)
+    without = tradeoff_plot(records, None, 800, motion={**still, "still": False})
+    middle = (slice(with_note.shape[0] // 3, 2 * with_note.shape[0] // 3), slice(300, 500))
+    assert not np.array_equal(with_note[middle], without[middle])   # the plot says it too
+    assert write_sheet(job).is_file()
 
 
 # --------------------------------------------------------------------------- compare

@@ -60,7 +60,8 @@ def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
     both curves share [0, 1] and keep their shape (a curve that is 0 everywhere
     stays 0). Frames with a NaN/missing loss are left out of that curve. The
     suggested frame gets a dashed vertical line and ringed markers. `motion`
-    (sweep.motion.summary) puts the movie's jitter and pace just after the title.
+    (sweep.motion.summary) puts the movie's jitter and pace just after the title, or that it
+    is still, which the plot then says too.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -80,9 +81,13 @@ def tradeoff_plot(records: Sequence[dict], suggested: int | None, width: int, *,
     weights = np.array([float(r["content_weight"]) for r in records], dtype=np.float64)
     curves = _plot_curves(ax, records, weights)
     title = _style_axes(ax, weights, one_row)
-    if not any(ok.any() for _, ok in curves):
-        ax.text(0.5, 0.5, "no loss values recorded", transform=ax.transAxes, ha="center",
-                va="center", fontsize=11, color="#6e6e76")
+    # each curve is divided by its own peak, so the losses of frames that look alike still fill the height
+    still = bool(motion and motion.get("still"))
+    note = ("no loss values recorded" if not any(ok.any() for _, ok in curves)
+            else "a still movie: its frames look alike, whatever the curves show" if still else "")
+    if note:
+        ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", fontsize=11, color="#6e6e76",
+                bbox={"facecolor": face, "edgecolor": "none", "alpha": 0.85}, zorder=5)
     if suggested is not None:
         _mark_suggested(ax, records, weights, curves, suggested)
     ax.legend(loc="lower right" if one_row else "lower left", bbox_to_anchor=(1.0 if one_row else 0.0, 1.0),
@@ -149,7 +154,10 @@ def _style_axes(ax, weights: np.ndarray, one_row: bool):
 
 
 def motion_text(motion: dict | None) -> str:
-    """"movie: jitter 0.42, pace 1.30" from a sweep.motion summary ('' without one)."""
+    """"movie: jitter 0.42, pace 1.30" from a sweep.motion summary, "movie: still (mean step
+    0.0008 grey levels)" for a still one, which has neither ('' without a summary)."""
+    if motion and motion.get("still"):
+        return f"movie: still (mean step {motion.get('mean_step') or 0:.2g} grey levels)"
     if not motion or motion.get("jitter") is None:
         return ""
     text = f"movie: jitter {motion['jitter']:.2f}"
@@ -245,7 +253,7 @@ def write_sheet(job_dir: str | os.PathLike, path: str | os.PathLike | None = Non
     the content weight (log x axis), each divided by its maximum over the sweep.
     The balanced frame (`sweep.balance.balanced_position`) has a thick orange outline and a "balanced"
     badge in the grid, and a dashed line and ringed markers on the plot; the movie's
-    jitter and pace (sweep/motion.py) stand just after the plot's title.
+    jitter and pace (sweep/motion.py), or "still", stand just after the plot's title.
     """
     job = Path(job_dir)
     records = load_records(job)
