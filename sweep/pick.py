@@ -9,7 +9,8 @@ frame whose content weight is nearest in log space, `suggested` the frame flagge
 
 Without `size` the stored PNG is copied byte for byte. With `size` the frame is
 optimised again at that longest side: the run's resolved config (``config.yaml``
-of the run directory, found by walking up from the job directory) with
+of the run directory, found by walking up from the job directory, refused when
+edited since the run made the frames: `--set` changes the re-render's settings) with
 ``image.max_size = size``, the photo and painting resized as a run of that size
 would resize them, the same content weight, and as the starting image the chosen
 frame upsampled (Lanczos) to the new size, so the result keeps the preview's
@@ -35,7 +36,7 @@ from .config import MAX_IMAGE_SIDE, MIN_IMAGE_SIDE, load_config
 from .errors import SweepError
 from .layout import CONFIG_FILE as CONFIG, MANIFEST_FILE, RECORDS_FILE as RECORDS, frame_filename
 from .lock import run_dir_lock
-from .identity import changed_inputs
+from .identity import changed_inputs, config_hash
 from .store import JobStore, read_json
 from .weight_text import format_weight
 # How far up from a job directory config.yaml may be: RUN/ARTIST or RUN/PHOTO/ARTIST.
@@ -185,8 +186,7 @@ def _locked_pick(job_dir: Path, target: Path) -> Iterator[Callable[[Callable[[],
     with run_dir_lock(run_dir, "pick"):
         manifest_path = run_dir / MANIFEST_FILE
         manifest = read_json(manifest_path, None)
-        if manifest is not None and integrity.manifest_problem(manifest):
-            raise SweepError(f"{manifest_path} is damaged; `sweep run --force` replaces the run's frames")
+        _check_manifest_shape(manifest_path, manifest)
         around = integrity.run_dir_around(target)
         if around is not None and around != run_dir.resolve():
             raise SweepError(f"--out {target} is inside another run directory, {around}, which would then refuse "
@@ -232,7 +232,7 @@ def rerender_plan(job_dir: Path, size: int, iterations: int | None, overrides: S
     from .plan import make_plan
 
     run_dir = find_run_dir(job_dir)
-    _check_inputs_unchanged(run_dir, job_dir)
+    _check_run_unchanged(run_dir, job_dir)
     config = load_config(run_dir / CONFIG, overrides)
     optimizer = config.optimizer if iterations is None else dataclasses.replace(config.optimizer,
                                                                                 iterations=int(iterations))
@@ -243,17 +243,35 @@ def rerender_plan(job_dir: Path, size: int, iterations: int | None, overrides: S
     return config, plan, _job_of(plan, run_dir, job_dir)
 
 
-def _check_inputs_unchanged(run_dir: Path, job_dir: Path) -> None:
-    """Refuse a re-render whose photo or paintings changed since the run made the frame:
-    it would start from the old picture and optimise towards the new one (`sweep run`
-    refuses the same by the manifest's digest of the pixels, at the run's own size)."""
+def _check_run_unchanged(run_dir: Path, job_dir: Path) -> None:
+    """Refuse a re-render whose config.yaml was edited, or whose photo or paintings
+    changed, since the run made the frame (`sweep run` refuses to resume either): an
+    edited config is no longer the run's, and new inputs would have the re-render start
+    from the old picture and optimise towards the new one. The config is checked first,
+    since the input digest is taken at the config's sizes and differs once they are edited."""
     from .plan import make_plan
 
-    job = _job_of(make_plan(load_config(run_dir / CONFIG)), run_dir, job_dir)
-    if changed_inputs(read_json(run_dir / MANIFEST_FILE, None), {job.relative_dir: job.inputs_sha256}):
+    manifest_path = run_dir / MANIFEST_FILE
+    manifest = read_json(manifest_path, None)
+    if manifest is None:   # a frame store without a run around it: nothing to compare with
+        return
+    _check_manifest_shape(manifest_path, manifest)
+    config = load_config(run_dir / CONFIG)
+    if manifest.get("config_hash") != config_hash(config):
+        raise SweepError(f"{run_dir / CONFIG} was edited since the run made its frames (it no longer matches the "
+                         f"config hash in {MANIFEST_FILE}); restore it, and change settings for the re-render "
+                         f"with --set KEY=VALUE (or make the frames again from the edited config with "
+                         f"`sweep run --force`)")
+    job = _job_of(make_plan(config), run_dir, job_dir)
+    if changed_inputs(manifest, {job.relative_dir: job.inputs_sha256}):
         raise SweepError(f"the photo or a painting of {job.relative_dir} changed since the run made its frames "
                          f"({', '.join([job.photo_source, *job.style_sources])}); restore them, or run "
                          f"`sweep run` again (with --force) to make the frames from the new ones")
+
+
+def _check_manifest_shape(manifest_path: Path, manifest) -> None:
+    if manifest is not None and integrity.manifest_problem(manifest):
+        raise SweepError(f"{manifest_path} is damaged; `sweep run --force` replaces the run's frames")
 
 
 def _job_plan(plan) -> list[str]:

@@ -156,6 +156,28 @@ def test_a_rerender_is_refused_when_the_inputs_changed_since_the_run(run_dir, tm
     assert pick(job, frame=1, out=tmp_path / "copied.png").rerendered is False
 
 
+@pytest.mark.parametrize("key, value", [("image", {"style_scale": 0.8}), ("optimizer", {"iterations": 3})])
+def test_a_rerender_is_refused_when_config_yaml_was_edited_since_the_run(run_dir, tmp_path, key, value):
+    """An edited config.yaml is no longer the config the frames were made with: the
+    refusal says so and names --set, not a changed photo (the input digest is taken at the
+    config's sizes, so an edited style_scale changes it too) and not silently used."""
+    import shutil
+
+    import yaml
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    config = yaml.safe_load((copy / "config.yaml").read_text())
+    config[key].update(value)
+    (copy / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    bad = cli("pick", copy / "brushstrokes", "--suggested", "--size", 64, "--dry-run")
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.strip().splitlines() == [
+        f"error: {copy / 'config.yaml'} was edited since the run made its frames (it no longer matches the config "
+        f"hash in manifest.json); restore it, and change settings for the re-render with --set KEY=VALUE "
+        f"(or make the frames again from the edited config with `sweep run --force`)"]
+
+
 def test_pick_cli(run_dir, tmp_path):
     job = run_dir / "brushstrokes"
     out = tmp_path / "cli.png"
