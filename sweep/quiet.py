@@ -14,9 +14,17 @@ import os
 import sys
 
 
+# The Keras backends sweep runs on (sweep/backend.py); Keras itself knows more names.
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
 def import_keras():
     if "keras" in sys.modules:
         return sys.modules["keras"]
+    chosen = os.environ.get("KERAS_BACKEND")
+    if chosen and chosen not in BACKENDS:   # Keras's own refusal is a traceback from deep in its import
+        from .errors import SweepError
+        raise SweepError(f"KERAS_BACKEND is {chosen!r}; sweep runs on {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}")
     sys.stderr.flush()
     saved = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)

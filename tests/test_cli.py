@@ -47,3 +47,13 @@ def test_usage_errors_are_one_line():
         assert lines[-1].startswith("error: "), result.stderr
         assert "Traceback" not in result.stderr
     assert "did you mean 'max_size'" in result.stderr
+
+
+def test_an_unknown_keras_backend_is_one_error_line(tmp_path):
+    for args in (["run", "--content", "sample:grace_hopper", "--style", "b=sample:brushstrokes", "--dry-run",
+                  "--out", tmp_path / "out", "--set", "image.max_size=48"], ["doctor", "--no-benchmark"]):
+        result = run_cli(*args, env={"KERAS_BACKEND": "foo"})
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            "error: KERAS_BACKEND is 'foo'; sweep runs on tensorflow, jax or torch"], result.stderr
+        assert not (tmp_path / "out").exists()
