@@ -29,12 +29,22 @@ class _Parser(argparse.ArgumentParser):
         raise SweepError(f"{message} (see `{self.prog} --help`)")
 
 
+class _CommandParser(_Parser):
+    def parse_known_args(self, args=None, namespace=None):
+        """Refuse the command's unknown arguments here, where `self.prog` is `sweep run` and
+        not the `sweep` of the top parser that argparse would otherwise leave them to."""
+        parsed, unknown = super().parse_known_args(args, namespace)
+        if unknown:
+            self.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return parsed, unknown
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     parser = _Parser(prog="sweep", description="Photo-to-painting morph movies from a content-weight sweep.")
     parser.add_argument("--version", action="version", version=f"sweep {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
 
     run = commands.add_parser("run", help="render the frames, movies and sheets of a config")
     run.add_argument("config", nargs="?",

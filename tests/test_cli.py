@@ -57,3 +57,13 @@ def test_an_unknown_keras_backend_is_one_error_line(tmp_path):
         assert result.stderr.strip().splitlines() == [
             "error: KERAS_BACKEND is 'foo'; sweep runs on tensorflow, jax or torch"], result.stderr
         assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_option_of_a_command_points_to_that_command_s_help():
+    for args, help_of in ((["run", "--bogus"], "sweep run"), (["pick", "JOB", "--frame", "1", "--zz"], "sweep pick"),
+                          (["--bogus", "status", "DIR"], "sweep")):
+        result = run_cli(*args)
+        assert result.returncode == 2, result.stderr
+        unknown = next(arg for arg in args if arg in ("--bogus", "--zz"))
+        assert result.stderr.strip().splitlines() == [
+            f"error: unrecognized arguments: {unknown} (see `{help_of} --help`)"], result.stderr
