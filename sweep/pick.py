@@ -217,13 +217,13 @@ def _dry_run(job_dir: Path, record: dict, target: Path, size: int | None, iterat
                       size=job.frame_size, rerendered=False, plan="\n".join(lines))
 
 
-def _job_of(plan, run_dir: Path, job_dir: Path):
+def _job_of(jobs, run_dir: Path, job_dir: Path):
     relative = job_dir.resolve().relative_to(run_dir.resolve()).as_posix()
-    for job in plan.jobs:
+    for job in jobs:
         if job.relative_dir == relative:
             return job
     raise SweepError(f"{job_dir} is not a job of the run in {run_dir} "
-                     f"(its jobs: {', '.join(j.relative_dir for j in plan.jobs)})")
+                     f"(its jobs: {', '.join(j.relative_dir for j in jobs)})")
 
 
 def rerender_plan(job_dir: Path, size: int, iterations: int | None, overrides: Sequence[str]):
@@ -239,8 +239,8 @@ def rerender_plan(job_dir: Path, size: int, iterations: int | None, overrides: S
     # The frame starts from its own upsampled preview: no keyframes or chain apply.
     config = dataclasses.replace(config, init="content", image=dataclasses.replace(config.image, max_size=int(size)),
                                  optimizer=optimizer, runtime=dataclasses.replace(config.runtime, chunk_size=1))
-    plan = make_plan(config)  # reads the photo and the paintings at the new size
-    return config, plan, _job_of(plan, run_dir, job_dir)
+    plan = make_plan(config, size_setting="--size")  # reads the photo and the paintings at the new size
+    return config, plan, _job_of(plan.jobs, run_dir, job_dir)
 
 
 def _check_run_unchanged(run_dir: Path, job_dir: Path) -> None:
@@ -249,7 +249,7 @@ def _check_run_unchanged(run_dir: Path, job_dir: Path) -> None:
     edited config is no longer the run's, and new inputs would have the re-render start
     from the old picture and optimise towards the new one. The config is checked first,
     since the input digest is taken at the config's sizes and differs once they are edited."""
-    from .plan import make_plan
+    from .plan import make_jobs
 
     manifest_path = run_dir / MANIFEST_FILE
     manifest = read_json(manifest_path, None)
@@ -262,7 +262,8 @@ def _check_run_unchanged(run_dir: Path, job_dir: Path) -> None:
                          f"config hash in {MANIFEST_FILE}); restore it, and change settings for the re-render "
                          f"with --set KEY=VALUE (or make the frames again from the edited config with "
                          f"`sweep run --force`)")
-    job = _job_of(make_plan(config), run_dir, job_dir)
+    # the jobs only: the run's own frame size need not fit this machine's memory budget
+    job = _job_of(make_jobs(config), run_dir, job_dir)
     if changed_inputs(manifest, {job.relative_dir: job.inputs_sha256}):
         raise SweepError(f"the photo or a painting of {job.relative_dir} changed since the run made its frames "
                          f"({', '.join([job.photo_source, *job.style_sources])}); restore them, or run "

@@ -243,7 +243,16 @@ def read_styles(config: Config, side: int) -> dict[str, Style]:
                         colors=artist.colors) for name, artist in config.styles.items()}
 
 
-def make_plan(config: Config) -> Plan:
+def make_plan(config: Config, size_setting: str = "image.max_size") -> Plan:
+    """The jobs and their cost; `size_setting` is what sets the frames' longest side, for
+    the message of a frame that does not fit the memory budget (`sweep pick`: --size)."""
+    jobs = make_jobs(config)
+    chunk_size, estimate = size_chunks(config, jobs, size_setting)
+    return Plan(config=config, jobs=jobs, chunk_size=chunk_size, estimate=estimate)
+
+
+def make_jobs(config: Config) -> list[Job]:
+    """Every job, with its photo and paintings read and resized to the frame size."""
     max_size = config.image.max_size
     style_side = max(MIN_IMAGE_SIDE, round(max_size * config.image.style_scale))
     styles = read_styles(config, style_side)
@@ -257,8 +266,7 @@ def make_plan(config: Config) -> Plan:
                         style_sources=list(config.styles[artist].paintings), relative_dir=relative_dir,
                         photo_image=photos[source], style=styles[artist], weights=list(weights),
                         keyframes=keyframes_of(config)))
-    chunk_size, estimate = size_chunks(config, jobs)
-    return Plan(config=config, jobs=jobs, chunk_size=chunk_size, estimate=estimate)
+    return jobs
 
 
 def _frame_sized(config: Config, what: str, source: str, side: int, key: str, scale: float) -> np.ndarray:
@@ -277,10 +285,11 @@ def chunk_size_for(config: Config, photo: np.ndarray, style: Style, weights: Seq
     return size_chunks(config, [job])[0]
 
 
-def size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
+def size_chunks(config: Config, jobs: list[Job], size_setting: str = "image.max_size") -> tuple[int, Estimate]:
     """(frames per batch, the run's estimate): `runtime.chunk_size` when set, capped by
     what fits the memory budget, else as many frames as fit it; 1 for frames that do
-    not fit the budget, which are optimised in tiles (sweep/tiles.py)."""
+    not fit the budget, which are optimised in tiles (sweep/tiles.py; `size_setting` as
+    in `make_plan`)."""
     from .tiles import budget_bytes, tile_grid, tiled_flops, tiled_peak_bytes, whole_frame_bytes
 
     height = max(job.frame_size[0] for job in jobs)
@@ -294,7 +303,7 @@ def size_chunks(config: Config, jobs: list[Job]) -> tuple[int, Estimate]:
     rate = device.flops_per_second(config.model.precision)
     described = device.describe(config.model.precision)
     # A frame that does not fit is optimised alone, in tiles.
-    tiles = tile_grid(config, height, width, style_shape, budget)
+    tiles = tile_grid(config, height, width, style_shape, budget, size_setting)
     if tiles is not None:
         return 1, Estimate(flops_per_frame_step=flops, seconds=frames * tiled_flops(tiles, config) / rate,
                            bytes_per_frame=whole_frame_bytes(height, width, style_shape, config),

@@ -160,15 +160,17 @@ def whole_frame_bytes(height: int, width: int, style_shape: tuple[int, int], con
     return frame_costs(height, width, config)[1] + WEIGHTS_BYTES + forward_bytes(*style_shape, config)
 
 
-def tile_grid(config, height: int, width: int, style_shape: tuple[int, int], budget: int) -> TileGrid | None:
+def tile_grid(config, height: int, width: int, style_shape: tuple[int, int], budget: int,
+              size_setting: str = "image.max_size") -> TileGrid | None:
     """The tiles for a height x width frame, or None when it is optimised whole.
 
     Whole when the frame and its painting's pass fit `budget` (and `runtime.tile_size`,
     if set, covers the frame). Else tiles: of `runtime.tile_size`, or automatically the
     largest window (a multiple of ALIGN, or the whole frame as one window, which still
     takes the painting window by window) whose optimisation fits beside the frame-sized
-    arrays. Refused with the budget that would do when none fits: tiles of a size the
-    user chose are not shrunk, as an explicit chunk size is, but refused."""
+    arrays. Refused with the budget that would do when none fits, naming `size_setting`
+    as what sets the frame's side (`sweep pick`: --size): tiles of a size the user chose
+    are not shrunk, as an explicit chunk size is, but refused."""
     runtime = config.runtime
     passes = max(1, min(runtime.tile_passes, config.optimizer.iterations))
     side = max(height, width)
@@ -189,7 +191,7 @@ def tile_grid(config, height: int, width: int, style_shape: tuple[int, int], bud
         size = "as one tile" if chosen >= side else f"in {chosen} px tiles"
         smaller = runtime.tile_size > smallest_tile(runtime.tile_overlap)
         fixes = (("lower runtime.tile_size, set it to 0 (automatic), " if smaller else "")
-                 + "raise runtime.memory_budget_mb, or lower image.max_size or image.style_scale")
+                 + f"raise runtime.memory_budget_mb, or lower {size_setting} or image.style_scale")
         raise SweepError(f"a {width}x{height} frame does not fit the {budget / 2**20:.0f} MB memory budget even "
                          f"{size} (runtime.tile_overlap={runtime.tile_overlap}): that needs about "
                          f"{math.ceil(cost(chosen) / 2**20)} MB; {fixes}")

@@ -178,6 +178,17 @@ def test_a_rerender_is_refused_when_config_yaml_was_edited_since_the_run(run_dir
         f"(or make the frames again from the edited config with `sweep run --force`)"]
 
 
+def test_a_rerender_beyond_the_memory_budget_names_size_as_what_to_lower(run_dir):
+    """In pick the frame's side is --size (image.max_size is set from it), so that is what
+    the refusal says to lower; `sweep run` names image.max_size (tests/test_tiles.py)."""
+    bad = cli("pick", run_dir / "brushstrokes", "--suggested", "--size", 4096,
+              "--set", "runtime.memory_budget_mb=200", "--dry-run")
+    assert bad.returncode == 2 and bad.stdout == ""
+    lines = bad.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: a 3495x4096 frame does not fit the 200 MB memory budget")
+    assert lines[0].endswith("; raise runtime.memory_budget_mb, or lower --size or image.style_scale"), lines[0]
+
+
 def test_pick_cli(run_dir, tmp_path):
     job = run_dir / "brushstrokes"
     out = tmp_path / "cli.png"

@@ -61,7 +61,7 @@ def test_tiles_only_when_the_frame_does_not_fit_and_then_within_the_budget():
     assert bigger.tile > grid.tile
     forced = tile_grid(_config(tile_size=160), 256, 256, (256, 256), budget)
     assert forced.tile == 160 and forced.overlap == 64
-    with pytest.raises(SweepError, match="raise runtime.memory_budget_mb"):
+    with pytest.raises(SweepError, match="raise runtime.memory_budget_mb, or lower image.max_size or image.style"):
         tile_grid(_config(), 4096, 4096, (4096, 4096), 200 * 2**20)
 
 
