@@ -114,8 +114,10 @@ def describe_weights(job: Job, config: Config) -> str:
     """The plan's line of content weights; under `spacing: even` the keyframes' only, as
     the in-betweens are placed once they are done (sweep/spacing.py)."""
     if even_spacing(config):
-        return (f"content weights ({len(job.weights)}, even): keyframes at "
-                + ", ".join(format_weight(job.weights[k]) for k in job.keyframes)
+        keyframes = ", ".join(format_weight(job.weights[k]) for k in job.keyframes)
+        if len(job.keyframes) == len(job.weights):   # one or two steps, or keyframes.every: 1
+            return f"content weights ({len(job.weights)}, even): keyframes at {keyframes}; there are no in-betweens"
+        return (f"content weights ({len(job.weights)}, even): keyframes at {keyframes}"
                 + "; the in-betweens are placed where the keyframes differ most, once they are done")
     spacing = "linear" if config.sweep.content_weight.spacing == "linear" else "log"
     return f"content weights ({len(job.weights)}, {spacing}): " + ", ".join(format_weight(w) for w in job.weights)

@@ -125,7 +125,11 @@ class TileGrid:
         needed = context_pixels(deepest_layer)
         exact = ("exact" if self.overlap >= needed else
                  f"approximate near the tile borders: raise runtime.tile_overlap to {needed} for exact")
-        return (f"tiles: {tw}x{th} px windows, {self.overlap} px overlap ({deepest_layer} needs {needed}: "
+        overlap = f"{self.overlap} px overlap"
+        if rows == cols == 1:   # every pass is the same window: only a painting larger than it is cut up
+            return (f"tiles: one {tw}x{th} px window, the whole frame (no shifted passes), {overlap} for a "
+                    f"painting larger than the window ({deepest_layer} needs {needed}: {exact})")
+        return (f"tiles: {tw}x{th} px windows, {overlap} ({deepest_layer} needs {needed}: "
                 f"{exact}), a {cols}x{rows} grid, {self.passes} shifted pass(es), "
                 f"{self.visit_count} tile visits per frame")
 

@@ -67,3 +67,13 @@ def test_an_unknown_option_of_a_command_points_to_that_command_s_help():
         unknown = next(arg for arg in args if arg in ("--bogus", "--zz"))
         assert result.stderr.strip().splitlines() == [
             f"error: unrecognized arguments: {unknown} (see `{help_of} --help`)"], result.stderr
+
+
+def test_a_sweep_of_only_keyframes_plans_no_in_betweens(tmp_path):
+    for steps, expected in ((1, "content weights (1, even): keyframes at 100; there are no in-betweens"),
+                            (2, "content weights (2, even): keyframes at 100, 0.001; there are no in-betweens")):
+        result = run_cli("run", "--content", "sample:grace_hopper", "--style", "b=sample:brushstrokes", "--dry-run",
+                         "--out", tmp_path / "out", "--set", "image.max_size=48",
+                         "--set", f"sweep.content_weight.steps={steps}")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[1] == expected

@@ -44,6 +44,18 @@ def test_passes_move_the_borders():
             assert not borders[a] & borders[b]
 
 
+def test_a_frame_that_is_one_window_is_described_without_a_grid_or_passes():
+    """Every pass of a one-window grid is the same window: "a 1x1 grid, 4 shifted
+    pass(es)" would promise seams moved that do not exist."""
+    one = TileGrid(171, 200, 200, 64, 4)
+    assert one.grid_shape() == (1, 1) and all(len(one.windows(p)) == 1 for p in range(4))
+    assert one.describe("block5_conv1") == ("tiles: one 200x171 px window, the whole frame (no shifted passes), "
+                                            "64 px overlap for a painting larger than the window "
+                                            "(block5_conv1 needs 58: exact)")
+    several = TileGrid(1748, 2048, 720, 64, 4).describe("block5_conv1")
+    assert "a 4x3 grid, 4 shifted pass(es)" in several and "one " not in several
+
+
 def _config(**runtime):
     return parse_config(f"content: sample:grace_hopper\nstyles: {{a: sample:rings}}\n"
                         f"optimizer: {{iterations: 20}}\nruntime: {runtime!r}\n".replace("'", ""))
