@@ -28,6 +28,12 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse's own is two lines (usage + error)
         raise SweepError(f"{message} (see `{self.prog} --help`)")
 
+    def _print_message(self, message: str, file=None) -> None:
+        if file is sys.stdout:   # --help, --version: argparse's own drops a refused write and exits 0
+            _print(message, end="")
+        else:
+            super()._print_message(message, file)
+
 
 class _CommandParser(_Parser):
     def parse_known_args(self, args=None, namespace=None):
@@ -149,12 +155,12 @@ class StdoutClosed(Exception):
     that a broken pipe elsewhere (a Ray connection, say) is not taken for one."""
 
 
-def _print(text: str | None = None) -> None:
+def _print(text: str | None = None, end: str = "\n") -> None:
     """Print `text` (None: only flush) to standard output; a write it refuses (`> /dev/full`)
     is one error line, a closed pipe is for `main` to end quietly."""
     try:
         if text is not None:
-            print(text)
+            print(text, end=end)
         sys.stdout.flush()
     except BrokenPipeError:
         raise StdoutClosed() from None

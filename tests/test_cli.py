@@ -77,3 +77,15 @@ def test_a_sweep_of_only_keyframes_plans_no_in_betweens(tmp_path):
                          "--set", f"sweep.content_weight.steps={steps}")
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines()[1] == expected
+
+
+def test_help_and_version_into_a_full_disk_are_one_error_line():
+    import subprocess
+    import sys
+
+    for args in (["--help"], ["run", "--help"], ["--version"]):
+        with open("/dev/full", "w") as full:
+            refused = subprocess.run([sys.executable, "-m", "sweep", *args], stdout=full, stderr=subprocess.PIPE,
+                                     text=True, timeout=120, cwd=REPO)
+        assert (refused.returncode, refused.stderr) == (
+            2, "error: cannot write to standard output: No space left on device\n"), args
