@@ -32,21 +32,25 @@ JOB_FILES = (RECORDS_FILE, MOTION_FILE, *(movie_file(kind) for kind in MOVIE_KIN
 JOB_FOLDERS = (f"{FRAMES_DIR}/", f"{PROGRESS_DIR}/")
 
 
-def planned(relative_dirs: list[str]) -> list[str]:
-    """Every path a run of these jobs may write (folders end in `/`)."""
-    paths = set(RUN_FILES)
+def planned(relative_dirs: list[str], movie_kinds: tuple[str, ...] = MOVIE_KINDS) -> list[str]:
+    """Every path a run of these jobs may write (folders end in `/`), its movies and
+    comparison movies of `movie_kinds` only (the config's `movie.formats`): a movie.mp4 of
+    the user's in a folder whose runs only ever made GIFs is not sweep's."""
+    skipped = {name for kind in MOVIE_KINDS if kind not in movie_kinds
+               for name in (movie_file(kind), compare_file(kind))}
+    paths = {name for name in RUN_FILES if name not in skipped}
     for relative_dir in relative_dirs:
-        paths.update(f"{relative_dir}/{name}" for name in JOB_FILES + JOB_FOLDERS)
+        paths.update(f"{relative_dir}/{name}" for name in JOB_FILES + JOB_FOLDERS if name not in skipped)
         parent = Path(relative_dir).parent.as_posix()
         if parent != ".":  # a gallery: the photo's folder holds the artists' comparison
-            paths.update(f"{parent}/{name}" for name in COMPARE_FILES)
+            paths.update(f"{parent}/{name}" for name in COMPARE_FILES if name not in skipped)
     return sorted(paths)
 
 
 def owned(manifest: dict | None, relative_dirs: list[str], directory: Path) -> set[str]:
     """What the manifest says the run wrote (for an older manifest: the standard
     layout and the picks in the job folders)."""
-    if not isinstance(manifest, dict):
+    if not isinstance(manifest, dict) or not manifest:   # no manifest, or a new run's empty one
         return set()
     if "files" not in manifest:
         jobs = sorted(set(manifest.get("jobs", {})) | set(relative_dirs))
@@ -61,12 +65,13 @@ def is_owned(relative: str, owned_paths: set[str]) -> bool:
     return any(entry.endswith("/") and relative.startswith(entry) for entry in owned_paths)
 
 
-def check(directory: Path, manifest: dict | None, relative_dirs: list[str], force: bool) -> None:
+def check(directory: Path, manifest: dict | None, relative_dirs: list[str], force: bool,
+          movie_kinds: tuple[str, ...] = MOVIE_KINDS) -> None:
     """Refuse a run that would overwrite, or (without --force) write among, files it does not own."""
     if not directory.is_dir():
         return
     owned_paths = owned(manifest, relative_dirs, directory)
-    for path in planned(relative_dirs):
+    for path in planned(relative_dirs, movie_kinds):
         if _beside_jobs(path, relative_dirs) and (directory / path).exists() and not is_owned(path, owned_paths) \
                 and not _looks_written_by_sweep(directory / path):
             raise SweepError(f"{directory / path} was not written by sweep, and sweep never overwrites "
@@ -115,11 +120,12 @@ def first_foreign(directory: Path, owned_paths: set[str]) -> str | None:
     return None
 
 
-def record(manifest: dict, relative_dirs: list[str], directory: Path) -> None:
+def record(manifest: dict, relative_dirs: list[str], directory: Path,
+           movie_kinds: tuple[str, ...] = MOVIE_KINDS) -> None:
     """Note in the manifest that the run owns its planned paths (before writing them),
     besides what it owned already."""
     previous = owned(manifest, relative_dirs, directory) - set(manifest.get("picks", []))
-    manifest["files"] = sorted(previous | set(planned(relative_dirs)))
+    manifest["files"] = sorted(previous | set(planned(relative_dirs, movie_kinds)))
 
 
 def pick_key(run_dir: Path, target: Path) -> str:

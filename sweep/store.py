@@ -260,7 +260,7 @@ class RunStore:
             _warn_of_dropped_jobs(manifest, relative_dirs, warn)
         discard.discard_frames(self.directory, set(changed))
         manifest = self._reconcile(manifest or {}, digest, weights_sha256, relative_dirs, changed,
-                                   inputs or {}, frame_shapes or {}, warn)
+                                   inputs or {}, frame_shapes or {}, warn, tuple(config.movie.formats))
         atomic.write_text(self.directory / CONFIG_FILE, config.to_yaml())
         atomic.write_json(self.manifest_path, manifest)
         return manifest
@@ -291,7 +291,7 @@ class RunStore:
                 raise SweepError(f"the photo or painting of {self.directory / changed[0]} has other pixels than "
                                  f"when its frames were rendered (same file name, new image); choose another "
                                  f"--out, or pass --force to replace its frames")
-        ownership.check(self.directory, manifest, relative_dirs, force)
+        ownership.check(self.directory, manifest, relative_dirs, force, tuple(config.movie.formats))
         return manifest, orphans, changed
 
     def check_case_collisions(self, relative_dirs: list[str]) -> None:
@@ -332,12 +332,13 @@ class RunStore:
         return {"jobs": {}}  # of no config: its frames are discarded below
 
     def _reconcile(self, manifest: dict, digest: str, weights_sha256: str, relative_dirs: list[str],
-                   changed: list[str], inputs: dict[str, str], frame_shapes: dict, warn) -> dict:
+                   changed: list[str], inputs: dict[str, str], frame_shapes: dict, warn,
+                   movie_kinds: tuple[str, ...]) -> dict:
         """The manifest of this run: ownership, input digests, and every frame's status
         as the frame store says (damaged records dropped with a warning)."""
+        ownership.record(manifest, relative_dirs, self.directory, movie_kinds)   # by the manifest as it was
         manifest.update(config_hash=digest, weights_sha256=weights_sha256, frame_recipe=identity.FRAME_RECIPE)
         jobs = manifest.setdefault("jobs", {})
-        ownership.record(manifest, relative_dirs, self.directory)
         for relative_dir in relative_dirs:
             job = jobs.setdefault(relative_dir, {"frames": {}})
             if relative_dir in changed:

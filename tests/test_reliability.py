@@ -279,6 +279,26 @@ def test_a_folder_with_only_the_users_pngs_is_not_taken_for_orphaned_frames(tmp_
     assert favourite.is_file() and (out / "manifest.json").is_file()
 
 
+def test_a_movie_of_a_format_no_run_made_is_the_users(tmp_path):
+    """A run owns the movies of the formats it makes: a user's movie.mp4 or compare.mp4 in a
+    folder whose run made GIFs only is not overwritten by a rerun that makes MP4s too."""
+    import dataclasses
+
+    out = tmp_path / "out"
+    gif_only = _store_config(tmp_path)
+    assert gif_only.movie.formats == ["gif"]
+    config = dataclasses.replace(gif_only, movie=dataclasses.replace(gif_only.movie, formats=["mp4", "gif"]))
+    manifest = RunStore(out).open(gif_only, "w" * 64, ["paint"])
+    assert "paint/movie.gif" in manifest["files"] and "paint/movie.mp4" not in manifest["files"]
+    mine = out / "paint" / "movie.mp4"
+    mine.parent.mkdir(exist_ok=True)
+    mine.write_bytes(b"the user's own cut")
+    with pytest.raises(SweepError, match="did not write \\(such as paint/movie.mp4\\)"):
+        RunStore(out).open(config, "w" * 64, ["paint"])
+    assert mine.read_bytes() == b"the user's own cut"
+    assert "paint/movie.mp4" in RunStore(out).open(config, "w" * 64, ["paint"], force=True)["files"]
+
+
 def test_a_frame_optimised_again_clears_only_its_own_snapshots(tmp_path):
     folder = snapshot_dir(tmp_path / "paint", 3)
     for name in ("s0001.png", "s0040.png", "sunset.png", "s1.png"):

@@ -444,12 +444,14 @@ def test_a_dry_run_refuses_what_the_run_would_refuse_and_writes_nothing(tmp_path
 @pytest.mark.slow
 def test_a_rerun_removes_only_the_movies_an_earlier_run_rendered(tmp_path):
     """Formats no longer asked for go, so the report links no movie of other settings;
-    a movie of a format no run here rendered is the user's and stays."""
+    a movie of a format no run here rendered is the user's: refused as such, and kept."""
     _write_config(tmp_path, _config(tmp_path, steps=2, iterations=2))
     assert _run("run", "c.yaml", "--out", "out", cwd=tmp_path).returncode == 0
     job = tmp_path / "out" / "paint"
     (job / "movie.mp4").write_bytes(b"mine")   # never rendered here: formats were [gif]
-    assert _run("run", "c.yaml", "--out", "out", cwd=tmp_path).returncode == 0
+    refused = _run("run", "c.yaml", "--out", "out", cwd=tmp_path)
+    assert refused.returncode == 2 and "did not write (such as paint/movie.mp4)" in refused.stderr
+    assert _run("run", "c.yaml", "--out", "out", "--force", cwd=tmp_path).returncode == 0
     assert (job / "movie.mp4").read_bytes() == b"mine" and (job / "movie.gif").is_file()
     (job / "movie.mp4").unlink()
     assert _run("run", "c.yaml", "--out", "out", "--set", "movie.formats=[mp4]", cwd=tmp_path).returncode == 0
