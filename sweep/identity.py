@@ -19,9 +19,10 @@ FRAME_SECTIONS = ("content", "styles", "sweep", "image", "optimizer", "init", "k
 # What a frame looks like also depends on sweep's own code. Bump this when a change makes
 # other frames from the same config and inputs, so that a run directory made before does
 # not resume into a movie of two kinds of frames. 1: the first recorded, with the TV loss's
-# floor (sweep/losses.py tv_norm). A manifest without one is trusted, as one without an
-# input digest is: it was written before the recipe was recorded.
-FRAME_RECIPE = 1
+# floor (sweep/losses.py tv_norm). 2: the floor at a tenth of the painting's TV, not a
+# thirtieth; `colors: match` on a photo of one chroma runs as `photo`. A manifest without one
+# is trusted, as one without an input digest is: it was written before the recipe was recorded.
+FRAME_RECIPE = 2
 
 
 def config_hash(config: Config) -> str:

@@ -494,12 +494,14 @@ def test_a_manifest_without_a_recipe_is_trusted_and_one_without_frames_resumes(t
     manifest = json.loads((out / "manifest.json").read_text())
     del manifest["frame_recipe"]
     (out / "manifest.json").write_text(json.dumps(manifest))
-    assert RunStore(out).open(config, W, ["paint"], inputs={"paint": "pixels-1"})["frame_recipe"] == 1
+    reopened = RunStore(out).open(config, W, ["paint"], inputs={"paint": "pixels-1"})
+    assert reopened["frame_recipe"] == identity.FRAME_RECIPE
     assert len(_frames(out / "paint")) == 2
     (tmp_path / "empty").mkdir()
     out, config = _store_with_frames(tmp_path / "empty", count=0)
-    monkeypatch.setattr(identity, "FRAME_RECIPE", 2)
-    assert RunStore(out).open(config, W, ["paint"], inputs={"paint": "pixels-1"})["frame_recipe"] == 2
+    monkeypatch.setattr(identity, "FRAME_RECIPE", identity.FRAME_RECIPE + 1)
+    reopened = RunStore(out).open(config, W, ["paint"], inputs={"paint": "pixels-1"})
+    assert reopened["frame_recipe"] == identity.FRAME_RECIPE
 
 
 def test_a_run_directory_of_an_older_version_owns_its_layout_and_picks(tmp_path):
