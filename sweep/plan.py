@@ -274,9 +274,9 @@ def make_jobs(config: Config) -> list[Job]:
 def _frame_sized(config: Config, what: str, source: str, side: int, key: str, scale: float) -> np.ndarray:
     """The input resized to its longest side `side`, refused when VGG16 cannot take it."""
     original = load_image(source)
-    if min(original.shape[:2]) < MIN_IMAGE_SIDE:   # a 1x1 photo was stretched into a flat frame
+    if max(original.shape[:2]) < MIN_IMAGE_SIDE:   # a 1x1 photo was stretched into a flat frame
         raise SweepError(f"{what} {source} is {original.shape[1]}x{original.shape[0]} px: too small to carry a "
-                         f"picture; sweep takes images of at least {MIN_IMAGE_SIDE} px on the short side")
+                         f"picture; sweep takes images of at least {MIN_IMAGE_SIDE} px on the long side")
     image = resize_max_side(original, side)
     check_frame_side(what, source, image.shape[:2], original.shape[:2], f"{key} = {side}", scale, config)
     return image

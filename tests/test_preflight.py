@@ -41,7 +41,7 @@ PREFLIGHT = {
     "dry-run of a photo 10000 x 10": (_with("long.png", _long_image((10000, 10)), {"content": "long.png"}),
                                       ["--dry-run"], "needs at least 16 px"),
     "linear stop 0": ({"sweep": {"content_weight": {"start": 10, "stop": 0, "spacing": "linear"}}}, [],
-                      "'sweep.content_weight.stop' must be between 1e-06 and 1e+09"),
+                      "'sweep.content_weight.start' and 'stop' must be > 0"),
     "negative seed with noise": ({"seed": -1, "init": "noise"}, [], "'seed' must be between 0 and 2^63 - 1"),
     "huge movie.hold": ({"movie": {"hold": 1e9}}, [], "'movie.hold' must be at most 60"),
     "movie of too many frames": ({"movie": {"crossfade": 100, "fps": 120, "hold": 60},
