@@ -420,7 +420,7 @@ BAD_INPUTS = {
                            "decompression bomb"),
     "1x1 painting": (_with("dot.png", lambda p, r: Image.new("RGB", (1, 1), "red").save(p),
                            {"styles": {"paint": "dot.png"}}),
-                     [], "is 1x1 px: too small to carry a picture; sweep takes images of at least 16 px on the long side"),
+                     [], "is 1x1 px: too small to carry a picture; sweep takes images of at least 16 px"),
     "yaml syntax error": ("content: photo.png\nstyles: {paint: paint.png\n", [], "line 3, column 1"),
     "unknown key": ({"optimiser": {"name": "adam"}}, [], "did you mean 'optimizer'"),
     "unknown nested key": ({"image": {"max_sise": 32}}, [], "did you mean 'max_size'"),
