@@ -46,20 +46,39 @@ def _stack(frames: Sequence[np.ndarray]) -> np.ndarray:
 
 def steps(frames: Sequence[np.ndarray]) -> np.ndarray:
     """step(i) for i = 0 .. N-2: mean |x(i+1) - x(i)| in 0-255 pixel units."""
-    stacked = _stack(frames)
-    return np.abs(np.diff(stacked, axis=0)).mean(axis=(1, 2, 3))
+    return _steps(_stack(frames))
 
 
 def is_still(frames: Sequence[np.ndarray]) -> bool:
     """Whether the movie's mean step is under STILL_STEP (a movie of one frame is not still:
     it has no steps at all)."""
-    return len(frames) >= 2 and float(steps(frames).mean()) < STILL_STEP
+    return len(frames) >= 2 and _still(steps(frames))
 
 
 def jitter(frames: Sequence[np.ndarray]) -> float:
     """Mean second difference over the mean step; NaN with fewer than 3 frames or a
     still movie (`is_still`)."""
-    stacked = _stack(frames)
+    return _jitter(_stack(frames))
+
+
+def pace(frames: Sequence[np.ndarray]) -> float:
+    """Largest step over the median step; NaN with fewer than 2 frames, a still movie
+    (`is_still`) or a zero median."""
+    return _pace(steps(frames)) if len(frames) >= 2 else float("nan")
+
+
+# The measures of frames stacked once (`summary` takes them all from one stack: a
+# 30-frame movie of 512 px frames is 190 MB as float64).
+
+def _steps(stacked: np.ndarray) -> np.ndarray:
+    return np.abs(np.diff(stacked, axis=0)).mean(axis=(1, 2, 3))
+
+
+def _still(step_values: np.ndarray) -> bool:
+    return step_values.size > 0 and float(step_values.mean()) < STILL_STEP
+
+
+def _jitter(stacked: np.ndarray) -> float:
     if len(stacked) < 3:
         return float("nan")
     mean_step = np.abs(np.diff(stacked, axis=0)).mean()
@@ -68,16 +87,11 @@ def jitter(frames: Sequence[np.ndarray]) -> float:
     return float(np.abs(np.diff(stacked, n=2, axis=0)).mean() / mean_step)
 
 
-def pace(frames: Sequence[np.ndarray]) -> float:
-    """Largest step over the median step; NaN with fewer than 2 frames, a still movie
-    (`is_still`) or a zero median."""
-    if len(frames) < 2:
+def _pace(step_values: np.ndarray) -> float:
+    if step_values.size == 0 or _still(step_values):
         return float("nan")
-    values = steps(frames)
-    if values.mean() < STILL_STEP:
-        return float("nan")
-    median = float(np.median(values))
-    return float(values.max() / median) if median > 0 else float("nan")
+    median = float(np.median(step_values))
+    return float(step_values.max() / median) if median > 0 else float("nan")
 
 
 def crossfade(frames: Sequence[np.ndarray], keyframes: Sequence[int]) -> np.ndarray:
@@ -100,11 +114,12 @@ def crossfade(frames: Sequence[np.ndarray], keyframes: Sequence[int]) -> np.ndar
 def summary(frames: Sequence[np.ndarray]) -> dict:
     """The three measures, as written to `JOB/motion.json` (NaN is written as null), and
     `still` (`is_still`), which says why a movie of two or more frames has none."""
-    values = steps(frames) if len(frames) >= 2 else np.zeros(0)
+    stacked = _stack(frames)
+    values = _steps(stacked)   # none for a single frame
 
     def finite(value):
         return round(float(value), 4) if np.isfinite(value) else None
 
-    return {"frames": len(frames), "jitter": finite(jitter(frames)), "pace": finite(pace(frames)),
-            "still": is_still(frames), "mean_step": finite(values.mean()) if values.size else None,
+    return {"frames": len(frames), "jitter": finite(_jitter(stacked)), "pace": finite(_pace(values)),
+            "still": _still(values), "mean_step": finite(values.mean()) if values.size else None,
             "steps": [round(float(v), 3) for v in values]}
